@@ -1,0 +1,30 @@
+# The two commands of the README:
+#   make run    set up .venv and run the pipeline on seeds/ with configs/local.yaml (writes output/)
+#   make test   set up .venv with the test extras and run the test suite
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+CONFIG ?= configs/local.yaml
+
+.PHONY: run test bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Re-install whenever pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+run: $(VENV)/.installed
+	$(BIN)/newsbeam run --config $(CONFIG)
+
+test: $(VENV)/.installed
+	$(BIN)/python -m pytest
+
+bench: $(VENV)/.installed
+	$(BIN)/python -m bench.throughput
+
+clean:
+	rm -rf $(VENV) output *.egg-info

@@ -1,0 +1,1 @@
+"""newsbeam: the CLI, settings, the pipeline graph and the record schemas."""

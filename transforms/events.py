@@ -1,0 +1,328 @@
+"""Event stage: `AnnotatedArticle` -> `Event` rows, and the `Article` row once its events are done.
+
+Per sentence, every token is matched against the taxonomy's triggers (configs/taxonomy.yaml).
+A match becomes a candidate when the trigger's constraints on its arguments hold and the text
+asserts the action happened (see `grammar.is_factual`). Candidates of one PLOVER type in a
+sentence merge into one event of the type listed first in the taxonomy ("killed when a bomb
+blew up" is one bombing). Each event then gets:
+
+- actor and target from the grammatical roles (agent, patient, or the two sides of a clash);
+- location: the nearest place named in the sentence below country level; else, when the
+  sentence names an unnamed place ("seized a district") or no place, the first such place of
+  the previous two sentences, then the article's main place; else the country named;
+- date: the date or time expression of the trigger's clause, else of the sentence, excluding
+  durations and vague expressions ("several days", "recent weeks");
+- casualty counts of the sentence, given to the first event whose type reports them;
+- a confidence: a base for the trigger plus a bonus per argument found (weights in the taxonomy).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterator, NamedTuple, Optional
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+from spacy.tokens import Doc, Span, Token
+
+from pipeline.records import AnnotatedArticle, Event
+from transforms import grammar
+from transforms.casualties import CasualtyCounter
+from transforms.dead_letters import DEAD_LETTERS, guarded, stable_id
+from transforms.nlp import DocReader, entity_name
+from transforms.places import PLACE_LABELS, is_country, main_country, main_place, places
+from transforms.taxonomy import PLACE, EventType, Taxonomy, Trigger
+
+STAGE = "events"
+NAMESPACE = "newsbeam.events"
+EVENTS = "events"
+_DATE_LABELS = ("DATE", "TIME")
+_CONTEXT_SENTENCES = 2  # how far back an event's place may be found
+
+
+class EventsResult(NamedTuple):
+    articles: beam.PCollection  # Article
+    events: beam.PCollection  # Event
+    dead_letters: beam.PCollection  # DeadLetter
+
+
+@dataclass
+class _Candidate:
+    rank: int  # position of the event type in the taxonomy
+    event_type: EventType
+    trigger: Trigger
+    token: Token
+    trigger_text: str
+    agent: Optional[Token]
+    patient: Optional[Token]
+    borrowed: dict[str, Token] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Context:
+    """What the whole article says about places, for sentences that name none."""
+
+    sentence_places: list[list[str]]  # specific (below country) place names per sentence
+    main_place: Optional[str]
+    main_country: Optional[str]
+
+
+class EventExtractor:
+    """Finds events in a parsed article according to a taxonomy."""
+
+    def __init__(self, taxonomy: Taxonomy):
+        self._taxonomy = taxonomy
+        self._verbs: dict[str, list[tuple[int, EventType, Trigger]]] = {}
+        self._nouns: dict[str, list[tuple[int, EventType, Trigger]]] = {}
+        self._phrasal: dict[str, list[tuple[str, int, EventType, Trigger]]] = {}
+        self._compounds: dict[str, list[tuple[str, int, EventType, Trigger]]] = {}
+        for rank, event_type in enumerate(taxonomy.types):
+            for trigger in event_type.triggers:
+                for lemma in trigger.verbs:
+                    self._verbs.setdefault(lemma.lower(), []).append((rank, event_type, trigger))
+                for lemma in trigger.nouns:
+                    self._nouns.setdefault(lemma.lower(), []).append((rank, event_type, trigger))
+                for words in trigger.phrasal:
+                    head, particle = words.split()
+                    self._phrasal.setdefault(head, []).append((particle, rank, event_type, trigger))
+                for words in trigger.compounds:
+                    modifier, head = words.split()
+                    self._compounds.setdefault(head, []).append((modifier, rank, event_type, trigger))
+        self._light = frozenset(w.lower() for w in taxonomy.light_nouns)
+        self._instruments = frozenset(w.lower() for w in taxonomy.instruments)
+        self._vague_date = re.compile("|".join(f"(?:{p})" for p in taxonomy.vague_dates), re.IGNORECASE)
+        self._casualties = CasualtyCounter(taxonomy)
+
+    # -- matching ---------------------------------------------------------------------------
+    def _matches(self, token: Token) -> Iterator[tuple[int, EventType, Trigger, str, tuple[Token, ...]]]:
+        lemma = token.lemma_.lower()
+        if token.pos_ in grammar.VERBAL:
+            for rank, event_type, trigger in self._verbs.get(lemma, ()):
+                yield rank, event_type, trigger, token.text, ()
+            for particle, rank, event_type, trigger in self._phrasal.get(lemma, ()):
+                part = grammar.child(token, "prt", "prep", "dobj", "advmod", lemmas=(particle,))
+                if part is not None:
+                    yield rank, event_type, trigger, f"{token.text} {part.text}", (part,)
+        elif token.pos_ in grammar.NOMINAL:
+            for rank, event_type, trigger in self._nouns.get(lemma, ()):
+                yield rank, event_type, trigger, token.text, ()
+            for modifier, rank, event_type, trigger in self._compounds.get(lemma, ()):
+                part = grammar.child(token, "compound", "amod", "nmod", lemmas=(modifier,))
+                if part is not None:
+                    yield rank, event_type, trigger, f"{part.text} {token.text}", (part,)
+
+    def _belongs(self, token: Optional[Token], refs: list[str]) -> bool:
+        if token is None:
+            return False
+        if PLACE in refs and token.ent_type_ in PLACE_LABELS:
+            return True
+        words = grammar.head_words(token)
+        return any(words & self._taxonomy.words[ref] for ref in refs if ref != PLACE)
+
+    def _argument(self, token: Optional[Token]) -> Optional[Token]:
+        if token is None or not grammar.is_argument(token):
+            return None
+        return grammar.descend(token, self._light)
+
+    def _candidate(self, rank: int, event_type: EventType, trigger: Trigger, token: Token,
+                   text: str, parts: tuple[Token, ...]) -> Optional[_Candidate]:
+        if trigger.preps and not any(
+            grammar.child(word, "prep", "prt", "agent", lemmas=trigger.preps) for word in (token, *parts)
+        ):
+            return None
+        if trigger.patient_is_subject:
+            agent = grammar.prep_object(token, (trigger.agent_prep,)) if trigger.agent_prep else None
+        else:
+            agent = grammar.agent(token)
+        patient = grammar.patient(token, parts, subject=trigger.patient_is_subject)
+        agent = self._argument(agent)
+        if agent is not None and grammar.head_words(agent) & self._instruments:
+            agent = None  # "a bomb blew up": the bomb is not the actor
+        patient = self._argument(patient)
+        if trigger.subject and not self._belongs(agent, trigger.subject):
+            return None
+        required = trigger.object + trigger.target
+        if required and not self._belongs(patient, required):
+            return None
+        if patient is None and event_type.plover.type == "ASSAULT" and not trigger.object:
+            agent, patient = grammar.other_party(token, agent)  # "A and B clashed", "fighting between"
+        if not grammar.is_factual(token, self._taxonomy.modality):
+            return None
+        return _Candidate(rank, event_type, trigger, token, text, agent, patient)
+
+    def _candidates(self, sentence: Span) -> list[_Candidate]:
+        found = []
+        for token in sentence:
+            for match in self._matches(token):
+                candidate = self._candidate(*match[:3], token, *match[3:])
+                if candidate is not None:
+                    found.append(candidate)
+                    break  # a word expresses one event: the first type that fits
+        return found
+
+    @staticmethod
+    def _merge(candidates: list[_Candidate]) -> list[_Candidate]:
+        """One event per PLOVER type per sentence: the first-listed type, with arguments the
+        others found where it has none."""
+        by_type: dict[str, list[_Candidate]] = {}
+        for candidate in candidates:
+            by_type.setdefault(candidate.event_type.plover.type, []).append(candidate)
+        merged = []
+        for group in by_type.values():
+            group.sort(key=lambda c: (c.rank, c.agent is None, c.patient is None, c.token.i))
+            best = group[0]
+            for other in group[1:]:
+                if best.agent is None and other.agent is not None:
+                    best.borrowed["agent"] = other.agent
+                if best.patient is None and other.patient is not None:
+                    best.borrowed["patient"] = other.patient
+            merged.append(best)
+        return sorted(merged, key=lambda c: c.rank)
+
+    # -- arguments ---------------------------------------------------------------------------
+    def _location(self, sentence: Span, index: int, candidate: _Candidate, patient: Optional[Token],
+                  context: _Context) -> tuple[Optional[str], bool]:
+        """(place, whether it is named in the trigger's own clause)."""
+        trigger = candidate.token
+        if patient is not None and patient.ent_type_ in PLACE_LABELS:  # "the seizure of Kohistan"
+            place = grammar.entity_of(patient)
+            if place is not None and entity_name(place):
+                return entity_name(place), True
+        named = [(ent, name) for ent, name in ((e, entity_name(e)) for e in places(sentence)) if name]
+        specific = [(ent, name) for ent, name in named if not is_country(name)]
+        if specific:
+            ent, name = min(specific, key=lambda item: grammar.tree_distance(item[0].root, trigger))
+            return name, grammar.linked(ent.root, trigger)
+        # "seized a district in northern Afghanistan": the place is the district, named elsewhere
+        unnamed_place = PLACE in candidate.trigger.object and patient is not None \
+            and patient.ent_type_ not in PLACE_LABELS
+        if named and not unnamed_place:
+            ent, name = named[0]
+            return name, grammar.linked(ent.root, trigger)
+        for previous in range(index - 1, max(-1, index - 1 - _CONTEXT_SENTENCES), -1):
+            if context.sentence_places[previous]:
+                return context.sentence_places[previous][0], False
+        if context.main_place:
+            return context.main_place, False
+        return (named[0][1] if named else context.main_country), False
+
+    def _date(self, sentence: Span, trigger: Token) -> tuple[Optional[str], bool]:
+        """(date expression, whether it is in the trigger's own clause)."""
+        expressions: list[Span] = []
+        for ent in sentence.ents:
+            if ent.label_ not in _DATE_LABELS:
+                continue
+            if expressions and expressions[-1].end == ent.start:  # "Thursday" + "night"
+                expressions[-1] = sentence.doc[expressions[-1].start : ent.end]
+            else:
+                expressions.append(ent)
+        dated = [e for e in expressions if not self._vague_date.fullmatch(e.text.strip())]
+        own = [e for e in dated if grammar.linked(e.root, trigger)]
+        if own:
+            return min(own, key=lambda e: grammar.tree_distance(e.root, trigger)).text, True
+        free = [e for e in dated if not grammar.in_modifier_clause(e.root)]
+        return (free[0].text, False) if free else (None, False)
+
+    # -- events ------------------------------------------------------------------------------
+    def extract(self, doc: Doc, article_id: str) -> list[Event]:
+        """All events of the article, with their confidence (no threshold applied)."""
+        sentences = list(doc.sents)
+        context = _Context(
+            sentence_places=[
+                [n for n in (entity_name(e) for e in places(s)) if n and not is_country(n)] for s in sentences
+            ],
+            main_place=main_place(doc),
+            main_country=main_country(doc),
+        )
+        weights = self._taxonomy.confidence
+        events = []
+        for index, sentence in enumerate(sentences):
+            candidates = self._merge(self._candidates(sentence))
+            if not candidates:
+                continue
+            counts = self._casualties.count(sentence)
+            for candidate in candidates:
+                trigger = candidate.token
+                agent = candidate.agent or candidate.borrowed.get("agent")
+                patient = candidate.patient or candidate.borrowed.get("patient")
+                location, place_linked = self._location(sentence, index, candidate, patient, context)
+                date, date_linked = self._date(sentence, trigger)
+                reported = {kind: counts.pop(kind) for kind in candidate.event_type.counts if kind in counts}
+                actor, target = grammar.phrase(agent), grammar.phrase(patient)
+                score = candidate.trigger.confidence
+                if score is None:
+                    score = weights.verb if trigger.pos_ in grammar.VERBAL else weights.noun
+                score += (weights.actor if actor else 0) + (weights.target if target else 0)
+                score += (weights.place if place_linked else 0) + (weights.date if date_linked else 0)
+                score += weights.casualties if reported else 0
+                event_type = candidate.event_type
+                events.append(
+                    Event(
+                        event_id=stable_id(article_id, index, event_type.name),
+                        article_id=article_id,
+                        sentence_index=index,
+                        sentence=sentence.text.strip(),
+                        event_type=event_type.name,
+                        plover_type=event_type.plover.type,
+                        plover_mode=event_type.plover.mode,
+                        cameo_root=event_type.cameo_root,
+                        acled_event_type=event_type.acled.event_type if event_type.acled else None,
+                        acled_sub_event_type=event_type.acled.sub_event_type if event_type.acled else None,
+                        trigger=candidate.trigger_text,
+                        actor=actor,
+                        target=target,
+                        location=location,
+                        date_text=date,
+                        fatalities=reported.get("fatalities"),
+                        injured=reported.get("injured"),
+                        arrested=reported.get("arrested"),
+                        confidence=round(min(score, 1.0), 2),
+                    )
+                )
+        return events
+
+
+class ExtractEventsFn(beam.DoFn):
+    """AnnotatedArticle -> its Article (main) and its Events above the threshold (`events`)."""
+
+    def __init__(self, taxonomy: Taxonomy, min_confidence: float, lang: str):
+        self._taxonomy = taxonomy
+        self._min_confidence = min_confidence
+        self._lang = lang
+        self._reader: Optional[DocReader] = None
+        self._extractor: Optional[EventExtractor] = None
+
+    def setup(self) -> None:
+        self._reader = DocReader(self._lang)
+        self._extractor = EventExtractor(self._taxonomy)
+
+    def process(self, annotated: AnnotatedArticle) -> Iterator[Any]:
+        return guarded(STAGE, annotated.article.source, self._extract(annotated))
+
+    def _extract(self, annotated: AnnotatedArticle) -> Iterator[Any]:
+        assert self._reader is not None and self._extractor is not None
+        article = annotated.article
+        with self._reader.zone():
+            doc = self._reader.read(annotated.doc)
+            events = [e for e in self._extractor.extract(doc, article.article_id)
+                      if e.confidence >= self._min_confidence]
+        yield article
+        for event in events:
+            Metrics.counter(NAMESPACE, event.event_type).inc()
+            yield beam.pvalue.TaggedOutput(EVENTS, event)
+
+
+class ExtractEvents(beam.PTransform):
+    """AnnotatedArticle -> `EventsResult(articles=Article, events=Event, dead_letters=DeadLetter)`."""
+
+    def __init__(self, taxonomy: Taxonomy, min_confidence: float, lang: str = "en"):
+        super().__init__()
+        self._taxonomy = taxonomy
+        self._min_confidence = min_confidence
+        self._lang = lang
+
+    def expand(self, annotated: beam.PCollection) -> EventsResult:
+        outputs = annotated | "Extract" >> beam.ParDo(
+            ExtractEventsFn(self._taxonomy, self._min_confidence, self._lang)
+        ).with_outputs(EVENTS, DEAD_LETTERS, main="articles")
+        return EventsResult(outputs.articles, outputs[EVENTS], outputs[DEAD_LETTERS])

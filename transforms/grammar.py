@@ -1,0 +1,287 @@
+"""Reading who did what to whom off spaCy's dependency parse (ClearNLP labels, as in the English
+models). Pure functions over tokens; the word lists come from the taxonomy.
+"""
+from __future__ import annotations
+
+from typing import Iterable, Optional
+
+from spacy.tokens import Span, Token
+
+from transforms.nlp import entity_name
+from transforms.taxonomy import Modality
+
+VERBAL = ("VERB", "AUX")
+NOMINAL = ("NOUN", "PROPN")
+# Relations through which a clause inherits the modality of the clause above it.
+_CLIMB = frozenset({"xcomp", "ccomp", "advcl", "conj", "pcomp"})
+# Prepositions introducing the party an action is directed at: fired *on* civilians.
+_TARGET_PREPS = frozenset({"on", "at", "against", "upon"})
+_NOUN_ARGUMENT_PREPS = frozenset({"of", "on", "against", "at"})
+# Dependents left out of an argument's phrase: clauses, appositions, coordination, numbers.
+_PHRASE_SKIP = frozenset({"relcl", "acl", "advcl", "appos", "punct", "cc", "conj", "det", "nummod",
+                          "quantmod", "predet", "parataxis"})
+_RELATIVE = frozenset({"that", "who", "which", "whom"})
+# Nouns of time: "crossed over at 6:30pm local *time*", "fired on *Sunday*" are not targets.
+_TIME_NOUNS = frozenset({"time", "hour", "day", "night", "morning", "afternoon", "evening", "week",
+                         "month", "year", "moment", "dawn", "dusk", "midnight", "noon", "weekend"})
+_NOT_ARGUMENTS = frozenset({"DATE", "TIME", "CARDINAL", "ORDINAL", "PERCENT", "MONEY", "QUANTITY"})
+
+
+def child(token: Token, *deps: str, lemmas: Optional[Iterable[str]] = None) -> Optional[Token]:
+    """The first child with one of `deps` (and, if given, one of `lemmas`)."""
+    wanted = frozenset(lemmas) if lemmas is not None else None
+    for c in token.children:
+        if c.dep_ in deps and (wanted is None or c.lower_ in wanted or c.lemma_.lower() in wanted):
+            return c
+    return None
+
+
+def is_passive(token: Token) -> bool:
+    if any(c.dep_ in ("auxpass", "nsubjpass") for c in token.children):
+        return True
+    # "posts abandoned to the militants", "14 wounded": a bare past participle
+    return token.tag_ == "VBN" and token.dep_ in ("acl", "conj") and child(token, "aux") is None
+
+
+def _resolve_relative(token: Token) -> Token:
+    """`that`/`who` as the subject of a relative clause stands for the noun the clause modifies."""
+    if token.lower_ in _RELATIVE and token.head.dep_ == "relcl":
+        return token.head.head
+    return token
+
+
+def is_argument(token: Token) -> bool:
+    """False for times, dates and quantities, which are never an actor or a target."""
+    return token.ent_type_ not in _NOT_ARGUMENTS and token.lemma_.lower() not in _TIME_NOUNS
+
+
+def prep_object(token: Token, preps: Iterable[str]) -> Optional[Token]:
+    """The object of a preposition `token` governs: fired [on] -> citizens; the verb of a pcomp."""
+    prep = child(token, "prep", "agent", "dative", lemmas=preps)
+    if prep is None:
+        return None
+    obj = child(prep, "pobj")
+    if obj is not None:
+        return obj if is_argument(obj) else None
+    clause = child(prep, "pcomp")  # "fired on fleeing citizens": the object of the clause
+    if clause is not None:
+        return child(clause, "dobj") or clause
+    return None
+
+
+def agent(token: Token) -> Optional[Token]:
+    """The doer of the action `token` expresses, when the parse says who it is."""
+    if token.pos_ in VERBAL:
+        if is_passive(token):
+            return prep_object(token, ("by",))
+        subject = child(token, "nsubj", "csubj")
+        if subject is not None:
+            return _resolve_relative(subject)
+        if token.dep_ == "acl" and token.tag_ == "VBG":  # "the forces retreating from ..."
+            return token.head
+        if token.dep_ in ("conj", "xcomp") and token.head.i != token.i:  # shared subject
+            return agent(token.head)
+        return None
+    owner = child(token, "poss")  # "the Taliban's seizure"
+    if owner is not None:
+        return owner
+    by = prep_object(token, ("by",))  # "an attack by gunmen"
+    if by is not None:
+        return by
+    for modifier in token.children:  # "a Taliban attack", "Israeli strikes"
+        if modifier.dep_ in ("compound", "amod") and modifier.ent_type_ in ("ORG", "NORP", "GPE"):
+            return modifier
+    return None
+
+
+def patient(token: Token, parts: Iterable[Token] = (), subject: bool = False) -> Optional[Token]:
+    """What the action is done to. `parts` are other words of the trigger (the `fire` of "open
+    fire"); `subject` reads the subject as the patient (unaccusatives: "the district fell")."""
+    part_ids = {p.i for p in parts}
+    if subject:
+        found = child(token, "nsubj", "nsubjpass")
+        if found is None and token.dep_ in ("acl", "relcl"):
+            found = token.head
+        return _resolve_relative(found) if found is not None else None
+    if token.pos_ in VERBAL:
+        if is_passive(token):
+            found = child(token, "nsubjpass", "nsubj")
+            if found is None and token.dep_ == "acl":  # "posts abandoned to the militants"
+                found = token.head
+            if found is not None:
+                return _resolve_relative(found)
+        direct = child(token, "dobj")
+        if direct is not None and direct.i not in part_ids:
+            return direct
+        for word in (token, *parts):
+            found = prep_object(word, _TARGET_PREPS)
+            if found is not None:
+                return found
+        return None
+    return prep_object(token, _NOUN_ARGUMENT_PREPS)
+
+
+def other_party(token: Token, first: Optional[Token]) -> tuple[Optional[Token], Optional[Token]]:
+    """The two sides of a symmetric action: "A and B clashed", "A clashed with B", "fighting
+    between A and B" (the phrase may hang off the verb of a noun trigger). Returns both sides."""
+    if first is not None:
+        second = child(first, "conj")
+        if second is not None:
+            return first, second
+    second = prep_object(token, ("with", "against"))
+    if second is not None:
+        return first, second
+    words = (token, token.head) if token.pos_ in NOMINAL and token.head.pos_ in VERBAL else (token,)
+    for word in words:
+        between = prep_object(word, ("between",))
+        if between is not None:
+            return between, child(between, "conj")
+    return first, None
+
+
+def descend(token: Token, light_nouns: frozenset[str]) -> Token:
+    """Past words that only quantify: "members of the forces" -> forces, "control of X" -> X."""
+    seen = 0
+    while token.lemma_.lower() in light_nouns and seen < 4:
+        inner = prep_object(token, ("of",))
+        if inner is None:
+            break
+        token, seen = inner, seen + 1
+    return token
+
+
+def entity_of(token: Token) -> Optional[Span]:
+    """The named entity `token` belongs to, if any."""
+    if not token.ent_type_:
+        return None
+    for ent in token.doc.ents:
+        if ent.start <= token.i < ent.end:
+            return ent
+    return None
+
+
+def phrase(token: Optional[Token]) -> Optional[str]:
+    """Readable text for an argument: its named entity, or its noun phrase without determiners,
+    numbers, clauses and appositions ("over 300 Afghan military personnel" -> "Afghan military
+    personnel"). None for pronouns."""
+    if token is None or token.pos_ == "PRON" or token.lower_ in _RELATIVE:
+        return None
+    entity = entity_of(token)
+    if entity is not None and entity.label_ not in ("CARDINAL", "DATE", "TIME", "QUANTITY"):
+        return entity_name(entity) or None
+    kept: list[Token] = []
+
+    def walk(word: Token) -> None:
+        kept.append(word)
+        for c in word.children:
+            if c.dep_ in _PHRASE_SKIP or (c.dep_ == "prep" and c.lower_ != "of"):
+                continue
+            walk(c)
+
+    walk(token)
+    kept.sort(key=lambda t: t.i)
+    while kept and kept[-1].is_punct:
+        kept.pop()
+    return " ".join("".join(t.text_with_ws for t in kept).split()) or None
+
+
+def head_words(token: Token) -> set[str]:
+    """Lower-case lemma and text of a token and of its compound/amod modifiers, for lexicon tests."""
+    words = {token.lemma_.lower(), token.lower_}
+    for c in token.children:
+        if c.dep_ in ("compound", "amod"):
+            words.update((c.lemma_.lower(), c.lower_))
+    return words
+
+
+def tree_distance(a: Token, b: Token) -> int:
+    """Number of dependency arcs between two tokens of one sentence."""
+    depth = {t.i: d for d, t in enumerate((a, *a.ancestors))}
+    for d, t in enumerate((b, *b.ancestors)):
+        if t.i in depth:
+            return d + depth[t.i]
+    return len(a.doc)
+
+
+def linked(token: Token, trigger: Token) -> bool:
+    """True when `token` belongs to the trigger's clause (not to a clause below or beside it)."""
+    return clause_head(token).i == clause_head(trigger).i
+
+
+def clause_head(token: Token) -> Token:
+    """The verb of the clause `token` is in (the token itself for a verb)."""
+    while token.pos_ not in VERBAL and token.head.i != token.i:
+        token = token.head
+    return token
+
+
+def in_modifier_clause(token: Token, stop: Optional[Token] = None) -> bool:
+    """True when `token` sits in a relative or participle clause modifying a noun (below `stop`)."""
+    for ancestor in token.ancestors:
+        if stop is not None and ancestor.i == stop.i:
+            return False
+        if ancestor.dep_ in ("relcl", "acl") and ancestor.pos_ in VERBAL:
+            return True
+    return False
+
+
+def _local_cues(token: Token, modality: Modality, neg: bool = True) -> bool:
+    """True when `token` itself carries a negation, modal, conditional or generic cue."""
+    for c in token.children:
+        word = c.lower_
+        lemma = c.lemma_.lower()
+        if neg and c.dep_ == "neg":
+            return True
+        if c.dep_ == "aux" and (word in modality.modal_verbs or lemma in modality.modal_verbs):
+            return True
+        if c.dep_ == "mark" and word in modality.conditional_markers:
+            return True
+        if c.dep_ == "advmod" and word in modality.generic_adverbs:
+            return True
+        if c.dep_ in ("amod", "compound") and word in modality.non_factual_modifiers:
+            return True
+        if c.dep_ == "det" and word == "no":
+            return True
+    return False
+
+
+def _infinitive(token: Token) -> bool:
+    return any(c.dep_ == "aux" and c.tag_ == "TO" for c in token.children)
+
+
+def _perfect(token: Token) -> bool:
+    return any(c.dep_ == "aux" and c.lemma_ == "have" for c in token.children)
+
+
+def is_factual(token: Token, modality: Modality) -> bool:
+    """False when the text does not assert that the action of `token` happened: negated ("did
+    not attack"), modal ("may topple"), conditional, habitual ("regularly clashed"), an
+    infinitive under a non-factive verb ("prepare to leave"), or under a verb or noun of fear,
+    plan, denial or threat ("fear of attacks", "plans to withdraw", "denied that")."""
+    if _local_cues(token, modality):
+        return False
+    if token.pos_ in NOMINAL:
+        governor = token.head.head if token.head.pos_ == "ADP" else token.head
+        if governor.i == token.i or governor.pos_ not in VERBAL:
+            return governor.i == token.i or governor.lemma_.lower() not in modality.non_factual_nouns
+        if governor.lemma_.lower() in modality.non_factual_governors or _local_cues(governor, modality):
+            return False
+        token = governor  # a noun trigger is as factual as the verb it is an argument of
+    if token.dep_ in ("acl", "relcl") and _infinitive(token) and not _perfect(token):
+        return False  # "a campaign to capture", but "the fifth district to have fallen"
+    current = token
+    while current.dep_ in _CLIMB and current.head.i != current.i:
+        relation = current.dep_
+        governor = current.head
+        if relation == "pcomp" and governor.pos_ == "ADP":
+            governor = governor.head
+        lemma = governor.lemma_.lower()
+        if relation != "conj":  # coordinated clauses share modals, not negation or governors
+            if lemma in modality.non_factual_governors:
+                return False
+            if _infinitive(current) and relation != "pcomp" and lemma not in modality.factive_governors:
+                return False
+        if _local_cues(governor, modality, neg=relation != "conj"):
+            return False
+        current = governor
+    return True

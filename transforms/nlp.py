@@ -1,0 +1,115 @@
+"""spaCy plumbing shared by the entity and event stages.
+
+- `SpacyModel`: the pipeline, loaded once per worker process (`apache_beam.utils.shared`), used
+  under a lock (one process may run several DoFn threads) and inside `memory_zone()` so the
+  string store does not grow over a long run.
+- Parses travel from the entity stage to the event stage as DocBin bytes (about 9 KB for a
+  500-word article): spaCy runs once per article, and the event stage needs no model, only a
+  blank vocabulary (`DocReader`).
+"""
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from typing import Callable, Iterator, Sequence, TypeVar
+
+import spacy
+from spacy.language import Language
+from spacy.tokens import Doc, DocBin, Span
+
+# Attributes the event stage reads; the tok2vec tensor and user data are not shipped.
+DOC_ATTRS = ("ORTH", "LEMMA", "POS", "TAG", "DEP", "HEAD", "MORPH", "ENT_IOB", "ENT_TYPE", "SENT_START")
+PLACE_LABELS_COMPONENT = "newsbeam_place_labels"
+_LEADING = frozenset({"the", "a", "an"})
+_TRAILING = frozenset({"'s", "’s", "'", "’"})
+
+T = TypeVar("T")
+C = TypeVar("C")
+
+
+@Language.factory(PLACE_LABELS_COMPONENT, default_config={"place_words": []})
+def _make_place_labeller(nlp: Language, name: str, place_words: list[str]) -> Callable[[Doc], Doc]:
+    return PlaceLabeller(place_words)
+
+
+class PlaceLabeller:
+    """Fix place labels the small English models get wrong, after NER:
+
+    - a proper name directly followed by a place word is a place: `Kohistan district`,
+      `Panjwai district` (often tagged NORP or ORG);
+    - one sense per document: a NORP or ORG mention with the same text as a place mention
+      elsewhere in the document is that place (`the seizure of Kohistan`).
+    """
+
+    _NAME_LABELS = frozenset({"NORP", "ORG", "PERSON"})
+    _PLACE_LABELS = frozenset({"GPE", "LOC", "FAC"})
+
+    def __init__(self, place_words: Sequence[str]):
+        self._words = frozenset(w.lower() for w in place_words)
+
+    def __call__(self, doc: Doc) -> Doc:
+        entities = list(doc.ents)
+        for i, ent in enumerate(entities):
+            if (
+                ent.label_ in self._NAME_LABELS
+                and ent.root.pos_ == "PROPN"
+                and ent.end < len(doc)
+                and doc[ent.end].lemma_.lower() in self._words
+            ):
+                entities[i] = Span(doc, ent.start, ent.end, label="GPE")
+        place_names = {ent.text for ent in entities if ent.label_ in self._PLACE_LABELS}
+        for i, ent in enumerate(entities):
+            if ent.label_ in ("NORP", "ORG") and ent.text in place_names:
+                entities[i] = Span(doc, ent.start, ent.end, label="GPE")
+        if entities != list(doc.ents):
+            doc.ents = entities
+        return doc
+
+
+class SpacyModel:
+    """A loaded spaCy pipeline, safe to share between the threads of one worker process."""
+
+    def __init__(self, name: str, place_words: Sequence[str] = ()):
+        self.name = name
+        self.nlp = spacy.load(name)
+        self.nlp.add_pipe(PLACE_LABELS_COMPONENT, after="ner", config={"place_words": list(place_words)})
+        self._lock = threading.Lock()
+
+    def map_docs(self, items: Sequence[tuple[str, C]], batch_size: int, fn: Callable[[Doc, C], T]) -> list[T]:
+        """`fn(doc, context)` for each `(text, context)`; the Docs do not outlive this call."""
+        with self._lock, self.nlp.memory_zone():
+            parsed = self.nlp.pipe(items, as_tuples=True, batch_size=batch_size)
+            return [fn(doc, context) for doc, context in parsed]
+
+
+def entity_name(span: Span) -> str:
+    """The mention without leading articles, trailing possessives or punctuation at either end."""
+    tokens = list(span)
+    while tokens and (tokens[0].lower_ in _LEADING or tokens[0].is_punct):
+        tokens.pop(0)
+    while tokens and (tokens[-1].lower_ in _TRAILING or tokens[-1].is_punct):
+        tokens.pop()
+    if not tokens:
+        return ""
+    return " ".join(span.doc[tokens[0].i : tokens[-1].i + 1].text.split())
+
+
+def doc_to_bytes(doc: Doc) -> bytes:
+    return DocBin(attrs=list(DOC_ATTRS), docs=[doc]).to_bytes()
+
+
+class DocReader:
+    """Turns `doc_to_bytes` output back into Docs over a blank vocabulary (no model needed)."""
+
+    def __init__(self, lang: str = "en"):
+        self._nlp = spacy.blank(lang)
+
+    @contextmanager
+    def zone(self) -> Iterator[None]:
+        """Docs read inside the zone must not be used after it (their strings are freed)."""
+        with self._nlp.memory_zone():
+            yield
+
+    def read(self, data: bytes) -> Doc:
+        (doc,) = DocBin().from_bytes(data).get_docs(self._nlp.vocab)
+        return doc

@@ -1,0 +1,135 @@
+"""Source stage: file patterns on any Beam filesystem -> `RawDocument`s and dead letters.
+
+A .txt or .html file is one document; a .jsonl file is one document per non-blank line and a
+.json file one per record (an object, or each object of a top-level array). Compressed files
+(.gz, .bz2, .zst, ...) are read transparently. Every document read is counted once, whether it
+becomes a `RawDocument` or a dead letter, so the run summary can account for all of them.
+"""
+from __future__ import annotations
+
+import lzma
+import os
+import zlib
+from typing import Any, Callable, Iterator, NamedTuple
+
+import apache_beam as beam
+from apache_beam.io import fileio
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics import Metrics
+
+from pipeline.config import ConfigError
+from pipeline.records import RawDocument
+from transforms import formats
+from transforms.dead_letters import DEAD_LETTERS, Rejected, guarded
+
+STAGE = "read"
+NAMESPACE = "newsbeam.sources"
+DOCUMENTS_READ = "documents_read"
+
+
+class ReadResult(NamedTuple):
+    documents: beam.PCollection  # RawDocument
+    dead_letters: beam.PCollection  # DeadLetter
+
+
+def resolve_patterns(paths: list[str]) -> tuple[list[str], int]:
+    """Input paths as Beam file patterns (a directory reads its files), and the number of files.
+
+    Raises ConfigError when there are no paths or a path matches nothing.
+    """
+    if not paths:
+        raise ConfigError("input.paths: no input given (set input.paths or pass --input)")
+    patterns, files = [], 0
+    for path in paths:
+        is_local = FileSystems.get_scheme(path) is None
+        if (is_local and os.path.isdir(path)) or path.endswith("/"):
+            path = path.rstrip("/") + "/*"
+        try:
+            matched = FileSystems.match([path])[0].metadata_list
+        except ValueError as exc:  # unknown scheme, or its filesystem is not installed
+            raise ConfigError(f"input.paths: {path}: {exc}") from None
+        found = [m for m in matched if not (is_local and os.path.isdir(m.path))]
+        if not found:
+            raise ConfigError(f"input.paths: '{path}' matches no files")
+        patterns.append(path)
+        files += len(found)
+    return patterns, files
+
+
+def _once(make: Callable[..., Any], *args: Any) -> Iterator[Any]:
+    """A generator of `make(*args)`, so `guarded` catches what `make` raises."""
+    yield make(*args)
+
+
+class ParseFile(beam.DoFn):
+    """Path -> `RawDocument`s; one dead letter per unreadable file or bad JSON record."""
+
+    def __init__(self, max_bytes: int, encoding: str):
+        self._max_bytes = max_bytes
+        self._encoding = encoding
+        self._read = Metrics.counter(NAMESPACE, DOCUMENTS_READ)
+
+    def process(self, path: str) -> Iterator[Any]:
+        for output in guarded(STAGE, path, self._documents(path)):
+            self._read.inc()
+            yield output
+
+    def _bytes(self, path: str) -> bytes:
+        try:
+            with FileSystems.open(path, compression_type=CompressionTypes.AUTO) as handle:
+                data = handle.read(self._max_bytes + 1)
+        except (OSError, EOFError, zlib.error, lzma.LZMAError) as exc:
+            raise Rejected(f"cannot read file: {exc}") from None
+        if len(data) > self._max_bytes:
+            raise Rejected(f"file larger than input.max_bytes ({self._max_bytes:,} bytes)")
+        return data
+
+    def _documents(self, path: str) -> Iterator[Any]:
+        kind = formats.format_of(path)
+        data = self._bytes(path)
+        if kind == "txt":
+            yield formats.text_document(path, formats.decode(data, self._encoding))
+        elif kind == "html":
+            yield formats.html_document(path, data)
+        elif kind == "jsonl":
+            for number, line in formats.json_lines(formats.decode(data, self._encoding)):
+                source = f"{path}#L{number}"
+                yield from guarded(STAGE, source, _once(self._record, source, line))
+        else:
+            value = formats.parse_json(formats.decode(data, self._encoding))
+            if not isinstance(value, list):
+                yield formats.record_document(path, value)
+                return
+            if not value:
+                raise Rejected("JSON array holds no records")
+            for index, record in enumerate(value):
+                source = f"{path}#{index}"
+                yield from guarded(STAGE, source, _once(formats.record_document, source, record))
+
+    @staticmethod
+    def _record(source: str, line: str) -> RawDocument:
+        return formats.record_document(source, formats.parse_json(line))
+
+
+class ReadArticles(beam.PTransform):
+    """File patterns -> `ReadResult(documents=RawDocument, dead_letters=DeadLetter)`."""
+
+    def __init__(self, patterns: list[str], max_bytes: int, encoding: str = "utf-8"):
+        super().__init__()
+        self._patterns = patterns
+        self._max_bytes = max_bytes
+        self._encoding = encoding
+
+    def expand(self, pbegin: beam.pvalue.PBegin) -> ReadResult:
+        parsed = (
+            pbegin
+            | "Patterns" >> beam.Create(self._patterns)
+            | "Match" >> fileio.MatchAll()
+            | "Paths" >> beam.Map(lambda metadata: metadata.path)
+            # Overlapping patterns name a file once; the shuffle also spreads files over workers.
+            | "DistinctPaths" >> beam.Distinct()
+            | "Parse"
+            >> beam.ParDo(ParseFile(self._max_bytes, self._encoding)).with_outputs(DEAD_LETTERS, main="documents")
+        )
+        return ReadResult(parsed.documents, parsed[DEAD_LETTERS])

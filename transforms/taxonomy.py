@@ -1,0 +1,172 @@
+"""The event taxonomy (configs/taxonomy.yaml): event types, their triggers and their mappings.
+
+Everything the event stage knows about words lives in that file: trigger lemmas per event type,
+word lists (lexicons) the triggers' arguments must belong to, the cues that make a statement
+non-factual, casualty words, and the weights of the confidence score. Adding an event type or a
+trigger is a data change. The file is validated when it loads: PLOVER types, CAMEO roots and
+ACLED types must be real, and every lexicon a trigger names must exist.
+"""
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal, Optional
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from pipeline.config import ConfigError, read_yaml
+
+PLOVER_TYPES = (
+    "AGREE", "CONSULT", "SUPPORT", "CONCEDE", "COOPERATE", "AID", "RETREAT", "REQUEST",
+    "ACCUSE", "REJECT", "THREATEN", "PROTEST", "SANCTION", "MOBILIZE", "COERCE", "ASSAULT",
+)  # fmt: skip
+
+ACLED_TYPES: dict[str, tuple[str, ...]] = {
+    "Battles": ("Armed clash", "Government regains territory", "Non-state actor overtakes territory"),
+    "Explosions/Remote violence": (
+        "Chemical weapon", "Air/drone strike", "Suicide bomb", "Shelling/artillery/missile attack",
+        "Remote explosive/landmine/IED", "Grenade",
+    ),
+    "Violence against civilians": ("Sexual violence", "Attack", "Abduction/forced disappearance"),
+    "Protests": ("Peaceful protest", "Protest with intervention", "Excessive force against protesters"),
+    "Riots": ("Violent demonstration", "Mob violence"),
+    "Strategic developments": (
+        "Agreement", "Arrests", "Change to group/activity", "Disrupted weapons use",
+        "Headquarters or base established", "Looting/property destruction",
+        "Non-violent transfer of territory", "Other",
+    ),
+}  # fmt: skip
+
+# A lexicon reference may also name these built-in word classes.
+PLACE = "@place"  # a place entity (GPE, LOC, FAC)
+CasualtyKind = Literal["fatalities", "injured", "arrested"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Plover(_Model):
+    type: Literal[PLOVER_TYPES]  # type: ignore[valid-type]
+    mode: Optional[str] = None
+
+
+class Acled(_Model):
+    event_type: str
+    sub_event_type: Optional[str] = None
+
+    @model_validator(mode="after")
+    def _known(self) -> "Acled":
+        if self.event_type not in ACLED_TYPES:
+            raise ValueError(f"unknown ACLED event type {self.event_type!r}; known: {', '.join(ACLED_TYPES)}")
+        subs = ACLED_TYPES[self.event_type]
+        if self.sub_event_type is not None and self.sub_event_type not in subs:
+            raise ValueError(f"{self.sub_event_type!r} is not an ACLED sub-event type of {self.event_type!r}")
+        return self
+
+
+class Trigger(_Model):
+    """One way an event type is expressed. A token matches when its lemma is listed for its
+    part of speech and every constraint holds (an empty constraint always holds)."""
+
+    verbs: list[str] = []  # verb lemmas: seize, withdraw
+    nouns: list[str] = []  # noun lemmas: blast, seizure
+    phrasal: list[str] = []  # verb + particle or preposition: "pull out", "blow up"
+    compounds: list[str] = []  # modifier + noun: "air strike", "car bomb"
+    preps: list[str] = []  # the trigger must govern one of these prepositions: fire *on*
+    subject: list[str] = []  # lexicons the agent must belong to (or its head noun)
+    object: list[str] = []  # lexicons the patient must belong to
+    target: list[str] = []  # like object, but read as "the attacked party"
+    patient_is_subject: bool = False  # unaccusative verbs: "the district *fell*" (patient = subject)
+    agent_prep: Optional[str] = None  # where the agent is then: fell *to* the militants
+    confidence: Optional[float] = Field(None, ge=0, le=1)  # base score, overriding the default
+
+    @field_validator("phrasal", "compounds")
+    @classmethod
+    def _two_words(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if len(value.split()) != 2:
+                raise ValueError(f"{value!r} must be two words")
+        return [v.lower() for v in values]
+
+    @model_validator(mode="after")
+    def _has_words(self) -> "Trigger":
+        if not (self.verbs or self.nouns or self.phrasal or self.compounds):
+            raise ValueError("a trigger needs verbs, nouns, phrasal or compounds")
+        return self
+
+
+class EventType(_Model):
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    description: str
+    plover: Plover
+    cameo_root: str = Field(pattern=r"^(0[1-9]|1[0-9]|20)$")
+    acled: Optional[Acled] = None
+    counts: list[CasualtyKind] = []  # casualty counts this type reports
+    triggers: list[Trigger] = Field(min_length=1)
+
+
+class Modality(_Model):
+    """Cues that an event is not asserted to have happened."""
+
+    modal_verbs: list[str]  # may, would, could: "may topple"
+    non_factual_governors: list[str]  # verbs/adjectives over the trigger: plan to, fear that, deny
+    factive_governors: list[str]  # infinitives under these did happen: managed to, forced to
+    non_factual_nouns: list[str]  # nouns over a noun trigger: fear of attacks, threat of
+    non_factual_modifiers: list[str]  # planned attack, foiled plot
+    generic_adverbs: list[str]  # regularly clashed: a pattern, not an event
+    conditional_markers: list[str]  # if, unless
+
+
+class Confidence(_Model):
+    """Score = base (verb or noun trigger, or the trigger's own) + a bonus per argument found."""
+
+    verb: float = Field(ge=0, le=1)
+    noun: float = Field(ge=0, le=1)
+    actor: float = Field(ge=0, le=1)
+    target: float = Field(ge=0, le=1)
+    place: float = Field(ge=0, le=1)
+    date: float = Field(ge=0, le=1)
+    casualties: float = Field(ge=0, le=1)
+
+
+class Taxonomy(_Model):
+    version: int
+    lexicons: dict[str, list[str]]
+    light_nouns: list[str]  # "members of X", "control of X": the argument is X
+    instruments: list[str]  # "a bomb blew up": things that act without being actors
+    modality: Modality
+    casualties: dict[CasualtyKind, list[str]]
+    intransitive_casualty_verbs: list[str]  # die: the subject is the casualty
+    vague_dates: list[str]  # date expressions that are durations or vague: "several days"
+    confidence: Confidence
+    types: list[EventType] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "Taxonomy":
+        names = [t.name for t in self.types]
+        duplicated = {n for n in names if names.count(n) > 1}
+        if duplicated:
+            raise ValueError(f"event type names must be unique: {sorted(duplicated)}")
+        for event_type in self.types:
+            for trigger in event_type.triggers:
+                for ref in trigger.subject + trigger.object + trigger.target:
+                    if ref != PLACE and ref not in self.lexicons:
+                        raise ValueError(f"type {event_type.name}: unknown lexicon {ref!r}")
+        return self
+
+    @cached_property
+    def words(self) -> dict[str, frozenset[str]]:
+        """Each lexicon as a set of lower-case words."""
+        return {name: frozenset(w.lower() for w in words) for name, words in self.lexicons.items()}
+
+
+def load_taxonomy(path: str) -> Taxonomy:
+    """Parse and validate the taxonomy file; problems are ConfigErrors naming the file and key."""
+    data = read_yaml(Path(path), "events.taxonomy file")
+    try:
+        return Taxonomy.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"{path}: {loc}: {first['msg'].removeprefix('Value error, ')}") from None
