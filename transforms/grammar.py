@@ -39,8 +39,10 @@ def child(token: Token, *deps: str, lemmas: Optional[Iterable[str]] = None) -> O
 def is_passive(token: Token) -> bool:
     if any(c.dep_ in ("auxpass", "nsubjpass") for c in token.children):
         return True
-    # "posts abandoned to the militants", "14 wounded": a bare past participle
-    return token.tag_ == "VBN" and token.dep_ in ("acl", "conj") and child(token, "aux") is None
+    # "posts abandoned to the militants", "14 wounded": a bare past participle; with a direct
+    # object it is active ("strikes killed 20 people", parsed as a reduced relative)
+    return (token.tag_ == "VBN" and token.dep_ in ("acl", "conj") and child(token, "aux") is None
+            and child(token, "dobj") is None)
 
 
 def _resolve_relative(token: Token) -> Token:
@@ -77,8 +79,8 @@ def agent(token: Token) -> Optional[Token]:
         subject = child(token, "nsubj", "csubj")
         if subject is not None:
             return _resolve_relative(subject)
-        if token.dep_ == "acl" and token.tag_ == "VBG":  # "the forces retreating from ..."
-            return token.head
+        if token.dep_ == "acl" and (token.tag_ == "VBG" or child(token, "dobj") is not None):
+            return token.head  # "the forces retreating from ...", "strikes killed 20 people"
         if token.dep_ in ("conj", "xcomp") and token.head.i != token.i:  # shared subject
             return agent(token.head)
         return None

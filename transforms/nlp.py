@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import threading
 from contextlib import contextmanager
-from typing import Callable, Iterator, Sequence, TypeVar
+from typing import Callable, Iterator, Optional, Sequence, TypeVar
 
 import spacy
 from spacy.language import Language
-from spacy.tokens import Doc, DocBin, Span
+from spacy.tokens import Doc, DocBin, Span, Token
 
 # Attributes the event stage reads; the tok2vec tensor and user data are not shipped.
 DOC_ATTRS = ("ORTH", "LEMMA", "POS", "TAG", "DEP", "HEAD", "MORPH", "ENT_IOB", "ENT_TYPE", "SENT_START")
@@ -35,8 +35,11 @@ def _make_place_labeller(nlp: Language, name: str, place_words: list[str]) -> Ca
 class PlaceLabeller:
     """Fix place labels the small English models get wrong, after NER:
 
-    - a proper name directly followed by a place word is a place: `Kohistan district`,
-      `Panjwai district` (often tagged NORP or ORG);
+    - a name directly followed by a place word is a place: `Kohistan district`, `Panjwai
+      district` (often tagged NORP or ORG). A proper noun always; an adjective ("Teshkan" is
+      tagged like "Afghan") only before a singular place word without an article, which tells
+      `in Teshkan district` from `an Afghan district` and `Afghan districts`. Likewise a name
+      after a place word and "of": `the town of Kidal`;
     - one sense per document: a NORP or ORG mention with the same text as a place mention
       elsewhere in the document is that place (`the seizure of Kohistan`).
     """
@@ -50,12 +53,8 @@ class PlaceLabeller:
     def __call__(self, doc: Doc) -> Doc:
         entities = list(doc.ents)
         for i, ent in enumerate(entities):
-            if (
-                ent.label_ in self._NAME_LABELS
-                and ent.root.pos_ == "PROPN"
-                and ent.end < len(doc)
-                and doc[ent.end].lemma_.lower() in self._words
-            ):
+            following = doc[ent.end] if ent.end < len(doc) else None
+            if ent.label_ in self._NAME_LABELS and self._names_place(ent, following):
                 entities[i] = Span(doc, ent.start, ent.end, label="GPE")
         place_names = {ent.text for ent in entities if ent.label_ in self._PLACE_LABELS}
         for i, ent in enumerate(entities):
@@ -64,6 +63,22 @@ class PlaceLabeller:
         if entities != list(doc.ents):
             doc.ents = entities
         return doc
+
+    def _after_place_word(self, ent: Span) -> bool:
+        """`the town of Kidal`: the name is the object of "of" after a place word."""
+        root = ent.root
+        return (root.dep_ == "pobj" and root.head.lower_ == "of"
+                and root.head.head.lemma_.lower() in self._words)
+
+    def _names_place(self, ent: Span, following: Optional[Token]) -> bool:
+        if self._after_place_word(ent):
+            return True
+        if following is None or following.lemma_.lower() not in self._words:
+            return False
+        if ent.root.pos_ == "PROPN":
+            return True
+        bare = not any(c.dep_ in ("det", "poss") for c in following.children)
+        return bare and "Plur" not in following.morph.get("Number")
 
 
 class SpacyModel:

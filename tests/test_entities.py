@@ -1,0 +1,99 @@
+"""Entities with the real spaCy model: names, merging, label fixes, the batched stage."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import apache_beam as beam
+from apache_beam.pvalue import TaggedOutput
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+from apache_beam.utils import shared
+
+from pipeline.config import EntitiesSettings
+from pipeline.records import AnnotatedArticle, Article, DeadLetter, Entity
+from transforms.clean import content_hash
+from transforms.entities import AnnotateFn, ExtractEntities, entities_of
+from tests.conftest import MODEL, SEEDS
+
+REQUIRED = {"Taliban", "Kohistan", "Badakhshan", "Fayzabad", "Kabul", "Kandahar", "Panjwai", "Tajikistan",
+            "Zabihullah Mujahid", "Hibatullah Akhundzada"}
+LABELS = frozenset(EntitiesSettings().labels)
+
+
+def article(article_id: str, text: str) -> Article:
+    return Article(article_id=article_id, source=f"src/{article_id}", source_format="txt", url=None, title=None,
+                   author=None, published=None, language="en", text=text, word_count=len(text.split()),
+                   content_hash=content_hash(text))
+
+
+def seed_articles() -> list[Article]:
+    return [article(path.stem, path.read_text(encoding="utf-8")) for path in sorted(SEEDS.glob("*.txt"))]
+
+
+def test_seed_entities_include_the_people_groups_and_places(parse: Callable[[str], Any]) -> None:
+    names = {e.name for a in seed_articles() for e in entities_of(parse(a.text), a.article_id, LABELS)}
+    assert REQUIRED <= names, REQUIRED - names
+
+
+def test_mentions_merge_by_normalised_name(parse: Callable[[str], Any]) -> None:
+    doc = parse("The Taliban said on Monday that the Taliban's fighters had entered Kunduz. "
+                "Hasti Mohammad, a district governor, confirmed it. Kunduz has been contested for years.")
+    by_name = {e.name: e for e in entities_of(doc, "a1", LABELS)}
+    taliban = by_name["Taliban"]
+    assert taliban.mention_count == 2 and taliban.first_offset == 4
+    assert taliban.entity_id != by_name["Kunduz"].entity_id
+    assert "Hasti Mohammad" in by_name  # the trailing comma is not part of the name
+    assert by_name["Kunduz"].label == "GPE" and by_name["Kunduz"].mention_count == 2
+
+
+def test_names_followed_by_a_place_word_are_places(parse: Callable[[str], Any]) -> None:
+    doc = parse("Security posts in Teshkan district were abandoned, and the militants took Kohistan district. "
+                "The seizure of Kohistan brings to three the districts they hold out of nearly 400 districts.")
+    labels = {(ent.text, ent.label_) for ent in doc.ents}
+    assert ("Teshkan", "GPE") in labels and ("Kohistan", "GPE") in labels
+    assert not any(text.startswith("nearly") and label == "GPE" for text, label in labels)
+    assert all(label == "GPE" for text, label in labels if text == "Kohistan")  # every mention
+
+
+def test_stage_outputs_annotations_entities_and_dead_letters() -> None:
+    articles = seed_articles()
+    too_long = article("long", "word " * 1200)
+    settings = EntitiesSettings(model=MODEL, batch_size=2, max_chars=5000)
+    with TestPipeline(argv=["--runner=FnApiRunner"]) as p:
+        result = p | beam.Create([*articles, too_long]) | ExtractEntities(settings)
+        assert_that(result.annotated | beam.Map(lambda a: (a.article.article_id, len(a.doc) > 1000)),
+                    equal_to([(a.article_id, True) for a in articles]), label="annotated")
+        assert_that(result.dead_letters | beam.Map(lambda d: (d.source, d.stage, d.reason)),
+                    equal_to([("src/long", "entities",
+                               "text too long for entity extraction: 6,000 characters (entities.max_chars is 5,000)")]),
+                    label="dead letters")
+
+        def names(entities: list[Entity]) -> None:
+            assert {"Taliban", "Kabul"} <= {e.name for e in entities}
+
+        assert_that(result.entities, names, label="entities")
+
+
+class _FailsOnPoison:
+    """Wraps the real model; any batch holding the poisoned text fails, like a crashing document."""
+
+    def __init__(self, model: Any):
+        self._model = model
+
+    def map_docs(self, items, batch_size, fn):
+        if any("POISON" in text for text, _ in items):
+            raise RuntimeError("model crashed")
+        return self._model.map_docs(items, batch_size, fn)
+
+
+def test_a_failing_document_does_not_take_its_batch_with_it(spacy_model: Any) -> None:
+    fn = AnnotateFn(EntitiesSettings(model=MODEL), shared.Shared())
+    fn._model = _FailsOnPoison(spacy_model)
+    batch = [article("good1", "The Taliban entered Kabul on Monday."), article("bad", "POISON " * 30),
+             article("good2", "Police in Nairobi arrested twelve people.")]
+    outputs = list(fn.process(batch))
+    annotated = [o.article.article_id for o in outputs if isinstance(o, AnnotatedArticle)]
+    letters = [o.value for o in outputs if isinstance(o, TaggedOutput) and isinstance(o.value, DeadLetter)]
+    assert annotated == ["good1", "good2"]
+    assert [(d.source, d.stage, d.error_type, d.reason) for d in letters] == [
+        ("src/bad", "entities", "RuntimeError", "unexpected RuntimeError: model crashed")]

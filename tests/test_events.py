@@ -1,0 +1,214 @@
+"""Events with the real spaCy model and the project taxonomy."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import apache_beam as beam
+import pytest
+import yaml
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from pipeline.config import ConfigError
+from pipeline.records import AnnotatedArticle, Event
+from transforms.casualties import CasualtyCounter
+from transforms.events import EventExtractor, ExtractEvents
+from transforms.nlp import doc_to_bytes
+from transforms.taxonomy import Taxonomy, load_taxonomy
+from tests.conftest import SEEDS, TAXONOMY
+from tests.test_entities import article
+
+THRESHOLD = 0.5  # configs/local.yaml
+
+
+@pytest.fixture(scope="module")
+def extract(parse: Callable[[str], Any], taxonomy: Taxonomy) -> Callable[[str], list[Event]]:
+    extractor = EventExtractor(taxonomy)
+
+    def _extract(text: str) -> list[Event]:
+        return [e for e in extractor.extract(parse(text), "a") if e.confidence >= THRESHOLD]
+
+    return _extract
+
+
+@pytest.fixture(scope="module")
+def seed_events(extract: Callable[[str], list[Event]]) -> dict[str, list[Event]]:
+    return {path.name[:3]: extract(path.read_text(encoding="utf-8")) for path in sorted(SEEDS.glob("*.txt"))}
+
+
+def find(events: list[Event], event_type: str, **fields: str) -> list[Event]:
+    """Events of a type whose fields contain the given text (case-insensitive)."""
+    return [e for e in events if e.event_type == event_type
+            and all(value.lower() in (getattr(e, name) or "").lower() for name, value in fields.items())]
+
+
+def test_taliban_seize_kohistan_district(seed_events: dict[str, list[Event]]) -> None:
+    found = find(seed_events["000"], "territory_taken", actor="Taliban", location="Kohistan")
+    assert found, seed_events["000"]
+    assert (found[0].plover_type, found[0].cameo_root, found[0].acled_event_type, found[0].acled_sub_event_type) == (
+        "ASSAULT", "19", "Battles", "Non-state actor overtakes territory")
+
+
+def test_security_forces_pull_out_of_the_police_headquarters(seed_events: dict[str, list[Event]]) -> None:
+    found = find(seed_events["000"], "retreat", actor="security forces", sentence="pulled out")
+    assert found and found[0].plover_type == "RETREAT" and found[0].date_text == "Thursday night"
+
+
+def test_two_bomb_blasts_in_kabul_kill_25(seed_events: dict[str, list[Event]]) -> None:
+    (found,) = find(seed_events["000"], "bombing", location="Kabul")
+    assert (found.fatalities, found.date_text, found.plover_mode, found.acled_event_type) == (
+        25, "May 1", "explosives", "Explosions/Remote violence")
+
+
+def test_casualties_of_the_kohistan_fighting(seed_events: dict[str, list[Event]]) -> None:
+    (found,) = [e for e in seed_events["000"] if "at least 15 members" in e.sentence]
+    assert (found.fatalities, found.injured) == (15, 14)
+
+
+def test_taliban_capture_panjwai_district(seed_events: dict[str, list[Event]]) -> None:
+    assert find(seed_events["001"], "territory_taken", actor="Taliban", location="Panjwai")
+
+
+def test_taliban_fire_on_fleeing_civilians(seed_events: dict[str, list[Event]]) -> None:
+    (found,) = find(seed_events["001"], "attack_on_civilians", actor="Taliban", target="citizens")
+    assert found.acled_event_type == "Violence against civilians" and found.acled_sub_event_type == "Attack"
+
+
+def test_car_bomb_kills_the_governors_secretary(seed_events: dict[str, list[Event]]) -> None:
+    (found,) = find(seed_events["001"], "bombing", target="secretary")
+    assert (found.fatalities, found.date_text, found.actor) == (1, "Sunday", None)  # a bomb is not an actor
+
+
+def test_afghan_military_personnel_cross_into_tajikistan(seed_events: dict[str, list[Event]]) -> None:
+    found = find(seed_events["001"], "retreat", actor="military personnel", location="Badakhshan")
+    assert found and found[0].trigger == "crossed"
+
+
+@pytest.mark.parametrize("words", ["long-delayed parliamentary", "may go on to topple", "would withdraw",
+                                   "prepare to leave", "fear of attacks", "aiming to seize"])
+def test_no_event_from_plans_fears_and_possibilities(seed_events: dict[str, list[Event]], words: str) -> None:
+    assert not [e for events in seed_events.values() for e in events if words in e.sentence]
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Officials fear the militants could attack the town before the elections.",
+        "The army did not withdraw from the district, a spokesman said.",
+        "Rebels threatened to seize the airport if talks failed.",
+        "Troops are preparing to leave the base next month.",
+        "Militants regularly clash with police in the valley.",
+        "The government denied that soldiers had killed civilians in the village.",
+        "Police foiled a planned bombing of the stadium.",
+    ],
+)
+def test_nothing_reported_as_happened_when_it_did_not(extract: Callable[[str], list[Event]], sentence: str) -> None:
+    assert extract(sentence) == []
+
+
+@pytest.mark.parametrize(
+    "sentence, event_type, expected",
+    [
+        ("Gunmen killed five villagers in Borno on Monday.", "attack_on_civilians",
+         {"actor": "Gunmen", "fatalities": 5, "location": "Borno", "date_text": "Monday"}),
+        ("Police arrested 12 protesters in Nairobi on Tuesday.", "arrest",
+         {"actor": "Police", "arrested": 12, "location": "Nairobi"}),
+        ("Israeli air strikes killed at least 20 people in Gaza on Saturday.", "airstrike",
+         {"fatalities": 20, "location": "Gaza", "plover_mode": "aerial"}),
+        ("Thousands of protesters marched through Santiago on Sunday.", "protest",
+         {"location": "Santiago", "acled_event_type": "Protests"}),
+        ("Rebels stormed the town of Kidal and seized the army base on Friday.", "territory_taken",
+         {"actor": "Rebels", "location": "Kidal"}),
+        ("The district fell to the militants after two days of fighting.", "territory_taken",
+         {"actor": "militants"}),
+        ("Both sides signed a peace agreement in Doha on Thursday.", "agreement",
+         {"location": "Doha", "plover_type": "AGREE"}),
+    ],
+)
+def test_events_in_sentences_never_seen_in_the_seeds(
+    extract: Callable[[str], list[Event]], sentence: str, event_type: str, expected: dict[str, Any]
+) -> None:
+    found = [e for e in extract(sentence) if e.event_type == event_type]
+    assert found, extract(sentence)
+    assert {name: getattr(found[0], name) for name in expected} == expected
+
+
+@pytest.mark.parametrize(
+    "sentence, counts",
+    [
+        ("At least 15 members of the security forces had been killed and 14 wounded.", {"fatalities": 15, "injured": 14}),
+        ("The blasts hit the market, leaving at least 25 people dead.", {"fatalities": 25}),
+        ("Soldiers opened fire, killing two protesters and three bystanders.", {"fatalities": 5}),
+        ("The secretary of the governor was killed in the attack.", {"fatalities": 1}),
+        ("Twenty-five people died and dozens were injured.", {"fatalities": 25}),
+        ("Police detained 1,200 people over the weekend.", {"arrested": 1200}),
+        ("At least five bullets hit my car, he said.", {}),
+        ("The Taliban seized three pickup trucks and a large number of weapons.", {}),
+        ("Officials said the attack could kill hundreds.", {}),
+    ],
+)
+def test_casualty_counts(parse: Callable[[str], Any], taxonomy: Taxonomy, sentence: str, counts: dict[str, int]) -> None:
+    (span,) = list(parse(sentence).sents)
+    assert CasualtyCounter(taxonomy).count(span) == counts
+
+
+def test_events_carry_their_evidence_and_a_stable_id(extract: Callable[[str], list[Event]]) -> None:
+    text = "Police arrested 12 protesters in Nairobi on Tuesday. Gunmen killed five villagers in Borno."
+    first, second = extract(text), extract(text)
+    assert first == second
+    assert [e.sentence_index for e in first] == [0, 1]
+    assert first[1].sentence == "Gunmen killed five villagers in Borno."
+    assert 0.5 <= first[1].confidence <= 1.0
+
+
+def taxonomy_with(tmp_path: Path, change: Callable[[dict[str, Any]], None]) -> str:
+    data = yaml.safe_load(TAXONOMY.read_text(encoding="utf-8"))
+    change(data)
+    path = tmp_path / "taxonomy.yaml"
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda d: d["types"][0]["plover"].update(type="FIGHT"), "types.0.plover.type"),
+        (lambda d: d["types"][0].update(cameo_root="21"), "types.0.cameo_root"),
+        (lambda d: d["types"][0]["acled"].update(sub_event_type="Armed clash"), "is not an ACLED sub-event type"),
+        (lambda d: d["types"][4]["triggers"][0].update(object=["no_such_lexicon"]), "unknown lexicon 'no_such_lexicon'"),
+        (lambda d: d["types"][1].update(name=d["types"][0]["name"]), "must be unique"),
+        (lambda d: d["types"][0]["triggers"].append({"verbs": []}), "a trigger needs"),
+    ],
+)
+def test_taxonomy_mistakes_are_config_errors(tmp_path: Path, change: Callable[[dict], None], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_taxonomy(taxonomy_with(tmp_path, change))
+
+
+def test_a_new_event_type_is_a_data_change(tmp_path: Path, parse: Callable[[str], Any]) -> None:
+    def add_curfew(data: dict[str, Any]) -> None:
+        data["types"].append({
+            "name": "curfew", "description": "A curfew is imposed.", "plover": {"type": "COERCE", "mode": "curfew"},
+            "cameo_root": "17", "acled": {"event_type": "Strategic developments", "sub_event_type": "Other"},
+            "triggers": [{"nouns": ["curfew"]}, {"verbs": ["impose"], "object": ["restrictions"]}],
+        })
+        data["lexicons"]["restrictions"] = ["curfew", "lockdown"]
+
+    extractor = EventExtractor(load_taxonomy(taxonomy_with(tmp_path, add_curfew)))
+    events = extractor.extract(parse("Authorities imposed a curfew in Cizre on Monday."), "a")
+    assert [(e.event_type, e.plover_type, e.location) for e in events] == [("curfew", "COERCE", "Cizre")]
+
+
+def test_stage_passes_articles_on_and_dead_letters_unreadable_parses(spacy_model: Any, taxonomy: Taxonomy) -> None:
+    good = article("good", "Police arrested 12 protesters in Nairobi on Tuesday, officials said.")
+    (data,) = spacy_model.map_docs([(good.text, None)], 1, lambda doc, _: doc_to_bytes(doc))
+    broken = article("broken", "whatever")
+    with TestPipeline(argv=["--runner=FnApiRunner"]) as p:
+        result = (p | beam.Create([AnnotatedArticle(good, data), AnnotatedArticle(broken, b"not a docbin")])
+                  | ExtractEvents(taxonomy, THRESHOLD))
+        assert_that(result.articles | beam.Map(lambda a: a.article_id), equal_to(["good"]), label="articles")
+        assert_that(result.events | beam.Map(lambda e: (e.article_id, e.event_type, e.arrested)),
+                    equal_to([("good", "arrest", 12)]), label="events")
+        assert_that(result.dead_letters | beam.Map(lambda d: (d.source, d.stage)),
+                    equal_to([("src/broken", "events")]), label="dead letters")

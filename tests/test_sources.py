@@ -1,0 +1,79 @@
+"""The source stage over real files, with TestPipeline."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import apache_beam as beam
+import pytest
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that, equal_to, is_empty
+
+from pipeline.config import ConfigError
+from transforms.sources import ReadArticles, resolve_patterns
+from tests.fixtures import bad_inputs, good_inputs
+
+OPTIONS = ["--runner=FnApiRunner"]
+
+
+def test_reads_every_format_and_each_file_once(tmp_path: Path) -> None:
+    files = good_inputs(tmp_path)
+    # Overlapping patterns: the directory and a pattern inside it name the same files twice.
+    patterns, count = resolve_patterns([str(tmp_path), str(tmp_path / "*.txt")])
+    assert count == 6  # 5 files in the directory + story.txt again
+    with TestPipeline(argv=OPTIONS) as p:
+        read = p | ReadArticles(patterns, max_bytes=1_000_000)
+        assert_that(
+            read.documents | beam.Map(lambda d: (d.source, d.source_format)),
+            equal_to([
+                (str(files["txt"]), "txt"),
+                (str(files["gz"]), "txt"),
+                (str(files["html"]), "html"),
+                (f"{files['json']}#0", "json"),
+                (f"{files['jsonl']}#L1", "json"),
+            ]),
+            label="documents",
+        )
+        assert_that(read.dead_letters, is_empty(), label="no dead letters")
+
+
+def test_compressed_text_is_decompressed(tmp_path: Path) -> None:
+    files = good_inputs(tmp_path)
+    with TestPipeline(argv=OPTIONS) as p:
+        read = p | ReadArticles([str(files["gz"])], max_bytes=1_000_000)
+        assert_that(read.documents | beam.Map(lambda d: "Monday" in d.text), equal_to([True]))
+
+
+def test_each_bad_input_is_one_dead_letter_with_a_reason(tmp_path: Path) -> None:
+    files = bad_inputs(tmp_path)
+    expected = [
+        (str(files["empty"]), "empty file"),
+        (str(files["binary"]), "binary content, not text"),
+        (str(files["latin1"]), "not valid utf-8"),
+        (str(files["cp1256"]), "not valid utf-8"),
+        (str(files["oversized"]), "file larger than input.max_bytes (100,000 bytes)"),
+        (f"{files['malformed_json']}#L2", "malformed JSON"),
+        (str(files["no_main_text"]), "no main text found in the HTML page"),
+    ]
+    with TestPipeline(argv=OPTIONS) as p:
+        read = p | ReadArticles(resolve_patterns([str(tmp_path)])[0], max_bytes=100_000)
+        letters = read.dead_letters | beam.Map(lambda d: (d.source, d.stage, d.reason))
+
+        def check(rows: list[tuple[str, str, str]]) -> None:
+            assert len(rows) == len(expected), rows
+            for source, reason in expected:
+                assert any(s == source and st == "read" and reason in r for s, st, r in rows), (source, rows)
+
+        assert_that(letters, check, label="dead letters")
+        # The good line of the mixed JSON Lines file still gets through.
+        assert_that(read.documents | beam.Map(lambda d: d.source), equal_to([f"{files['malformed_json']}#L1"]),
+                    label="documents")
+
+
+def test_resolve_patterns_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no input given"):
+        resolve_patterns([])
+    with pytest.raises(ConfigError, match="matches no files"):
+        resolve_patterns([str(tmp_path / "*.txt")])
+    (tmp_path / "empty-dir").mkdir()
+    with pytest.raises(ConfigError, match="matches no files"):
+        resolve_patterns([str(tmp_path / "empty-dir")])
