@@ -42,6 +42,8 @@ def _configure_logging(verbosity: int) -> None:
         handler.addFilter(_DropKnownNoise())
     for name in _QUIET_LIBRARIES:
         logging.getLogger(name).setLevel(logging.INFO if verbosity > 1 else logging.WARNING)
+    # Overwriting the previous run's files is the expected behaviour, not a warning.
+    logging.getLogger("apache_beam.io.filebasedsink").setLevel(logging.INFO if verbosity > 1 else logging.ERROR)
 
 
 def _add_settings_arguments(parser: argparse.ArgumentParser) -> None:

@@ -144,9 +144,9 @@ TABLES: tuple[Table, ...] = (
             "entity_id": "Hash of article_id and the normalised name.",
             "article_id": "The article the entity was found in.",
             "name": "Normalised name (no leading article, no possessive).",
-            "label": "spaCy label (PERSON, ORG, GPE, LOC, NORP, FAC, ...); the most frequent "
-            "label among the mentions, or GPE for a name followed by a place word "
-            "(`Kohistan district`).",
+            "label": "spaCy label (PERSON, ORG, GPE, LOC, NORP, FAC, ...): the most frequent "
+            "label among the mentions; names the text marks as places (`Kohistan district`, "
+            "`the town of Kidal`) are GPE.",
             "mention_count": "Number of mentions in the article.",
             "first_offset": "Character offset of the first mention in the article text.",
             "variants": "Distinct surface forms seen.",

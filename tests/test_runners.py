@@ -1,0 +1,58 @@
+"""The same run gives the same tables on other runners: multi-process DirectRunner, PortableRunner."""
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from tests.conftest import SEEDS, run_cli, sorted_tables
+
+pytestmark = pytest.mark.slow
+
+
+def test_multi_process_direct_running_gives_the_same_tables(tmp_path: Path, seeds_run: dict[str, Any]) -> None:
+    code = run_cli("--input", str(SEEDS), "--output", str(tmp_path),
+                   "--direct_running_mode=multi_processing", "--direct_num_workers=2")
+    assert code == 0
+    assert sorted_tables(tmp_path) == sorted_tables(seeds_run["output"])
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def job_service() -> Iterator[str]:
+    """Beam's local job service (a Python process, no downloads), as host:port."""
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "apache_beam.runners.portability.local_job_service_main", "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.2)
+        else:
+            pytest.fail("the local job service did not start within 60 s")
+        yield f"localhost:{port}"
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_portable_runner_gives_the_same_tables(tmp_path: Path, seeds_run: dict[str, Any], job_service: str) -> None:
+    code = run_cli("--input", str(SEEDS), "--output", str(tmp_path), "--runner=PortableRunner",
+                   f"--job_endpoint={job_service}", "--environment_type=LOOPBACK")
+    assert code == 0
+    assert sorted_tables(tmp_path) == sorted_tables(seeds_run["output"])
