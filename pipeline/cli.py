@@ -11,7 +11,8 @@ import json
 import logging
 import sys
 from importlib import metadata
-from typing import Callable, Optional, Sequence
+from typing import Optional
+from collections.abc import Callable, Sequence
 
 from pipeline.config import ConfigError, Settings, dump_settings, load_settings
 
@@ -55,7 +56,8 @@ def _add_settings_arguments(parser: argparse.ArgumentParser) -> None:
                         help="override one setting, e.g. --set clean.min_words=50 (repeatable)")
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The top-level parser and its subcommand parsers by name."""
     parser = argparse.ArgumentParser(
         prog="newsbeam",
         description="Streaming news ingestion on Apache Beam: read, clean, de-duplicate, extract "
@@ -80,7 +82,7 @@ def _parser() -> argparse.ArgumentParser:
                                  description="Print the schema of each output table.")
     schema.add_argument("--format", choices=("markdown", "arrow"), default="markdown")
     schema.add_argument("tables", nargs="*", metavar="TABLE", help="tables to show (default: all)")
-    return parser
+    return parser, {"run": run, "config": config, "schema": schema}
 
 
 def _version() -> str:
@@ -157,9 +159,9 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Sequence[str], argparse.Argum
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = _parser()
+    parser, subparsers = _parser()
     args, extra = parser.parse_known_args(argv)
-    subparser = parser._subparsers._group_actions[0].choices[args.command]  # noqa: SLF001
+    subparser = subparsers[args.command]
     if extra and args.command != "run":
         subparser.error(f"unrecognized arguments: {' '.join(extra)}")
     _configure_logging(getattr(args, "verbose", 0) - getattr(args, "quiet", 0))

@@ -14,6 +14,7 @@ from typing import Any, Literal, Optional
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import ErrorDetails
 
 
 class ConfigError(Exception):
@@ -83,9 +84,13 @@ class InputSettings(_Section):
             raise ValueError(f"unknown encoding {value!r}") from None
 
 
+Format = Literal["jsonl", "parquet"]
+FORMATS: tuple[Format, ...] = ("jsonl", "parquet")
+
+
 class OutputSettings(_Section):
     dir: str = Field("output", description="Directory (any Beam filesystem) the tables are written under.")
-    formats: list[Literal["jsonl", "parquet"]] = Field(default_factory=lambda: ["jsonl", "parquet"], min_length=1)
+    formats: list[Format] = Field(default_factory=lambda: list(FORMATS), min_length=1)
     num_shards: int = Field(1, ge=0, description="Files per table; 0 lets the runner decide.")
 
 
@@ -177,7 +182,7 @@ def _apply_override(data: dict[str, Any], assignment: str) -> None:
     node[leaf] = value
 
 
-def _describe(error: dict[str, Any], origin: str) -> str:
+def _describe(error: ErrorDetails, origin: str) -> str:
     loc = ".".join(str(p) for p in error["loc"])
     if error["type"] == "extra_forbidden":
         parent: Any = Settings

@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 import difflib
 import importlib
-from typing import Any, Iterable
+from typing import Any
+from collections.abc import Iterable
 
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 from apache_beam.options.pipeline_options import _BeamArgumentParser  # pylint: disable=protected-access

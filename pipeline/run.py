@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from typing import Iterable
+from collections.abc import Iterable
 
 import apache_beam as beam
 import spacy.util

@@ -8,7 +8,6 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections import defaultdict
-from typing import Any
 
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.runners.runner import PipelineResult

@@ -113,7 +113,7 @@ def test_console_script_reports_bad_config_without_traceback(tmp_path: Path) -> 
     bad = write(tmp_path / "bad.yaml", "input:\n  paths: [does-not-exist/]\n")
     result = subprocess.run(
         [sys.executable, "-m", "pipeline", "run", "--config", bad],
-        capture_output=True, text=True, cwd=ROOT, timeout=300,
+        capture_output=True, text=True, cwd=ROOT, timeout=300, check=False,
     )
     assert result.returncode == 2
     assert result.stderr.strip() == "newsbeam: config error: input.paths: 'does-not-exist/*' matches no files"

@@ -10,7 +10,8 @@ an unknown count, not a guess.
 from __future__ import annotations
 
 import re
-from typing import Iterator, Optional
+from typing import Optional
+from collections.abc import Iterator
 
 from spacy.tokens import Span, Token
 
@@ -18,9 +19,8 @@ from transforms.grammar import VERBAL, child, is_factual, is_passive, prep_objec
 from transforms.taxonomy import Taxonomy
 
 _UNITS = {w: i for i, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-    "fifteen sixteen seventeen eighteen nineteen".split())}
-_TENS = {w: 10 * i for i, w in enumerate("_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()) if i > 1}
+    ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"])}
+_TENS = {w: 10 * i for i, w in enumerate(["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]) if i > 1}
 _SCALES = {"hundred": 100, "thousand": 1_000, "million": 1_000_000}
 _DIGITS = re.compile(r"\d+")
 # Singular nouns that stand for a group of unknown size.
@@ -71,7 +71,7 @@ def count_of(noun: Token, singular_is_one: bool = True) -> Optional[int]:
         return None
     if noun.pos_ == "PRON":
         return 1 if noun.lower_ in _ONE_PERSON else None
-    singular = noun.tag_ in ("NN", "NNP") and "Plur" not in noun.morph.get("Number")
+    singular = noun.tag_ in ("NN", "NNP") and "Plur" not in noun.morph.get("Number", [])
     if singular and noun.lemma_.lower() not in _COLLECTIVE and noun.ent_type_ in ("", "PERSON"):
         return 1
     return None

@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 import unicodedata
 from datetime import datetime, timezone
-from typing import Iterator, NamedTuple, Optional
+from typing import NamedTuple, Optional
+from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import apache_beam as beam

@@ -7,7 +7,8 @@ with one model per worker process. Within an article, mentions with the same nor
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Iterator, NamedTuple, Sequence
+from typing import Any, NamedTuple
+from collections.abc import Iterator, Sequence
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -101,7 +102,7 @@ class AnnotateFn(beam.DoFn):
 
         items = [(a.text, a) for a in articles]
         results = self._model.map_docs(items, self._settings.batch_size, analyse)
-        for article, (doc_bytes, entities) in zip(articles, results):
+        for article, (doc_bytes, entities) in zip(articles, results, strict=True):
             yield AnnotatedArticle(article, doc_bytes)
             for entity in entities:
                 Metrics.counter(NAMESPACE, entity.label).inc()

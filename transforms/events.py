@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Iterator, NamedTuple, Optional
+from typing import Any, NamedTuple, Optional
+from collections.abc import Iterator
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics

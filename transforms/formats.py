@@ -7,9 +7,11 @@ from __future__ import annotations
 import codecs
 import json
 import posixpath
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
+from collections.abc import Iterator
 
 import trafilatura
+from trafilatura.settings import Document
 
 from pipeline.records import RawDocument
 from transforms.dead_letters import Rejected
@@ -103,8 +105,8 @@ def html_document(source: str, data: bytes) -> RawDocument:
         data, with_metadata=True, include_comments=False, favor_precision=True, fast=True,
         date_extraction_params=_DATE_PARAMS,
     )
-    text = (extracted.text or "").strip() if extracted else ""
-    if not text:
+    text = (extracted.text or "").strip() if isinstance(extracted, Document) else ""
+    if not isinstance(extracted, Document) or not text:
         raise Rejected("no main text found in the HTML page")
     title = extracted.title
     first, _, rest = text.partition("\n")

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import threading
 from contextlib import contextmanager
-from typing import Callable, Iterator, Optional, Sequence, TypeVar
+from typing import Optional, TypeVar
+from collections.abc import Callable, Iterator, Sequence
 
 import spacy
 from spacy.language import Language
@@ -78,7 +79,7 @@ class PlaceLabeller:
         if ent.root.pos_ == "PROPN":
             return True
         bare = not any(c.dep_ in ("det", "poss") for c in following.children)
-        return bare and "Plur" not in following.morph.get("Number")
+        return bare and "Plur" not in following.morph.get("Number", [])
 
 
 class SpacyModel:

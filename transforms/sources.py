@@ -10,7 +10,8 @@ from __future__ import annotations
 import lzma
 import os
 import zlib
-from typing import Any, Callable, Iterator, NamedTuple
+from typing import Any, NamedTuple
+from collections.abc import Callable, Iterator
 
 import apache_beam as beam
 from apache_beam.io import fileio
@@ -43,16 +44,16 @@ def resolve_patterns(paths: list[str]) -> tuple[list[str], int]:
     patterns, files = [], 0
     for path in paths:
         is_local = FileSystems.get_scheme(path) is None
-        if (is_local and os.path.isdir(path)) or path.endswith("/"):
-            path = path.rstrip("/") + "/*"
+        is_directory = (is_local and os.path.isdir(path)) or path.endswith("/")
+        pattern = path.rstrip("/") + "/*" if is_directory else path
         try:
-            matched = FileSystems.match([path])[0].metadata_list
+            matched = FileSystems.match([pattern])[0].metadata_list
         except ValueError as exc:  # unknown scheme, or its filesystem is not installed
-            raise ConfigError(f"input.paths: {path}: {exc}") from None
+            raise ConfigError(f"input.paths: {pattern}: {exc}") from None
         found = [m for m in matched if not (is_local and os.path.isdir(m.path))]
         if not found:
-            raise ConfigError(f"input.paths: '{path}' matches no files")
-        patterns.append(path)
+            raise ConfigError(f"input.paths: '{pattern}' matches no files")
+        patterns.append(pattern)
         files += len(found)
     return patterns, files
 

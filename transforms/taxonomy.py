@@ -56,7 +56,7 @@ class Acled(_Model):
     sub_event_type: Optional[str] = None
 
     @model_validator(mode="after")
-    def _known(self) -> "Acled":
+    def _known(self) -> Acled:
         if self.event_type not in ACLED_TYPES:
             raise ValueError(f"unknown ACLED event type {self.event_type!r}; known: {', '.join(ACLED_TYPES)}")
         subs = ACLED_TYPES[self.event_type]
@@ -90,7 +90,7 @@ class Trigger(_Model):
         return [v.lower() for v in values]
 
     @model_validator(mode="after")
-    def _has_words(self) -> "Trigger":
+    def _has_words(self) -> Trigger:
         if not (self.verbs or self.nouns or self.phrasal or self.compounds):
             raise ValueError("a trigger needs verbs, nouns, phrasal or compounds")
         return self
@@ -143,7 +143,7 @@ class Taxonomy(_Model):
     types: list[EventType] = Field(min_length=1)
 
     @model_validator(mode="after")
-    def _consistent(self) -> "Taxonomy":
+    def _consistent(self) -> Taxonomy:
         names = [t.name for t in self.types]
         duplicated = {n for n in names if names.count(n) > 1}
         if duplicated:
