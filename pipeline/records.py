@@ -14,21 +14,6 @@ import apache_beam as beam
 
 
 # ---------------------------------------------------------------------------------------------
-# Internal records (between stages)
-# ---------------------------------------------------------------------------------------------
-class RawDocument(NamedTuple):
-    """One document as read from a source, before cleaning."""
-
-    source: str  # where it came from: file path, `path#L12` for a JSON line, or a URL
-    source_format: str  # txt | html | json
-    text: str
-    url: Optional[str] = None
-    title: Optional[str] = None
-    author: Optional[str] = None
-    published: Optional[str] = None  # as found in the source; parsed by the clean stage
-
-
-# ---------------------------------------------------------------------------------------------
 # Tables
 # ---------------------------------------------------------------------------------------------
 class Article(NamedTuple):
@@ -43,13 +28,6 @@ class Article(NamedTuple):
     text: str
     word_count: int
     content_hash: str
-
-
-class AnnotatedArticle(NamedTuple):
-    """An article with its spaCy parse, serialised as a DocBin (see `transforms.nlp`)."""
-
-    article: Article
-    doc: bytes
 
 
 class Entity(NamedTuple):
@@ -100,6 +78,28 @@ class DeadLetter(NamedTuple):
     reason: str
     error_type: str
     detail: Optional[str]
+
+
+# ---------------------------------------------------------------------------------------------
+# Internal records (between stages)
+# ---------------------------------------------------------------------------------------------
+class RawDocument(NamedTuple):
+    """One document as read from a source, before cleaning."""
+
+    source: str  # where it came from: file path, `path#L12` for a JSON line, or a URL
+    source_format: str  # txt | html | json
+    text: str
+    url: Optional[str] = None
+    title: Optional[str] = None
+    author: Optional[str] = None
+    published: Optional[str] = None  # as found in the source; parsed by the clean stage
+
+
+class AnnotatedArticle(NamedTuple):
+    """An article with its spaCy parse, serialised as a DocBin (see `transforms.nlp`)."""
+
+    article: Article
+    doc: bytes
 
 
 @dataclasses.dataclass(frozen=True)

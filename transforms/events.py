@@ -47,6 +47,16 @@ class EventsResult(NamedTuple):
     dead_letters: beam.PCollection  # DeadLetter
 
 
+class _Match(NamedTuple):
+    """A token matching one of an event type's triggers."""
+
+    rank: int  # position of the event type in the taxonomy
+    event_type: EventType
+    trigger: Trigger
+    text: str  # the trigger words as written: "pulled out", "air strikes"
+    parts: tuple[Token, ...]  # other words of the trigger (the particle, the modifier)
+
+
 @dataclass
 class _Candidate:
     rank: int  # position of the event type in the taxonomy
@@ -95,22 +105,22 @@ class EventExtractor:
         self._casualties = CasualtyCounter(taxonomy)
 
     # -- matching ---------------------------------------------------------------------------
-    def _matches(self, token: Token) -> Iterator[tuple[int, EventType, Trigger, str, tuple[Token, ...]]]:
+    def _matches(self, token: Token) -> Iterator[_Match]:
         lemma = token.lemma_.lower()
         if token.pos_ in grammar.VERBAL:
             for rank, event_type, trigger in self._verbs.get(lemma, ()):
-                yield rank, event_type, trigger, token.text, ()
+                yield _Match(rank, event_type, trigger, token.text, ())
             for particle, rank, event_type, trigger in self._phrasal.get(lemma, ()):
                 part = grammar.child(token, "prt", "prep", "dobj", "advmod", lemmas=(particle,))
                 if part is not None:
-                    yield rank, event_type, trigger, f"{token.text} {part.text}", (part,)
+                    yield _Match(rank, event_type, trigger, f"{token.text} {part.text}", (part,))
         elif token.pos_ in grammar.NOMINAL:
             for rank, event_type, trigger in self._nouns.get(lemma, ()):
-                yield rank, event_type, trigger, token.text, ()
+                yield _Match(rank, event_type, trigger, token.text, ())
             for modifier, rank, event_type, trigger in self._compounds.get(lemma, ()):
                 part = grammar.child(token, "compound", "amod", "nmod", lemmas=(modifier,))
                 if part is not None:
-                    yield rank, event_type, trigger, f"{part.text} {token.text}", (part,)
+                    yield _Match(rank, event_type, trigger, f"{part.text} {token.text}", (part,))
 
     def _belongs(self, token: Optional[Token], refs: list[str]) -> bool:
         if token is None:
@@ -125,8 +135,8 @@ class EventExtractor:
             return None
         return grammar.descend(token, self._light)
 
-    def _candidate(self, rank: int, event_type: EventType, trigger: Trigger, token: Token,
-                   text: str, parts: tuple[Token, ...]) -> Optional[_Candidate]:
+    def _candidate(self, token: Token, match: _Match) -> Optional[_Candidate]:
+        trigger, parts = match.trigger, match.parts
         if trigger.preps and not any(
             grammar.child(word, "prep", "prt", "agent", lemmas=trigger.preps) for word in (token, *parts)
         ):
@@ -145,17 +155,17 @@ class EventExtractor:
         required = trigger.object + trigger.target
         if required and not self._belongs(patient, required):
             return None
-        if patient is None and event_type.plover.type == "ASSAULT" and not trigger.object:
+        if patient is None and match.event_type.plover.type == "ASSAULT" and not trigger.object:
             agent, patient = grammar.other_party(token, agent)  # "A and B clashed", "fighting between"
         if not grammar.is_factual(token, self._taxonomy.modality):
             return None
-        return _Candidate(rank, event_type, trigger, token, text, agent, patient)
+        return _Candidate(match.rank, match.event_type, trigger, token, match.text, agent, patient)
 
     def _candidates(self, sentence: Span) -> list[_Candidate]:
         found = []
         for token in sentence:
             for match in self._matches(token):
-                candidate = self._candidate(*match[:3], token, *match[3:])
+                candidate = self._candidate(token, match)
                 if candidate is not None:
                     found.append(candidate)
                     break  # a word expresses one event: the first type that fits
