@@ -14,6 +14,7 @@ from pipeline.config import EntitiesSettings
 from pipeline.records import AnnotatedArticle, Article, DeadLetter, Entity
 from transforms.clean import content_hash
 from transforms.entities import AnnotateFn, ExtractEntities, entities_of
+from transforms.nlp import DocReader, doc_to_bytes
 from tests.conftest import MODEL, SEEDS
 
 REQUIRED = {"Taliban", "Kohistan", "Badakhshan", "Fayzabad", "Kabul", "Kandahar", "Panjwai", "Tajikistan",
@@ -98,3 +99,19 @@ def test_a_failing_document_does_not_take_its_batch_with_it(spacy_model: Any) ->
     assert annotated == ["good1", "good2"]
     assert [(d.source, d.stage, d.error_type, d.reason) for d in letters] == [
         ("src/bad", "entities", "RuntimeError", "unexpected RuntimeError: model crashed")]
+
+
+def test_doc_reader_bounds_its_vocabulary(spacy_model: Any) -> None:
+    texts = [f"Fighters of group{i} attacked town{i} and village{i} on day{i}." for i in range(40)]
+    blobs = spacy_model.map_docs([(t, None) for t in texts], 8, lambda doc, _: doc_to_bytes(doc))
+    reader = DocReader(renew_every=10)
+    sizes = []
+    for blob in blobs:
+        doc = reader.read(blob)
+        sizes.append(reader.vocab_size)
+        assert doc.text.startswith("Fighters of group")
+    assert max(sizes) < 2 * max(sizes[:10])  # renewed every 10 documents, not growing with all 40
+    kept = reader.read(blobs[0])
+    for blob in blobs[1:12]:
+        reader.read(blob)
+    assert kept[2].text == "group0"  # a doc stays valid after its reader renews its vocabulary

@@ -313,10 +313,9 @@ class ExtractEventsFn(beam.DoFn):
     def _extract(self, annotated: AnnotatedArticle) -> Iterator[Any]:
         assert self._reader is not None and self._extractor is not None
         article = annotated.article
-        with self._reader.zone():
-            doc = self._reader.read(annotated.doc)
-            events = [e for e in self._extractor.extract(doc, article.article_id)
-                      if e.confidence >= self._min_confidence]
+        doc = self._reader.read(annotated.doc)
+        events = [e for e in self._extractor.extract(doc, article.article_id)
+                  if e.confidence >= self._min_confidence]
         yield article
         for event in events:
             Metrics.counter(NAMESPACE, event.event_type).inc()

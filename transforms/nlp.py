@@ -5,14 +5,13 @@
   string store does not grow over a long run.
 - Parses travel from the entity stage to the event stage as DocBin bytes (about 9 KB for a
   500-word article): spaCy runs once per article, and the event stage needs no model, only a
-  blank vocabulary (`DocReader`).
+  blank vocabulary (`DocReader`), renewed now and then to bound memory.
 """
 from __future__ import annotations
 
 import threading
-from contextlib import contextmanager
 from typing import Optional, TypeVar
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 
 import spacy
 from spacy.language import Language
@@ -115,17 +114,26 @@ def doc_to_bytes(doc: Doc) -> bytes:
 
 
 class DocReader:
-    """Turns `doc_to_bytes` output back into Docs over a blank vocabulary (no model needed)."""
+    """Turns `doc_to_bytes` output back into Docs over a blank vocabulary (no model needed).
 
-    def __init__(self, lang: str = "en"):
+    The vocabulary collects the strings of every doc read, so it is replaced every `renew_every`
+    documents to keep a long run's memory bounded. (A memory zone would bound it too, but makes
+    each read over four times slower: 8.6 ms against 1.9 ms for a 300-word article.)
+    """
+
+    def __init__(self, lang: str = "en", renew_every: int = 5000):
+        self._lang = lang
+        self._renew_every = renew_every
+        self._reads = 0
         self._nlp = spacy.blank(lang)
 
-    @contextmanager
-    def zone(self) -> Iterator[None]:
-        """Docs read inside the zone must not be used after it (their strings are freed)."""
-        with self._nlp.memory_zone():
-            yield
+    @property
+    def vocab_size(self) -> int:
+        return len(self._nlp.vocab.strings)
 
     def read(self, data: bytes) -> Doc:
+        if self._reads >= self._renew_every:
+            self._nlp, self._reads = spacy.blank(self._lang), 0
+        self._reads += 1
         (doc,) = DocBin().from_bytes(data).get_docs(self._nlp.vocab)
         return doc
