@@ -10,9 +10,9 @@ from __future__ import annotations
 import argparse
 import json
 import random
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from collections.abc import Iterator
 
 REGIONS = {
     "Afghanistan": (["Kandahar", "Helmand", "Kunduz", "Badakhshan", "Ghazni", "Herat"],

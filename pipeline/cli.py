@@ -10,9 +10,9 @@ import difflib
 import json
 import logging
 import sys
+from collections.abc import Callable, Sequence
 from importlib import metadata
 from typing import Optional
-from collections.abc import Callable, Sequence
 
 from pipeline.config import ConfigError, Settings, dump_settings, load_settings
 

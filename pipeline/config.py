@@ -72,7 +72,10 @@ class InputSettings(_Section):
         default_factory=list,
         description="File patterns or directories on any Beam filesystem (local, gs://, s3://).",
     )
-    max_bytes: int = Field(5_000_000, gt=0, description="Larger files (after decompression) are dead letters.")
+    max_bytes: int = Field(
+        5_000_000, gt=0,
+        description="Largest document after decompression: a .txt/.html/.json file or one .jsonl line.",
+    )
     encoding: str = Field("utf-8", description="Encoding of .txt and .json files; invalid bytes are dead letters.")
 
     @field_validator("encoding")

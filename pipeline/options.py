@@ -9,11 +9,14 @@ from __future__ import annotations
 import argparse
 import difflib
 import importlib
-from typing import Any
 from collections.abc import Iterable
+from typing import Any
 
-from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
-from apache_beam.options.pipeline_options import _BeamArgumentParser  # pylint: disable=protected-access
+from apache_beam.options.pipeline_options import (
+    PipelineOptions,
+    StandardOptions,
+    _BeamArgumentParser,  # pylint: disable=protected-access
+)
 
 from pipeline.config import ConfigError
 

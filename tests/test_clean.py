@@ -11,8 +11,8 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from pipeline.config import CleanSettings
 from pipeline.records import RawDocument
-from transforms.clean import CleanArticles, canonical_url, clean_text, content_hash, parse_published
 from tests.fixtures import ARTICLE
+from transforms.clean import CleanArticles, canonical_url, clean_text, content_hash, parse_published
 
 BOILERPLATE = re.compile(r"(?:advertisement)|(?:read more\b.{0,80})", re.IGNORECASE)
 

@@ -11,10 +11,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from pipeline.records import TABLES
-from transforms.progress import LogProgress
 from tests.conftest import SEEDS, read_tables, run_cli, sorted_tables
 from tests.fixtures import bad_inputs, good_inputs
 from tests.test_entities import REQUIRED
+from transforms.progress import LogProgress
 
 
 def test_seeds_run_exits_0_and_balances(seeds_run: dict[str, Any]) -> None:

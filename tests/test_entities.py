@@ -1,8 +1,8 @@
 """Entities with the real spaCy model: names, merging, label fixes, the batched stage."""
 from __future__ import annotations
 
-from typing import Any
 from collections.abc import Callable
+from typing import Any
 
 import apache_beam as beam
 from apache_beam.pvalue import TaggedOutput
@@ -12,10 +12,10 @@ from apache_beam.utils import shared
 
 from pipeline.config import EntitiesSettings
 from pipeline.records import AnnotatedArticle, Article, DeadLetter, Entity
+from tests.conftest import MODEL, SEEDS
 from transforms.clean import content_hash
 from transforms.entities import AnnotateFn, ExtractEntities, entities_of
 from transforms.nlp import DocReader, doc_to_bytes
-from tests.conftest import MODEL, SEEDS
 
 REQUIRED = {"Taliban", "Kohistan", "Badakhshan", "Fayzabad", "Kabul", "Kandahar", "Panjwai", "Tajikistan",
             "Zabihullah Mujahid", "Hibatullah Akhundzada"}

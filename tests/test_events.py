@@ -1,9 +1,9 @@
 """Events with the real spaCy model and the project taxonomy."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from collections.abc import Callable
 
 import apache_beam as beam
 import pytest
@@ -13,12 +13,12 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from pipeline.config import ConfigError
 from pipeline.records import AnnotatedArticle, Event
+from tests.conftest import SEEDS, TAXONOMY
+from tests.test_entities import article
 from transforms.casualties import CasualtyCounter
 from transforms.events import EventExtractor, ExtractEvents
 from transforms.nlp import doc_to_bytes
 from transforms.taxonomy import Taxonomy, load_taxonomy
-from tests.conftest import SEEDS, TAXONOMY
-from tests.test_entities import article
 
 THRESHOLD = 0.5  # configs/local.yaml
 

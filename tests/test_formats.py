@@ -5,9 +5,9 @@ import codecs
 
 import pytest
 
+from tests.fixtures import ARTICLE, HTML_PAGE, NO_MAIN_TEXT_HTML
 from transforms import formats
 from transforms.dead_letters import Rejected
-from tests.fixtures import ARTICLE, HTML_PAGE, NO_MAIN_TEXT_HTML
 
 
 @pytest.mark.parametrize(
@@ -92,5 +92,17 @@ def test_malformed_json_names_line_and_column() -> None:
         formats.parse_json('{"text": "unterminated')
 
 
-def test_json_lines_skips_blank_lines_and_numbers_from_one() -> None:
-    assert list(formats.json_lines('{"a": 1}\n\n  \n{"b": 2}\n')) == [(1, '{"a": 1}'), (4, '{"b": 2}')]
+@pytest.mark.parametrize(
+    "chunks, lines",
+    [
+        ([b"a\nbb\n", b"c"], [(1, b"a"), (2, b"bb"), (3, b"c")]),
+        ([b"a", b"b\n", b"", b"c\n"], [(1, b"ab"), (2, b"c")]),  # lines across chunks
+        ([b"a\n\nb\n"], [(1, b"a"), (2, b""), (3, b"b")]),  # blank lines keep their numbers
+        ([b"short\n", b"x" * 8, b"x" * 8, b"x\nok\n"], [(1, b"short"), (2, None), (3, b"ok")]),  # 17 bytes > 10
+        ([b"ok\n", b"y" * 30], [(1, b"ok"), (2, None)]),  # an oversized last line without newline
+        ([b"0123456789\n"], [(1, b"0123456789")]),  # exactly the limit
+        ([], []),
+    ],
+)
+def test_split_lines_caps_each_line_without_holding_it(chunks: list[bytes], lines: list) -> None:
+    assert list(formats.split_lines(chunks, max_bytes=10)) == lines

@@ -15,8 +15,8 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from pipeline.config import OutputSettings
 from pipeline.records import TABLES, Article, DeadLetter, Entity, Table
 from pipeline.schemas import arrow_schema, markdown, to_json_dict
-from transforms.sinks import WriteTables
 from tests.conftest import ROOT, read_table
+from transforms.sinks import WriteTables
 
 
 def test_arrow_schema_follows_the_record_types() -> None:

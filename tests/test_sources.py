@@ -1,6 +1,7 @@
 """The source stage over real files, with TestPipeline."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import apache_beam as beam
@@ -9,8 +10,8 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to, is_empty
 
 from pipeline.config import ConfigError
-from transforms.sources import ReadArticles, resolve_patterns
 from tests.fixtures import bad_inputs, good_inputs
+from transforms.sources import ReadArticles, resolve_patterns
 
 OPTIONS = ["--runner=FnApiRunner"]
 
@@ -77,3 +78,19 @@ def test_resolve_patterns_errors(tmp_path: Path) -> None:
     (tmp_path / "empty-dir").mkdir()
     with pytest.raises(ConfigError, match="matches no files"):
         resolve_patterns([str(tmp_path / "empty-dir")])
+
+
+def test_json_lines_are_streamed_and_capped_per_record(tmp_path: Path) -> None:
+    record = json.dumps({"text": "word " * 100})  # about 500 bytes
+    lines = [record] * 300  # about 150 KB in all, far above the cap
+    lines[10] = json.dumps({"text": "word " * 400})  # one record above the cap
+    lines[20] = '{"text": "caf\xe9 ' + "word " * 50 + '"}'  # one line in latin-1
+    data = "\n".join(lines).encode("utf-8").replace("caf\xe9".encode(), b"caf\xe9")
+    path = tmp_path / "big.jsonl"
+    path.write_bytes(data)
+    with TestPipeline(argv=OPTIONS) as p:
+        read = p | ReadArticles([str(path)], max_bytes=1000)
+        assert_that(read.documents | beam.combiners.Count.Globally(), equal_to([298]), label="documents")
+        assert_that(read.dead_letters | beam.Map(lambda d: (d.source.rsplit("#", 1)[1], d.reason.split(" (")[0])),
+                    equal_to([("L11", "record larger than input.max_bytes"), ("L21", "not valid utf-8")]),
+                    label="dead letters")

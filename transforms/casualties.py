@@ -10,8 +10,8 @@ an unknown count, not a guess.
 from __future__ import annotations
 
 import re
-from typing import Optional
 from collections.abc import Iterator
+from typing import Optional
 
 from spacy.tokens import Span, Token
 

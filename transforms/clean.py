@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import NamedTuple, Optional
-from collections.abc import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import apache_beam as beam

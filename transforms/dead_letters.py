@@ -10,8 +10,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import traceback
-from typing import Any, Optional
 from collections.abc import Iterable, Iterator
+from typing import Any, Optional
 
 from apache_beam import pvalue
 from apache_beam.metrics import Metrics

@@ -8,9 +8,9 @@ pointed at the final representative, so `duplicate_of` always names a row of `ar
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from typing import Any, NamedTuple, Optional
-from collections.abc import Iterable, Iterator
 
 import apache_beam as beam
 from apache_beam import pvalue

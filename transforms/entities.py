@@ -7,8 +7,8 @@ with one model per worker process. Within an article, mentions with the same nor
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, NamedTuple
 from collections.abc import Iterator, Sequence
+from typing import Any, NamedTuple
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics

@@ -18,9 +18,9 @@ blew up" is one bombing). Each event then gets:
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Optional
-from collections.abc import Iterator
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics

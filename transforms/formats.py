@@ -7,8 +7,8 @@ from __future__ import annotations
 import codecs
 import json
 import posixpath
+from collections.abc import Iterable, Iterator
 from typing import Any, Optional
-from collections.abc import Iterator
 
 import trafilatura
 from trafilatura.settings import Document
@@ -123,11 +123,21 @@ def html_document(source: str, data: bytes) -> RawDocument:
     )
 
 
-def json_lines(text: str) -> Iterator[tuple[int, str]]:
-    """(1-based line number, line) for each non-blank line of a JSON Lines file."""
-    for number, line in enumerate(text.splitlines(), start=1):
-        if line.strip():
-            yield number, line
+def split_lines(chunks: Iterable[bytes], max_bytes: int) -> Iterator[tuple[int, Optional[bytes]]]:
+    """(1-based line number, line) for each line of a stream of byte chunks; the line is None
+    when it is longer than `max_bytes` (it is skipped, never held in memory whole)."""
+    number, partial, oversized = 0, b"", False
+    for chunk in chunks:
+        *complete, partial = (partial + chunk).split(b"\n")
+        for line in complete:
+            number += 1
+            too_long = oversized or len(line) > max_bytes
+            oversized = False
+            yield number, None if too_long else line
+        if len(partial) > max_bytes:
+            partial, oversized = b"", True
+    if partial or oversized:
+        yield number + 1, None if oversized else partial
 
 
 def parse_json(text: str) -> Any:

@@ -3,8 +3,8 @@ models). Pure functions over tokens; the word lists come from the taxonomy.
 """
 from __future__ import annotations
 
-from typing import Optional
 from collections.abc import Iterable
+from typing import Optional
 
 from spacy.tokens import Span, Token
 

@@ -10,8 +10,8 @@
 from __future__ import annotations
 
 import threading
-from typing import Optional, TypeVar
 from collections.abc import Callable, Sequence
+from typing import Optional, TypeVar
 
 import spacy
 from spacy.language import Language

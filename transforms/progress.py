@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Optional
 from collections.abc import Iterator
+from typing import Any, Optional
 
 import apache_beam as beam
 

@@ -7,11 +7,12 @@ becomes a `RawDocument` or a dead letter, so the run summary can account for all
 """
 from __future__ import annotations
 
+import itertools
 import lzma
 import os
 import zlib
-from typing import Any, NamedTuple
 from collections.abc import Callable, Iterator
+from typing import Any, BinaryIO, NamedTuple, Optional
 
 import apache_beam as beam
 from apache_beam.io import fileio
@@ -25,6 +26,9 @@ from transforms import formats
 from transforms.dead_letters import DEAD_LETTERS, Rejected, guarded
 
 STAGE = "read"
+_CHUNK = 1 << 20
+# What a corrupt or unreadable file raises from Beam's (decompressing) file handles.
+_READ_ERRORS = (OSError, EOFError, zlib.error, lzma.LZMAError)
 NAMESPACE = "newsbeam.sources"
 DOCUMENTS_READ = "documents_read"
 
@@ -64,7 +68,12 @@ def _once(make: Callable[..., Any], *args: Any) -> Iterator[Any]:
 
 
 class ParseFile(beam.DoFn):
-    """Path -> `RawDocument`s; one dead letter per unreadable file or bad JSON record."""
+    """Path -> `RawDocument`s; one dead letter per unreadable file or bad JSON record.
+
+    A .txt or .html file is one document and a .json file is parsed whole, so `max_bytes` caps
+    the file. A .jsonl file is streamed line by line: the cap applies to each record, and one
+    bad line (undecodable, malformed, too long) is one dead letter.
+    """
 
     def __init__(self, max_bytes: int, encoding: str):
         self._max_bytes = max_bytes
@@ -76,41 +85,50 @@ class ParseFile(beam.DoFn):
             self._read.inc()
             yield output
 
-    def _bytes(self, path: str) -> bytes:
+    def _documents(self, path: str) -> Iterator[Any]:
+        kind = formats.format_of(path)
         try:
             with FileSystems.open(path, compression_type=CompressionTypes.AUTO) as handle:
+                if kind == "jsonl":
+                    yield from self._json_lines(path, handle)
+                    return
                 data = handle.read(self._max_bytes + 1)
-        except (OSError, EOFError, zlib.error, lzma.LZMAError) as exc:
+        except _READ_ERRORS as exc:
             raise Rejected(f"cannot read file: {exc}") from None
         if len(data) > self._max_bytes:
             raise Rejected(f"file larger than input.max_bytes ({self._max_bytes:,} bytes)")
-        return data
-
-    def _documents(self, path: str) -> Iterator[Any]:
-        kind = formats.format_of(path)
-        data = self._bytes(path)
         if kind == "txt":
             yield formats.text_document(path, formats.decode(data, self._encoding))
         elif kind == "html":
             yield formats.html_document(path, data)
-        elif kind == "jsonl":
-            for number, line in formats.json_lines(formats.decode(data, self._encoding)):
-                source = f"{path}#L{number}"
-                yield from guarded(STAGE, source, _once(self._record, source, line))
         else:
-            value = formats.parse_json(formats.decode(data, self._encoding))
-            if not isinstance(value, list):
-                yield formats.record_document(path, value)
-                return
-            if not value:
-                raise Rejected("JSON array holds no records")
-            for index, record in enumerate(value):
-                source = f"{path}#{index}"
-                yield from guarded(STAGE, source, _once(formats.record_document, source, record))
+            yield from self._json(path, data)
 
-    @staticmethod
-    def _record(source: str, line: str) -> RawDocument:
-        return formats.record_document(source, formats.parse_json(line))
+    def _json_lines(self, path: str, handle: BinaryIO) -> Iterator[Any]:
+        first = handle.read(_CHUNK)
+        formats.check_text_bytes(first)  # an empty or binary file is one dead letter, not many
+        chunks = itertools.chain([first], iter(lambda: handle.read(_CHUNK), b""))
+        for number, line in formats.split_lines(chunks, self._max_bytes):
+            if line is not None and not line.strip():
+                continue  # blank lines are not documents
+            source = f"{path}#L{number}"
+            yield from guarded(STAGE, source, _once(self._record, source, line))
+
+    def _record(self, source: str, line: Optional[bytes]) -> RawDocument:
+        if line is None:
+            raise Rejected(f"record larger than input.max_bytes ({self._max_bytes:,} bytes)")
+        return formats.record_document(source, formats.parse_json(formats.decode(line, self._encoding)))
+
+    def _json(self, path: str, data: bytes) -> Iterator[Any]:
+        value = formats.parse_json(formats.decode(data, self._encoding))
+        if not isinstance(value, list):
+            yield formats.record_document(path, value)
+            return
+        if not value:
+            raise Rejected("JSON array holds no records")
+        for index, record in enumerate(value):
+            source = f"{path}#{index}"
+            yield from guarded(STAGE, source, _once(formats.record_document, source, record))
 
 
 class ReadArticles(beam.PTransform):
