@@ -23,7 +23,7 @@ from dateutil import parser as dateparser
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
 from pipeline.config import CleanSettings
-from pipeline.records import Article, RawDocument
+from pipeline.records import Article, DeadLetter, RawDocument
 from transforms.dead_letters import DEAD_LETTERS, Rejected, guarded, stable_id
 
 STAGE = "clean"
@@ -177,7 +177,7 @@ class CleanArticles(beam.PTransform):
         self._settings = settings
 
     def expand(self, documents: beam.PCollection) -> CleanResult:
-        cleaned = documents | "Clean" >> beam.ParDo(CleanFn(self._settings)).with_outputs(
-            DEAD_LETTERS, main="articles"
-        )
+        cleaned = documents | "Clean" >> beam.ParDo(CleanFn(self._settings)).with_output_types(
+            Article, dead_letters=DeadLetter
+        ).with_outputs(DEAD_LETTERS, main="articles")
         return CleanResult(cleaned.articles, cleaned[DEAD_LETTERS])

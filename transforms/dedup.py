@@ -81,7 +81,10 @@ class ExactDedup(beam.PTransform):
             articles
             | f"KeyBy{name}" >> beam.Map(key).with_output_types(tuple[str, Article])
             | f"GroupBy{name}" >> beam.GroupByKey()
-            | f"Pick{name}" >> beam.ParDo(PickRepresentative(name.lower())).with_outputs(DUPLICATES, main="kept")
+            | f"Pick{name}"
+            >> beam.ParDo(PickRepresentative(name.lower()))
+            .with_output_types(Article, duplicates=Duplicate)
+            .with_outputs(DUPLICATES, main="kept")
         )
 
     def expand(self, articles: beam.PCollection) -> DedupResult:
@@ -89,11 +92,13 @@ class ExactDedup(beam.PTransform):
         by_content = self._pass(by_url.kept, "Content", lambda a: (a.content_hash, a))
         url_duplicates = (
             {
-                "duplicates": by_url[DUPLICATES] | "KeyByRepresentative" >> beam.Map(lambda d: (d.duplicate_of, d)),
-                "final": by_content[DUPLICATES] | "KeyByDuplicate" >> beam.Map(lambda d: (d.article_id, d.duplicate_of)),
+                "duplicates": by_url[DUPLICATES]
+                | "KeyByRepresentative" >> beam.Map(lambda d: (d.duplicate_of, d)).with_output_types(tuple[str, Duplicate]),
+                "final": by_content[DUPLICATES]
+                | "KeyByDuplicate" >> beam.Map(lambda d: (d.article_id, d.duplicate_of)).with_output_types(tuple[str, str]),
             }
             | "JoinRepresentatives" >> beam.CoGroupByKey()
-            | "Repoint" >> beam.FlatMap(repoint)
+            | "Repoint" >> beam.FlatMap(repoint).with_output_types(Duplicate)
         )
         duplicates = (url_duplicates, by_content[DUPLICATES]) | "AllDuplicates" >> beam.Flatten()
         return DedupResult(by_content.kept, duplicates)

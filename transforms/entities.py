@@ -16,7 +16,7 @@ from apache_beam.utils import shared
 from spacy.tokens import Doc
 
 from pipeline.config import EntitiesSettings
-from pipeline.records import AnnotatedArticle, Article, Entity
+from pipeline.records import AnnotatedArticle, Article, DeadLetter, Entity
 from transforms.dead_letters import DEAD_LETTERS, dead_letter, guarded, stable_id, tagged
 from transforms.nlp import SpacyModel, doc_to_bytes, entity_name
 from transforms.progress import LogProgress
@@ -123,9 +123,11 @@ class ExtractEntities(beam.PTransform):
             articles
             | "Batch" >> beam.BatchElements(min_batch_size=size, max_batch_size=size)
             | "Annotate"
-            >> beam.ParDo(AnnotateFn(self._settings, shared.Shared())).with_outputs(
-                ENTITIES, DEAD_LETTERS, main="annotated"
-            )
+            >> beam.ParDo(AnnotateFn(self._settings, shared.Shared()))
+            .with_output_types(AnnotatedArticle, entities=Entity, dead_letters=DeadLetter)
+            .with_outputs(ENTITIES, DEAD_LETTERS, main="annotated")
         )
-        annotated = outputs.annotated | "Progress" >> beam.ParDo(LogProgress("entities", self._progress_seconds))
+        annotated = outputs.annotated | "Progress" >> beam.ParDo(
+            LogProgress("entities", self._progress_seconds)
+        ).with_output_types(AnnotatedArticle)
         return EntitiesResult(annotated, outputs[ENTITIES], outputs[DEAD_LETTERS])

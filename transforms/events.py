@@ -26,7 +26,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 from spacy.tokens import Doc, Span, Token
 
-from pipeline.records import AnnotatedArticle, Event
+from pipeline.records import AnnotatedArticle, Article, DeadLetter, Event
 from transforms import grammar
 from transforms.casualties import CasualtyCounter
 from transforms.dead_letters import DEAD_LETTERS, guarded, stable_id
@@ -334,5 +334,7 @@ class ExtractEvents(beam.PTransform):
     def expand(self, annotated: beam.PCollection) -> EventsResult:
         outputs = annotated | "Extract" >> beam.ParDo(
             ExtractEventsFn(self._taxonomy, self._min_confidence, self._lang)
-        ).with_outputs(EVENTS, DEAD_LETTERS, main="articles")
+        ).with_output_types(Article, events=Event, dead_letters=DeadLetter).with_outputs(
+            EVENTS, DEAD_LETTERS, main="articles"
+        )
         return EventsResult(outputs.articles, outputs[EVENTS], outputs[DEAD_LETTERS])

@@ -52,7 +52,7 @@ class WriteTable(beam.PTransform):
 
     def expand(self, rows: beam.PCollection) -> dict[str, Any]:
         name, output = self._table.name, self._output
-        counted = rows | "Count" >> beam.ParDo(_Count(name))
+        counted = rows | "Count" >> beam.ParDo(_Count(name)).with_output_types(self._table.record)
         written: dict[str, Any] = {}
         if "jsonl" in output.formats:
             written["jsonl"] = (

@@ -21,7 +21,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from pipeline.config import ConfigError
-from pipeline.records import RawDocument
+from pipeline.records import DeadLetter, RawDocument
 from transforms import formats
 from transforms.dead_letters import DEAD_LETTERS, Rejected, guarded
 
@@ -149,6 +149,8 @@ class ReadArticles(beam.PTransform):
             # Overlapping patterns name a file once; the shuffle also spreads files over workers.
             | "DistinctPaths" >> beam.Distinct()
             | "Parse"
-            >> beam.ParDo(ParseFile(self._max_bytes, self._encoding)).with_outputs(DEAD_LETTERS, main="documents")
+            >> beam.ParDo(ParseFile(self._max_bytes, self._encoding))
+            .with_output_types(RawDocument, dead_letters=DeadLetter)
+            .with_outputs(DEAD_LETTERS, main="documents")
         )
         return ReadResult(parsed.documents, parsed[DEAD_LETTERS])

@@ -1,0 +1,30 @@
+"""The pipeline graph: typed tables, and one model per worker process."""
+from __future__ import annotations
+
+import pickle
+
+import apache_beam as beam
+from apache_beam.utils import shared
+
+from pipeline.config import EntitiesSettings, load_settings
+from pipeline.graph import build_pipeline
+from pipeline.records import TABLES_BY_NAME
+from transforms.entities import AnnotateFn
+from transforms.taxonomy import Taxonomy
+from tests.conftest import LOCAL_CONFIG, MODEL, SEEDS
+
+
+def test_every_table_is_a_pcollection_of_its_record_with_a_beam_schema(taxonomy: Taxonomy) -> None:
+    pipeline = beam.Pipeline(runner="FnApiRunner")
+    tables = build_pipeline(pipeline, load_settings(str(LOCAL_CONFIG)), [f"{SEEDS}/*"], taxonomy)
+    for name, pcoll in tables._asdict().items():
+        assert pcoll.element_type is TABLES_BY_NAME[name].record, name
+        assert isinstance(beam.coders.registry.get_coder(pcoll.element_type), beam.coders.RowCoder), name
+
+
+def test_copies_of_the_entity_dofn_in_one_process_share_one_model() -> None:
+    fn = AnnotateFn(EntitiesSettings(model=MODEL), shared.Shared())
+    first, second = pickle.loads(pickle.dumps(fn)), pickle.loads(pickle.dumps(fn))  # as a runner deserialises them
+    first.setup()
+    second.setup()
+    assert first._model is second._model
