@@ -2,7 +2,7 @@
 
     files -> ReadArticles -> CleanArticles -> ExactDedup -> ExtractEntities -> ExtractEvents
                |               |               |              |                  |
-               +---------------+---- dead letters, duplicates, entities, events, articles
+               +---------------+--- dead letters (every stage), duplicates, entities, events, articles
 """
 from __future__ import annotations
 
@@ -41,6 +41,7 @@ def build_pipeline(
     dead_letters = (
         read.dead_letters,
         cleaned.dead_letters,
+        unique.dead_letters,
         annotated.dead_letters,
         events.dead_letters,
     ) | "DeadLetters" >> beam.Flatten()

@@ -201,7 +201,7 @@ TABLES: tuple[Table, ...] = (
         {
             "dead_letter_id": "Hash of source, stage and reason.",
             "source": "The input: file path, `path#L<n>`, URL or article id.",
-            "stage": "Stage that rejected it: read, clean, entities, events.",
+            "stage": "Stage that rejected it: read, clean, dedup, entities, events.",
             "reason": "Readable reason, e.g. `not valid UTF-8 (byte 0xe9 at offset 12)`.",
             "error_type": "`rejected` for expected rejections, else the exception class.",
             "detail": "Extra context: a snippet of the input or the end of a traceback.",

@@ -55,3 +55,12 @@ def test_duplicates_point_at_the_final_representative() -> None:
 def test_articles_without_url_or_shared_text_are_all_kept() -> None:
     run([article("a", "One story."), article("b", "Another story."), article("c", "Third.", url="https://x.org/c")],
         kept=["a", "b", "c"], duplicates=[])
+
+
+def test_a_group_that_cannot_be_ordered_becomes_dead_letters() -> None:
+    from transforms.dedup import PickRepresentative
+
+    broken = [article("x", "Same text.")._replace(text=None), article("y", "Same text.")]  # len(None) fails
+    outputs = list(PickRepresentative("content").process(("key", broken)))
+    assert [(o.value.source, o.value.stage, o.value.error_type) for o in outputs] == [
+        ("src/x", "dedup", "TypeError"), ("src/y", "dedup", "TypeError")]

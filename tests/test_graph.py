@@ -9,9 +9,9 @@ from apache_beam.utils import shared
 from pipeline.config import EntitiesSettings, load_settings
 from pipeline.graph import build_pipeline
 from pipeline.records import TABLES_BY_NAME
+from tests.conftest import LOCAL_CONFIG, MODEL, SEEDS
 from transforms.entities import AnnotateFn
 from transforms.taxonomy import Taxonomy
-from tests.conftest import LOCAL_CONFIG, MODEL, SEEDS
 
 
 def test_every_table_is_a_pcollection_of_its_record_with_a_beam_schema(taxonomy: Taxonomy) -> None:

@@ -5,6 +5,8 @@ representatives with the same content hash. The representative is the earliest p
 article (undated ones last), then the longest, then the smallest id, so every runner picks the
 same one. A URL duplicate whose representative later turns out to be a content duplicate is
 pointed at the final representative, so `duplicate_of` always names a row of `articles`.
+If choosing a representative fails (a bug, not bad input), every article of that group becomes
+a dead letter rather than stopping the run.
 """
 from __future__ import annotations
 
@@ -16,8 +18,10 @@ import apache_beam as beam
 from apache_beam import pvalue
 from apache_beam.metrics import Metrics
 
-from pipeline.records import Article, Duplicate
+from pipeline.records import Article, DeadLetter, Duplicate
+from transforms.dead_letters import DEAD_LETTERS, from_exception, tagged
 
+STAGE = "dedup"
 NAMESPACE = "newsbeam.dedup"
 DUPLICATES = "duplicates"
 _NEVER = datetime.max.replace(tzinfo=timezone.utc)
@@ -26,6 +30,7 @@ _NEVER = datetime.max.replace(tzinfo=timezone.utc)
 class DedupResult(NamedTuple):
     articles: beam.PCollection  # Article, one per story
     duplicates: beam.PCollection  # Duplicate
+    dead_letters: beam.PCollection  # DeadLetter
 
 
 def representative_order(article: Article) -> tuple[Any, ...]:
@@ -52,8 +57,13 @@ class PickRepresentative(beam.DoFn):
         self._duplicates = Metrics.counter(NAMESPACE, f"duplicates_by_{method}")
 
     def process(self, keyed: tuple[str, Iterable[Article]]) -> Iterator[Any]:
-        _, group = keyed
-        first, *others = sorted(group, key=representative_order)
+        group = list(keyed[1])
+        try:
+            first, *others = sorted(group, key=representative_order)
+        except Exception as exc:  # pylint: disable=broad-except  # see the module docstring
+            for article in group:
+                yield tagged(from_exception(STAGE, article.source, exc))
+            return
         yield first
         for other in others:
             self._duplicates.inc()
@@ -83,8 +93,8 @@ class ExactDedup(beam.PTransform):
             | f"GroupBy{name}" >> beam.GroupByKey()
             | f"Pick{name}"
             >> beam.ParDo(PickRepresentative(name.lower()))
-            .with_output_types(Article, duplicates=Duplicate)
-            .with_outputs(DUPLICATES, main="kept")
+            .with_output_types(Article, duplicates=Duplicate, dead_letters=DeadLetter)
+            .with_outputs(DUPLICATES, DEAD_LETTERS, main="kept")
         )
 
     def expand(self, articles: beam.PCollection) -> DedupResult:
@@ -101,4 +111,5 @@ class ExactDedup(beam.PTransform):
             | "Repoint" >> beam.FlatMap(repoint).with_output_types(Duplicate)
         )
         duplicates = (url_duplicates, by_content[DUPLICATES]) | "AllDuplicates" >> beam.Flatten()
-        return DedupResult(by_content.kept, duplicates)
+        dead_letters = (by_url[DEAD_LETTERS], by_content[DEAD_LETTERS]) | "DeadLetters" >> beam.Flatten()
+        return DedupResult(by_content.kept, duplicates, dead_letters)
