@@ -125,6 +125,11 @@ def test_nothing_reported_as_happened_when_it_did_not(extract: Callable[[str], l
          {"actor": "militants"}),
         ("Both sides signed a peace agreement in Doha on Thursday.", "agreement",
          {"location": "Doha", "plover_type": "AGREE"}),
+        # support verbs: the verb's subject is the actor of the noun event
+        ("Angry activists staged rallies in Lahore on Sunday.", "protest", {"actor": "Angry activists"}),
+        ("Militants carried out an attack on a police checkpoint in Quetta.", "armed_clash",
+         {"actor": "Militants", "target": "police checkpoint", "location": "Quetta"}),
+        ("Five hundred rebels surrendered to the army in Soroti last week.", "retreat", {"actor": "rebels"}),
     ],
 )
 def test_events_in_sentences_never_seen_in_the_seeds(

@@ -101,26 +101,28 @@ class EventExtractor:
                     self._compounds.setdefault(head, []).append((modifier, rank, event_type, trigger))
         self._light = frozenset(w.lower() for w in taxonomy.light_nouns)
         self._instruments = frozenset(w.lower() for w in taxonomy.instruments)
+        self._support_verbs = frozenset(w.lower() for w in taxonomy.support_verbs)
         self._vague_date = re.compile("|".join(f"(?:{p})" for p in taxonomy.vague_dates), re.IGNORECASE)
         self._casualties = CasualtyCounter(taxonomy)
 
     # -- matching ---------------------------------------------------------------------------
     def _matches(self, token: Token) -> Iterator[_Match]:
-        lemma = token.lemma_.lower()
         if token.pos_ in grammar.VERBAL:
-            for rank, event_type, trigger in self._verbs.get(lemma, ()):
-                yield _Match(rank, event_type, trigger, token.text, ())
-            for particle, rank, event_type, trigger in self._phrasal.get(lemma, ()):
-                part = grammar.child(token, "prt", "prep", "dobj", "advmod", lemmas=(particle,))
-                if part is not None:
-                    yield _Match(rank, event_type, trigger, f"{token.text} {part.text}", (part,))
+            single, paired = self._verbs, self._phrasal
+            part_deps: tuple[str, ...] = ("prt", "prep", "dobj", "advmod")
         elif token.pos_ in grammar.NOMINAL:
-            for rank, event_type, trigger in self._nouns.get(lemma, ()):
+            single, paired = self._nouns, self._compounds
+            part_deps = ("compound", "amod", "nmod")
+        else:
+            return
+        for form in sorted(grammar.forms(token)):
+            for rank, event_type, trigger in single.get(form, ()):
                 yield _Match(rank, event_type, trigger, token.text, ())
-            for modifier, rank, event_type, trigger in self._compounds.get(lemma, ()):
-                part = grammar.child(token, "compound", "amod", "nmod", lemmas=(modifier,))
+            for other, rank, event_type, trigger in paired.get(form, ()):
+                part = grammar.child(token, *part_deps, lemmas=(other,))
                 if part is not None:
-                    yield _Match(rank, event_type, trigger, f"{part.text} {token.text}", (part,))
+                    first, second = sorted((token, part), key=lambda t: t.i)
+                    yield _Match(rank, event_type, trigger, f"{first.text} {second.text}", (part,))
 
     def _belongs(self, token: Optional[Token], refs: list[str]) -> bool:
         if token is None:
@@ -144,7 +146,7 @@ class EventExtractor:
         if trigger.patient_is_subject:
             agent = grammar.prep_object(token, (trigger.agent_prep,)) if trigger.agent_prep else None
         else:
-            agent = grammar.agent(token)
+            agent = grammar.agent(token, self._support_verbs)
         patient = grammar.patient(token, parts, subject=trigger.patient_is_subject)
         agent = self._argument(agent)
         if agent is not None and grammar.head_words(agent) & self._instruments:

@@ -28,6 +28,19 @@ _TIME_NOUNS = frozenset({"time", "hour", "day", "night", "morning", "afternoon",
 _NOT_ARGUMENTS = frozenset({"DATE", "TIME", "CARDINAL", "ORDINAL", "PERCENT", "MONEY", "QUANTITY"})
 
 
+def forms(token: Token) -> set[str]:
+    """Lower-case forms to look a word up by: its lemma, its text, and for -ed/-ing words the
+    other stem, since the small models' lemmatizer sometimes picks the wrong one ("staged" ->
+    "stag")."""
+    lower = token.lower_
+    found = {token.lemma_.lower(), lower}
+    if lower.endswith("ed") and len(lower) > 4:
+        found.update((lower[:-1], lower[:-2]))
+    elif lower.endswith("ing") and len(lower) > 5:
+        found.update((lower[:-3], lower[:-3] + "e"))
+    return found
+
+
 def child(token: Token, *deps: str, lemmas: Optional[Iterable[str]] = None) -> Optional[Token]:
     """The first child with one of `deps` (and, if given, one of `lemmas`)."""
     wanted = frozenset(lemmas) if lemmas is not None else None
@@ -72,8 +85,9 @@ def prep_object(token: Token, preps: Iterable[str]) -> Optional[Token]:
     return None
 
 
-def agent(token: Token) -> Optional[Token]:
-    """The doer of the action `token` expresses, when the parse says who it is."""
+def agent(token: Token, support_verbs: frozenset[str] = frozenset()) -> Optional[Token]:
+    """The doer of the action `token` expresses, when the parse says who it is. For a noun,
+    `support_verbs` are verbs whose subject does what the noun names ("staged rallies")."""
     if token.pos_ in VERBAL:
         if is_passive(token):
             return prep_object(token, ("by",))
@@ -83,7 +97,7 @@ def agent(token: Token) -> Optional[Token]:
         if token.dep_ == "acl" and (token.tag_ == "VBG" or child(token, "dobj") is not None):
             return token.head  # "the forces retreating from ...", "strikes killed 20 people"
         if token.dep_ in ("conj", "xcomp") and token.head.i != token.i:  # shared subject
-            return agent(token.head)
+            return agent(token.head, support_verbs)
         return None
     owner = child(token, "poss")  # "the Taliban's seizure"
     if owner is not None:
@@ -94,6 +108,9 @@ def agent(token: Token) -> Optional[Token]:
     for modifier in token.children:  # "a Taliban attack", "Israeli strikes"
         if modifier.dep_ in ("compound", "amod") and modifier.ent_type_ in ("ORG", "NORP", "GPE"):
             return modifier
+    verb = token.head
+    if token.dep_ == "dobj" and forms(verb) & support_verbs and not is_passive(verb):
+        return agent(verb)  # "activists staged rallies", "militants carried out an attack"
     return None
 
 

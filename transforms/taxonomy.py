@@ -135,6 +135,7 @@ class Taxonomy(_Model):
     lexicons: dict[str, list[str]]
     light_nouns: list[str]  # "members of X", "control of X": the argument is X
     instruments: list[str]  # "a bomb blew up": things that act without being actors
+    support_verbs: list[str]  # "staged rallies": the verb's subject is the noun event's actor
     modality: Modality
     casualties: dict[CasualtyKind, list[str]]
     intransitive_casualty_verbs: list[str]  # die: the subject is the casualty
