@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import time
 from collections.abc import Iterable
 
@@ -49,11 +50,24 @@ def model_language(name: str) -> str:
     return str(spacy.util.get_model_meta(spacy.util.get_package_path(name))["lang"])
 
 
+def check_output_dir(path: str) -> None:
+    """A local output directory must be creatable and writable (remote ones are checked by Beam)."""
+    if FileSystems.get_scheme(path) is not None:
+        return
+    try:
+        os.makedirs(path, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"output.dir: cannot create {path}: {exc.strerror}") from None
+    if not os.access(path, os.W_OK):
+        raise ConfigError(f"output.dir: {path} is not writable")
+
+
 def prepare(settings: Settings, beam_flags: Iterable[str] = ()) -> Job:
-    """Validate settings against the world: inputs exist, the taxonomy parses, the model is
-    installed, the Beam options and runner are known."""
+    """Validate settings against the world: inputs exist, the output can be written, the taxonomy
+    parses, the model is installed, the Beam options and runner are known."""
     options = pipeline_options(settings.beam, beam_flags)
     patterns, files = resolve_patterns(settings.input.paths)
+    check_output_dir(settings.output.dir)
     taxonomy = load_taxonomy(settings.events.taxonomy)
     lang = model_language(settings.entities.model)
     return Job(settings, options, patterns, files, taxonomy, lang)

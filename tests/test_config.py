@@ -99,6 +99,7 @@ def test_bad_beam_options(beam: dict, flags: list[str], message: str) -> None:
         (["--ouput", "x"], "unknown option '--ouput' (did you mean '--output'?)"),
         (["--set", "entities.model=no_such_model"], "spaCy pipeline 'no_such_model' is not installed"),
         (["--set", "events.taxonomy=no/such.yaml"], "events.taxonomy file not found"),
+        (["--output", str(LOCAL_CONFIG / "out")], "output.dir: cannot create"),  # under a file
     ],
 )
 def test_cli_bad_config_exits_2_with_one_line(capsys: pytest.CaptureFixture[str], args: list[str], message: str) -> None:
