@@ -15,7 +15,7 @@ from typing import Optional
 
 from spacy.tokens import Span, Token
 
-from transforms.grammar import VERBAL, child, is_factual, is_passive, prep_object
+from transforms.grammar import VERBAL, child, forms, is_factual, is_passive, prep_object
 from transforms.taxonomy import Taxonomy
 
 _UNITS = {w: i for i, w in enumerate(
@@ -112,7 +112,7 @@ class CasualtyCounter:
         totals: dict[str, int] = {}
         counted: set[int] = set()
         for token in sentence:
-            kind = self._kinds.get(token.lemma_.lower()) or self._kinds.get(token.lower_)
+            kind = next((self._kinds[form] for form in sorted(forms(token)) if form in self._kinds), None)
             if kind is None or not is_factual(token, self._modality):
                 continue
             if token.pos_ in ("NOUN", "PROPN"):  # "15 deaths", "the arrest of 12 protesters"

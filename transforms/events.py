@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, NamedTuple, Optional
 
 import apache_beam as beam
@@ -66,7 +66,6 @@ class _Candidate:
     trigger_text: str
     agent: Optional[Token]
     patient: Optional[Token]
-    borrowed: dict[str, Token] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -184,23 +183,21 @@ class EventExtractor:
         for group in by_type.values():
             group.sort(key=lambda c: (c.rank, c.agent is None, c.patient is None, c.token.i))
             best = group[0]
-            for other in group[1:]:
-                if best.agent is None and other.agent is not None:
-                    best.borrowed["agent"] = other.agent
-                if best.patient is None and other.patient is not None:
-                    best.borrowed["patient"] = other.patient
+            best.agent = best.agent or next((c.agent for c in group if c.agent is not None), None)
+            best.patient = best.patient or next((c.patient for c in group if c.patient is not None), None)
             merged.append(best)
         return sorted(merged, key=lambda c: c.rank)
 
     # -- arguments ---------------------------------------------------------------------------
-    def _location(self, sentence: Span, index: int, candidate: _Candidate, patient: Optional[Token],
+    def _location(self, sentence: Span, index: int, candidate: _Candidate,
                   context: _Context) -> tuple[Optional[str], bool]:
         """(place, whether it is named in the trigger's own clause)."""
-        trigger = candidate.token
+        trigger, patient = candidate.token, candidate.patient
         if patient is not None and patient.ent_type_ in PLACE_LABELS:  # "the seizure of Kohistan"
             place = grammar.entity_of(patient)
-            if place is not None and entity_name(place):
-                return entity_name(place), True
+            name = entity_name(place) if place is not None else ""
+            if name:
+                return name, True
         named = [(ent, name) for ent, name in ((e, entity_name(e)) for e in places(sentence)) if name]
         specific = [(ent, name) for ent, name in named if not is_country(name)]
         if specific:
@@ -247,52 +244,50 @@ class EventExtractor:
             main_place=main_place(doc),
             main_country=main_country(doc),
         )
-        weights = self._taxonomy.confidence
-        events = []
+        events: list[Event] = []
         for index, sentence in enumerate(sentences):
             candidates = self._merge(self._candidates(sentence))
-            if not candidates:
-                continue
-            counts = self._casualties.count(sentence)
-            for candidate in candidates:
-                trigger = candidate.token
-                agent = candidate.agent or candidate.borrowed.get("agent")
-                patient = candidate.patient or candidate.borrowed.get("patient")
-                location, place_linked = self._location(sentence, index, candidate, patient, context)
-                date, date_linked = self._date(sentence, trigger)
-                reported = {kind: counts.pop(kind) for kind in candidate.event_type.counts if kind in counts}
-                actor, target = grammar.phrase(agent), grammar.phrase(patient)
-                score = candidate.trigger.confidence
-                if score is None:
-                    score = weights.verb if trigger.pos_ in grammar.VERBAL else weights.noun
-                score += (weights.actor if actor else 0) + (weights.target if target else 0)
-                score += (weights.place if place_linked else 0) + (weights.date if date_linked else 0)
-                score += weights.casualties if reported else 0
-                event_type = candidate.event_type
-                events.append(
-                    Event(
-                        event_id=stable_id(article_id, index, event_type.name),
-                        article_id=article_id,
-                        sentence_index=index,
-                        sentence=sentence.text.strip(),
-                        event_type=event_type.name,
-                        plover_type=event_type.plover.type,
-                        plover_mode=event_type.plover.mode,
-                        cameo_root=event_type.cameo_root,
-                        acled_event_type=event_type.acled.event_type if event_type.acled else None,
-                        acled_sub_event_type=event_type.acled.sub_event_type if event_type.acled else None,
-                        trigger=candidate.trigger_text,
-                        actor=actor,
-                        target=target,
-                        location=location,
-                        date_text=date,
-                        fatalities=reported.get("fatalities"),
-                        injured=reported.get("injured"),
-                        arrested=reported.get("arrested"),
-                        confidence=round(min(score, 1.0), 2),
-                    )
-                )
+            if candidates:
+                counts = self._casualties.count(sentence)
+                events.extend(self._event(article_id, index, sentence, c, counts, context) for c in candidates)
         return events
+
+    def _event(self, article_id: str, index: int, sentence: Span, candidate: _Candidate,
+               counts: dict[str, int], context: _Context) -> Event:
+        """The row for one candidate; it takes the sentence's casualty counts its type reports."""
+        trigger, event_type, weights = candidate.token, candidate.event_type, self._taxonomy.confidence
+        location, place_linked = self._location(sentence, index, candidate, context)
+        date, date_linked = self._date(sentence, trigger)
+        reported = {kind: counts.pop(kind) for kind in event_type.counts if kind in counts}
+        actor, target = grammar.phrase(candidate.agent), grammar.phrase(candidate.patient)
+        score = candidate.trigger.confidence
+        if score is None:
+            score = weights.verb if trigger.pos_ in grammar.VERBAL else weights.noun
+        score += (weights.actor if actor else 0) + (weights.target if target else 0)
+        score += (weights.place if place_linked else 0) + (weights.date if date_linked else 0)
+        score += weights.casualties if reported else 0
+        acled = event_type.acled
+        return Event(
+            event_id=stable_id(article_id, index, event_type.name),
+            article_id=article_id,
+            sentence_index=index,
+            sentence=sentence.text.strip(),
+            event_type=event_type.name,
+            plover_type=event_type.plover.type,
+            plover_mode=event_type.plover.mode,
+            cameo_root=event_type.cameo_root,
+            acled_event_type=acled.event_type if acled else None,
+            acled_sub_event_type=acled.sub_event_type if acled else None,
+            trigger=candidate.trigger_text,
+            actor=actor,
+            target=target,
+            location=location,
+            date_text=date,
+            fatalities=reported.get("fatalities"),
+            injured=reported.get("injured"),
+            arrested=reported.get("arrested"),
+            confidence=round(min(score, 1.0), 2),
+        )
 
 
 class ExtractEventsFn(beam.DoFn):

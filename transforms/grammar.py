@@ -187,7 +187,7 @@ def phrase(token: Optional[Token]) -> Optional[str]:
     if token is None or token.pos_ == "PRON" or token.lower_ in _RELATIVE:
         return None
     entity = entity_of(token)
-    if entity is not None and entity.label_ not in ("CARDINAL", "DATE", "TIME", "QUANTITY"):
+    if entity is not None and entity.label_ not in _NOT_ARGUMENTS:
         return entity_name(entity) or None
     kept: list[Token] = []
 
@@ -206,11 +206,11 @@ def phrase(token: Optional[Token]) -> Optional[str]:
 
 
 def head_words(token: Token) -> set[str]:
-    """Lower-case lemma and text of a token and of its compound/amod modifiers, for lexicon tests."""
-    words = {token.lemma_.lower(), token.lower_}
+    """The `forms` of a token and of its compound/amod modifiers, for lexicon tests."""
+    words = forms(token)
     for c in token.children:
         if c.dep_ in ("compound", "amod"):
-            words.update((c.lemma_.lower(), c.lower_))
+            words |= forms(c)
     return words
 
 
@@ -235,14 +235,9 @@ def clause_head(token: Token) -> Token:
     return token
 
 
-def in_modifier_clause(token: Token, stop: Optional[Token] = None) -> bool:
-    """True when `token` sits in a relative or participle clause modifying a noun (below `stop`)."""
-    for ancestor in token.ancestors:
-        if stop is not None and ancestor.i == stop.i:
-            return False
-        if ancestor.dep_ in ("relcl", "acl") and ancestor.pos_ in VERBAL:
-            return True
-    return False
+def in_modifier_clause(token: Token) -> bool:
+    """True when `token` sits in a relative or participle clause modifying a noun."""
+    return any(a.dep_ in ("relcl", "acl") and a.pos_ in VERBAL for a in token.ancestors)
 
 
 def _local_cues(token: Token, modality: Modality, neg: bool = True) -> bool:
