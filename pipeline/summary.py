@@ -27,6 +27,7 @@ class RunSummary:
     events: int
     events_by_type: dict[str, int]
     elapsed_seconds: float
+    spacy_seconds: float
     runner: str
     output_dir: str
 
@@ -51,6 +52,7 @@ class RunSummary:
             f"  dead letters  {breakdown(self.dead_letters_by_stage)}",
             f"  entities      {self.entities}: {breakdown(self.entities_by_label)}",
             f"  events        {self.events}: {breakdown(self.events_by_type)}",
+            f"  time          {self.spacy_seconds:.1f} s in spaCy (summed over workers)",
             f"  output        {self.output_dir}",
         ])
 
@@ -87,6 +89,7 @@ def summarize(result: PipelineResult, elapsed_seconds: float, runner: str, outpu
         events=tables.get("events", 0),
         events_by_type=by_type,
         elapsed_seconds=round(elapsed_seconds, 3),
+        spacy_seconds=counters.get((entities.TIMING_NAMESPACE, entities.SPACY_MILLISECONDS), 0) / 1000,
         runner=runner,
         output_dir=output_dir,
     )

@@ -23,6 +23,7 @@ def test_seeds_run_exits_0_and_balances(seeds_run: dict[str, Any]) -> None:
     assert summary["balanced"] and (summary["read"], summary["written"]) == (2, 2)
     assert summary["entities"] == len(seeds_run["tables"]["entities"])
     assert summary["events_by_type"]["bombing"] == 2
+    assert 0 < summary["spacy_seconds"] < summary["elapsed_seconds"]
 
 
 def test_seeds_tables(seeds_run: dict[str, Any]) -> None:

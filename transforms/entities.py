@@ -6,6 +6,7 @@ with one model per worker process. Within an article, mentions with the same nor
 """
 from __future__ import annotations
 
+import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple
@@ -22,7 +23,9 @@ from transforms.nlp import SpacyModel, doc_to_bytes, entity_name
 from transforms.progress import LogProgress
 
 STAGE = "entities"
-NAMESPACE = "newsbeam.entities"
+NAMESPACE = "newsbeam.entities"  # one counter per entity label
+TIMING_NAMESPACE = "newsbeam.timing"
+SPACY_MILLISECONDS = "spacy_ms"  # time inside nlp.pipe, summed over workers
 ENTITIES = "entities"
 
 class EntitiesResult(NamedTuple):
@@ -68,6 +71,7 @@ class AnnotateFn(beam.DoFn):
         self._shared = shared_model
         self._labels = frozenset(settings.labels)
         self._model: SpacyModel | None = None
+        self._spacy_ms = Metrics.counter(TIMING_NAMESPACE, SPACY_MILLISECONDS)
 
     def setup(self) -> None:
         settings = self._settings
@@ -101,7 +105,9 @@ class AnnotateFn(beam.DoFn):
             return doc_to_bytes(doc), entities_of(doc, article.article_id, labels)
 
         items = [(a.text, a) for a in articles]
+        started = time.perf_counter()
         results = self._model.map_docs(items, self._settings.batch_size, analyse)
+        self._spacy_ms.inc(round((time.perf_counter() - started) * 1000))
         for article, (doc_bytes, entities) in zip(articles, results, strict=True):
             yield AnnotatedArticle(article, doc_bytes)
             for entity in entities:
