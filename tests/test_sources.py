@@ -1,6 +1,7 @@
 """The source stage over real files, with TestPipeline."""
 from __future__ import annotations
 
+import gzip
 import json
 from pathlib import Path
 
@@ -94,3 +95,21 @@ def test_json_lines_are_streamed_and_capped_per_record(tmp_path: Path) -> None:
         assert_that(read.dead_letters | beam.Map(lambda d: (d.source.rsplit("#", 1)[1], d.reason.split(" (")[0])),
                     equal_to([("L11", "record larger than input.max_bytes"), ("L21", "not valid utf-8")]),
                     label="dead letters")
+
+
+def test_truncated_and_corrupt_compressed_files_are_dead_letters(tmp_path: Path) -> None:
+    text = gzip.compress(("Protesters marched. " * 500).encode())
+    (tmp_path / "cut.txt.gz").write_bytes(text[: len(text) // 2])
+    (tmp_path / "junk.txt.gz").write_bytes(b"not gzip at all " * 8)
+    lines = gzip.compress("\n".join(json.dumps({"text": "word " * 30}) for _ in range(2000)).encode())
+    (tmp_path / "cut.jsonl.gz").write_bytes(lines[: len(lines) * 2 // 3])
+    with TestPipeline(argv=OPTIONS) as p:
+        read = p | ReadArticles(resolve_patterns([str(tmp_path)])[0], max_bytes=1_000_000)
+        assert_that(read.dead_letters | beam.Map(lambda d: (d.source.rsplit("/", 1)[1], d.reason.split(":")[0])),
+                    equal_to([("cut.txt.gz", "cannot read file"), ("junk.txt.gz", "cannot read file"),
+                              ("cut.jsonl.gz", "cannot read file")]), label="dead letters")
+
+        def some_lines_before_the_cut(count: list[int]) -> None:
+            assert 0 < count[0] < 2000
+
+        assert_that(read.documents | beam.combiners.Count.Globally(), some_lines_before_the_cut, label="documents")

@@ -12,23 +12,22 @@ import lzma
 import os
 import zlib
 from collections.abc import Callable, Iterator
-from typing import Any, BinaryIO, NamedTuple, Optional
+from typing import Any, NamedTuple, Optional
 
 import apache_beam as beam
+import zstandard
 from apache_beam.io import fileio
-from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from pipeline.config import ConfigError
 from pipeline.records import DeadLetter, RawDocument
-from transforms import formats
+from transforms import files, formats
 from transforms.dead_letters import DEAD_LETTERS, Rejected, guarded
 
 STAGE = "read"
-_CHUNK = 1 << 20
-# What a corrupt or unreadable file raises from Beam's (decompressing) file handles.
-_READ_ERRORS = (OSError, EOFError, zlib.error, lzma.LZMAError)
+# What an unreadable, corrupt or truncated file raises while it is read and decompressed.
+_READ_ERRORS = (OSError, EOFError, zlib.error, lzma.LZMAError, zstandard.ZstdError)
 NAMESPACE = "newsbeam.sources"
 DOCUMENTS_READ = "documents_read"
 
@@ -88,11 +87,10 @@ class ParseFile(beam.DoFn):
     def _documents(self, path: str) -> Iterator[Any]:
         kind = formats.format_of(path)
         try:
-            with FileSystems.open(path, compression_type=CompressionTypes.AUTO) as handle:
-                if kind == "jsonl":
-                    yield from self._json_lines(path, handle)
-                    return
-                data = handle.read(self._max_bytes + 1)
+            if kind == "jsonl":
+                yield from self._json_lines(path)
+                return
+            data = self._head(path)
         except _READ_ERRORS as exc:
             raise Rejected(f"cannot read file: {exc}") from None
         if len(data) > self._max_bytes:
@@ -104,11 +102,20 @@ class ParseFile(beam.DoFn):
         else:
             yield from self._json(path, data)
 
-    def _json_lines(self, path: str, handle: BinaryIO) -> Iterator[Any]:
-        first = handle.read(_CHUNK)
+    def _head(self, path: str) -> bytes:
+        """The file's content up to one byte past the cap (enough to tell it is too large)."""
+        data = bytearray()
+        for chunk in files.read_chunks(path):
+            data += chunk
+            if len(data) > self._max_bytes:
+                break
+        return bytes(data[: self._max_bytes + 1])
+
+    def _json_lines(self, path: str) -> Iterator[Any]:
+        chunks = files.read_chunks(path)
+        first = next(chunks, b"")
         formats.check_text_bytes(first)  # an empty or binary file is one dead letter, not many
-        chunks = itertools.chain([first], iter(lambda: handle.read(_CHUNK), b""))
-        for number, line in formats.split_lines(chunks, self._max_bytes):
+        for number, line in formats.split_lines(itertools.chain([first], chunks), self._max_bytes):
             if line is not None and not line.strip():
                 continue  # blank lines are not documents
             source = f"{path}#L{number}"
