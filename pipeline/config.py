@@ -76,7 +76,9 @@ class InputSettings(_Section):
         5_000_000, gt=0,
         description="Largest document after decompression: a .txt/.html/.json file or one .jsonl line.",
     )
-    encoding: str = Field("utf-8", description="Encoding of .txt and .json files; invalid bytes are dead letters.")
+    encoding: str = Field(
+        "utf-8", description="Encoding of .txt, .json and .jsonl files; invalid bytes are dead letters."
+    )
 
     @field_validator("encoding")
     @classmethod

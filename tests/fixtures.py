@@ -4,7 +4,12 @@ from __future__ import annotations
 import gzip
 import json
 import random
+from datetime import datetime, timezone
 from pathlib import Path
+from typing import Optional
+
+from pipeline.records import Article
+from transforms.clean import content_hash
 
 ARTICLE = (
     "Protesters marched through the centre of Nairobi on Tuesday to demand lower fuel prices, "
@@ -28,6 +33,14 @@ HTML_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 )
 
 NO_MAIN_TEXT_HTML = "<html><head><title>x</title><script>var a = 1;</script></head><body><nav>Home</nav></body></html>"
+
+
+def article(article_id: str, text: str, url: Optional[str] = None, day: Optional[int] = None) -> Article:
+    """A cleaned article as the clean stage would make it (published on 2024-01-<day> if given)."""
+    published = datetime(2024, 1, day, tzinfo=timezone.utc) if day else None
+    return Article(article_id=article_id, source=f"src/{article_id}", source_format="txt", url=url, title=None,
+                   author=None, published=published, language="en", text=text, word_count=len(text.split()),
+                   content_hash=content_hash(text))
 
 
 def write(path: Path, data: str | bytes) -> Path:

@@ -1,23 +1,13 @@
 """Exact de-duplication with TestPipeline: representatives, duplicates and their pointers."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Optional
-
 import apache_beam as beam
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from pipeline.records import Article
-from transforms.clean import content_hash
+from tests.fixtures import article
 from transforms.dedup import ExactDedup
-
-
-def article(article_id: str, text: str, url: Optional[str] = None, day: Optional[int] = None) -> Article:
-    published = datetime(2024, 1, day, tzinfo=timezone.utc) if day else None
-    return Article(article_id=article_id, source=f"src/{article_id}", source_format="txt", url=url, title=None,
-                   author=None, published=published, language="en", text=text, word_count=len(text.split()),
-                   content_hash=content_hash(text))
 
 
 def run(articles: list[Article], kept: list[str], duplicates: list[tuple[str, str, str]]) -> None:

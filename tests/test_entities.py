@@ -13,19 +13,13 @@ from apache_beam.utils import shared
 from pipeline.config import EntitiesSettings
 from pipeline.records import AnnotatedArticle, Article, DeadLetter, Entity
 from tests.conftest import MODEL, SEEDS
-from transforms.clean import content_hash
+from tests.fixtures import article
 from transforms.entities import AnnotateFn, ExtractEntities, entities_of
 from transforms.nlp import DocReader, doc_to_bytes
 
 REQUIRED = {"Taliban", "Kohistan", "Badakhshan", "Fayzabad", "Kabul", "Kandahar", "Panjwai", "Tajikistan",
             "Zabihullah Mujahid", "Hibatullah Akhundzada"}
 LABELS = frozenset(EntitiesSettings().labels)
-
-
-def article(article_id: str, text: str) -> Article:
-    return Article(article_id=article_id, source=f"src/{article_id}", source_format="txt", url=None, title=None,
-                   author=None, published=None, language="en", text=text, word_count=len(text.split()),
-                   content_hash=content_hash(text))
 
 
 def seed_articles() -> list[Article]:

@@ -14,7 +14,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from pipeline.config import ConfigError
 from pipeline.records import AnnotatedArticle, Event
 from tests.conftest import SEEDS, TAXONOMY
-from tests.test_entities import article
+from tests.fixtures import article
 from transforms.casualties import CasualtyCounter
 from transforms.events import EventExtractor, ExtractEvents
 from transforms.nlp import doc_to_bytes

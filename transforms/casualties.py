@@ -18,9 +18,13 @@ from spacy.tokens import Span, Token
 from transforms.grammar import VERBAL, child, forms, is_factual, is_passive, prep_object
 from transforms.taxonomy import Taxonomy
 
-_UNITS = {w: i for i, w in enumerate(
-    ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"])}
-_TENS = {w: 10 * i for i, w in enumerate(["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]) if i > 1}
+_UNITS = {word: value for value, word in enumerate((
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
+    "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen",
+))}
+_TENS = {word: 10 * value for value, word in enumerate((
+    "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety",
+), start=2)}
 _SCALES = {"hundred": 100, "thousand": 1_000, "million": 1_000_000}
 _DIGITS = re.compile(r"\d+")
 # Singular nouns that stand for a group of unknown size.

@@ -68,11 +68,17 @@ class _Candidate:
     patient: Optional[Token]
 
 
+class _Place(NamedTuple):
+    entity: Span
+    name: str
+    country: bool
+
+
 @dataclass(frozen=True)
 class _Context:
-    """What the whole article says about places, for sentences that name none."""
+    """The places of the article, computed once: per sentence, and the article's main ones."""
 
-    sentence_places: list[list[str]]  # specific (below country) place names per sentence
+    sentence_places: list[list[_Place]]  # named places per sentence, in order
     main_place: Optional[str]
     main_country: Optional[str]
 
@@ -189,8 +195,7 @@ class EventExtractor:
         return sorted(merged, key=lambda c: c.rank)
 
     # -- arguments ---------------------------------------------------------------------------
-    def _location(self, sentence: Span, index: int, candidate: _Candidate,
-                  context: _Context) -> tuple[Optional[str], bool]:
+    def _location(self, index: int, candidate: _Candidate, context: _Context) -> tuple[Optional[str], bool]:
         """(place, whether it is named in the trigger's own clause)."""
         trigger, patient = candidate.token, candidate.patient
         if patient is not None and patient.ent_type_ in PLACE_LABELS:  # "the seizure of Kohistan"
@@ -198,23 +203,23 @@ class EventExtractor:
             name = entity_name(place) if place is not None else ""
             if name:
                 return name, True
-        named = [(ent, name) for ent, name in ((e, entity_name(e)) for e in places(sentence)) if name]
-        specific = [(ent, name) for ent, name in named if not is_country(name)]
+        named = context.sentence_places[index]
+        specific = [place for place in named if not place.country]
         if specific:
-            ent, name = min(specific, key=lambda item: grammar.tree_distance(item[0].root, trigger))
-            return name, grammar.linked(ent.root, trigger)
+            nearest = min(specific, key=lambda place: grammar.tree_distance(place.entity.root, trigger))
+            return nearest.name, grammar.linked(nearest.entity.root, trigger)
         # "seized a district in northern Afghanistan": the place is the district, named elsewhere
         unnamed_place = PLACE in candidate.trigger.object and patient is not None \
             and patient.ent_type_ not in PLACE_LABELS
         if named and not unnamed_place:
-            ent, name = named[0]
-            return name, grammar.linked(ent.root, trigger)
+            return named[0].name, grammar.linked(named[0].entity.root, trigger)
         for previous in range(index - 1, max(-1, index - 1 - _CONTEXT_SENTENCES), -1):
-            if context.sentence_places[previous]:
-                return context.sentence_places[previous][0], False
+            earlier = [place.name for place in context.sentence_places[previous] if not place.country]
+            if earlier:
+                return earlier[0], False
         if context.main_place:
             return context.main_place, False
-        return (named[0][1] if named else context.main_country), False
+        return (named[0].name if named else context.main_country), False
 
     def _date(self, sentence: Span, trigger: Token) -> tuple[Optional[str], bool]:
         """(date expression, whether it is in the trigger's own clause)."""
@@ -239,7 +244,8 @@ class EventExtractor:
         sentences = list(doc.sents)
         context = _Context(
             sentence_places=[
-                [n for n in (entity_name(e) for e in places(s)) if n and not is_country(n)] for s in sentences
+                [_Place(e, n, is_country(n)) for e, n in ((e, entity_name(e)) for e in places(s)) if n]
+                for s in sentences
             ],
             main_place=main_place(doc),
             main_country=main_country(doc),
@@ -256,7 +262,7 @@ class EventExtractor:
                counts: dict[str, int], context: _Context) -> Event:
         """The row for one candidate; it takes the sentence's casualty counts its type reports."""
         trigger, event_type, weights = candidate.token, candidate.event_type, self._taxonomy.confidence
-        location, place_linked = self._location(sentence, index, candidate, context)
+        location, place_linked = self._location(index, candidate, context)
         date, date_linked = self._date(sentence, trigger)
         reported = {kind: counts.pop(kind) for kind in event_type.counts if kind in counts}
         actor, target = grammar.phrase(candidate.agent), grammar.phrase(candidate.patient)
