@@ -24,6 +24,8 @@ Any other --flag is passed to Beam as a pipeline option, after the config's `bea
 (so the command line wins), e.g.:
   newsbeam run --config configs/local.yaml
   newsbeam run --config configs/local.yaml --input 'news/**/*.jsonl' --output out/
+  newsbeam run --config configs/feeds.yaml
+  newsbeam run --feed https://example.org/rss.xml --output out/
   newsbeam run --config configs/local.yaml --direct_running_mode=multi_processing --direct_num_workers=2
   newsbeam run --config configs/local.yaml --set clean.min_words=50 --set events.min_confidence=0.6
 """
@@ -51,6 +53,8 @@ def _add_settings_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-c", "--config", metavar="FILE", help="YAML settings (e.g. configs/local.yaml)")
     parser.add_argument("--input", metavar="PATH", action="append",
                         help="file pattern or directory to read (repeatable; replaces input.paths)")
+    parser.add_argument("--feed", metavar="URL", action="append", default=[],
+                        help="RSS/Atom/RDF feed URL or feed file to read (repeatable; adds to feeds.sources)")
     parser.add_argument("--output", metavar="DIR", help="output directory (replaces output.dir)")
     parser.add_argument("--set", metavar="KEY=VALUE", action="append", default=[], dest="overrides",
                         help="override one setting, e.g. --set clean.min_words=50 (repeatable)")
@@ -98,7 +102,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         overrides.append(f"input.paths={json.dumps(args.input)}")
     if args.output:
         overrides.append(f"output.dir={json.dumps(args.output)}")
-    return load_settings(args.config, overrides)
+    return load_settings(args.config, overrides, args.feed)
 
 
 def _check_own_flags(extra: Sequence[str], parser: argparse.ArgumentParser) -> None:

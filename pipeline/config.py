@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import codecs
 import difflib
+import ipaddress
 import re
 from pathlib import Path
 from typing import Any, Literal, Optional
@@ -136,16 +137,92 @@ class EventsSettings(_Section):
     min_confidence: float = Field(0.5, ge=0.0, le=1.0)
 
 
+class FeedSource(_Section):
+    """One feed: a URL (http/https), or a path or file:// URL of a feed file on disk."""
+
+    url: str = Field(min_length=1)
+    name: Optional[str] = Field(None, description="Shown in the `feed` column; default: the URL.")
+    language: Optional[str] = Field(
+        None, description="ISO 639-1 code of the feed's articles; used when a text is too short to identify."
+    )
+    poll_seconds: float = Field(900.0, gt=0, description="How often a streaming run polls this feed.")
+
+    @property
+    def feed_id(self) -> str:
+        return self.name or self.url
+
+
+class FeedsSettings(_Section):
+    sources: list[FeedSource] = Field(
+        default_factory=list, description="Feeds to read: a URL string or {url, name, language, poll_seconds}."
+    )
+    fetch_pages: bool = Field(True, description="Fetch each entry's article page; false uses the feed's text.")
+
+    @field_validator("sources", mode="before")
+    @classmethod
+    def _urls_as_sources(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [{"url": item} if isinstance(item, str) else item for item in value]
+        return value
+
+
+class FetchSettings(_Section):
+    user_agent: str = Field(
+        "newsbeam/0.1 (+https://github.com/newsbeam/newsbeam; news ingestion)",
+        description="Sent with every request; its first word is the robots.txt user-agent token.",
+    )
+    requests_per_second: float = Field(1.0, gt=0, description="Per host; hosts are fetched in parallel.")
+    robots: bool = Field(True, description="Honour robots.txt (allow/disallow, crawl-delay, request-rate).")
+    max_crawl_delay: float = Field(
+        60.0, ge=0, description="A host whose robots.txt asks for a longer delay is not fetched (dead letters)."
+    )
+    connect_timeout: float = Field(10.0, gt=0, description="Seconds to connect.")
+    read_timeout: float = Field(20.0, gt=0, description="Seconds to wait for any byte of a response.")
+    total_timeout: float = Field(60.0, gt=0, description="Seconds for a whole response, however it trickles.")
+    retries: int = Field(3, ge=0, description="Retries after a 429, a 5xx, a timeout or a connection error.")
+    backoff_seconds: float = Field(1.0, ge=0, description="First retry delay; doubles with each retry.")
+    max_retry_after: float = Field(
+        120.0, ge=0, description="Longest wait a Retry-After header may ask for; longer: give up."
+    )
+    max_redirects: int = Field(5, ge=0)
+    max_bytes: int = Field(5_000_000, gt=0, description="Largest response body, after decompression.")
+    allowed_networks: list[str] = Field(
+        default_factory=list,
+        description="Private, loopback, link-local or multicast networks that may be fetched anyway "
+        "(CIDR, e.g. 10.0.0.0/8); by default only public addresses are.",
+    )
+    concurrent_hosts: int = Field(32, ge=1, description="Hosts fetched at the same time per worker.")
+
+    @field_validator("allowed_networks")
+    @classmethod
+    def _cidrs(cls, networks: list[str]) -> list[str]:
+        for network in networks:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ValueError(f"not a network: {network!r} (expected CIDR like 10.0.0.0/8)") from None
+        return networks
+
+
 class Settings(_Section):
     input: InputSettings = InputSettings()
+    feeds: FeedsSettings = FeedsSettings()
+    fetch: FetchSettings = FetchSettings()
     output: OutputSettings = OutputSettings()
     clean: CleanSettings = CleanSettings()
     entities: EntitiesSettings = EntitiesSettings()
     events: EventsSettings = EventsSettings()
+    state_dir: Optional[str] = Field(
+        None, description="Where state kept between runs lives (feed validators); default: <output.dir>/_state."
+    )
     progress_seconds: float = Field(10.0, gt=0, description="Seconds between progress log lines.")
     beam: dict[str, Any] = Field(
         default_factory=dict, description="Beam pipeline options, e.g. runner; the command line wins."
     )
+
+    @property
+    def state_path(self) -> str:
+        return self.state_dir or f"{self.output.dir.rstrip('/')}/_state"
 
 
 def read_yaml(path: Path, what: str = "config file") -> dict[str, Any]:
@@ -201,11 +278,19 @@ def _describe(error: ErrorDetails, origin: str) -> str:
     return f"{origin}: {loc}: {message} (got {error.get('input')!r})"
 
 
-def load_settings(path: Optional[str] = None, overrides: tuple[str, ...] | list[str] = ()) -> Settings:
-    """Defaults, then the YAML file at `path` (if any), then `key.sub=value` overrides."""
+def load_settings(
+    path: Optional[str] = None, overrides: tuple[str, ...] | list[str] = (), feeds: tuple[str, ...] | list[str] = ()
+) -> Settings:
+    """Defaults, then the YAML file at `path` (if any), then `key.sub=value` overrides, then
+    `feeds` (URLs added to feeds.sources)."""
     data = read_yaml(Path(path)) if path else {}
     for assignment in overrides:
         _apply_override(data, assignment)
+    if feeds:
+        section = data.setdefault("feeds", {})
+        if not isinstance(section, dict) or not isinstance(section.setdefault("sources", []), list):
+            raise ConfigError("feeds.sources must be a list to add --feed URLs to it")
+        section["sources"].extend(feeds)
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:

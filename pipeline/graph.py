@@ -1,20 +1,24 @@
 """The pipeline graph: wires the stages; holds no logic of its own.
 
-    files -> ReadArticles -> CleanArticles -> ExactDedup -> ExtractEntities -> ExtractEvents
+    files -> ReadArticles --+
+                            +-> CleanArticles -> ExactDedup -> ExtractEntities -> ExtractEvents
+    feeds -> ReadFeeds -----+
                |               |               |              |                  |
                +---------------+--- dead letters (every stage), duplicates, entities, events, articles
 """
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, Optional
 
 import apache_beam as beam
 
 from pipeline.config import Settings
+from pipeline.records import FeedState
 from transforms.clean import CleanArticles
 from transforms.dedup import ExactDedup
 from transforms.entities import ExtractEntities
 from transforms.events import ExtractEvents
+from transforms.feeds import ReadFeeds
 from transforms.sources import ReadArticles
 from transforms.taxonomy import Taxonomy
 
@@ -30,16 +34,30 @@ class Tables(NamedTuple):
 
 
 def build_pipeline(
-    pipeline: beam.Pipeline, settings: Settings, patterns: list[str], taxonomy: Taxonomy, lang: str = "en"
+    pipeline: beam.Pipeline,
+    settings: Settings,
+    patterns: list[str],
+    taxonomy: Taxonomy,
+    lang: str = "en",
+    feed_states: Optional[dict[str, FeedState]] = None,
+    feed_state_output: Optional[str] = None,
 ) -> Tables:
-    """Add the stages to `pipeline`, reading `patterns` (see `sources.resolve_patterns`)."""
-    read = pipeline | "ReadArticles" >> ReadArticles(patterns, settings.input.max_bytes, settings.input.encoding)
-    cleaned = read.documents | "Clean" >> CleanArticles(settings.clean)
+    """Add the stages to `pipeline`, reading the files of `patterns` (see
+    `sources.resolve_patterns`) and the feeds of `settings.feeds`."""
+    reads = []
+    if patterns:
+        reads.append(pipeline | "ReadArticles" >> ReadArticles(patterns, settings.input.max_bytes,
+                                                               settings.input.encoding))
+    if settings.feeds.sources:
+        reads.append(pipeline | "ReadFeeds" >> ReadFeeds(settings.feeds.sources, settings.feeds, settings.fetch,
+                                                         feed_states, feed_state_output))
+    documents = [read.documents for read in reads] | "Documents" >> beam.Flatten()
+    cleaned = documents | "Clean" >> CleanArticles(settings.clean)
     unique = cleaned.articles | "Dedup" >> ExactDedup()
     annotated = unique.articles | "Entities" >> ExtractEntities(settings.entities, settings.progress_seconds)
     events = annotated.annotated | "Events" >> ExtractEvents(taxonomy, settings.events.min_confidence, lang)
     dead_letters = (
-        read.dead_letters,
+        *(read.dead_letters for read in reads),
         cleaned.dead_letters,
         unique.dead_letters,
         annotated.dead_letters,

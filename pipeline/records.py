@@ -28,6 +28,9 @@ class Article(NamedTuple):
     text: str
     word_count: int
     content_hash: str
+    text_source: str
+    feed: Optional[str]
+    site_name: Optional[str]
 
 
 class Entity(NamedTuple):
@@ -78,6 +81,8 @@ class DeadLetter(NamedTuple):
     reason: str
     error_type: str
     detail: Optional[str]
+    status: Optional[int]
+    attempts: Optional[int]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -87,12 +92,37 @@ class RawDocument(NamedTuple):
     """One document as read from a source, before cleaning."""
 
     source: str  # where it came from: file path, `path#L12` for a JSON line, or a URL
-    source_format: str  # txt | html | json
+    source_format: str  # txt | html | json | feed
     text: str
     url: Optional[str] = None
     title: Optional[str] = None
     author: Optional[str] = None
     published: Optional[str] = None  # as found in the source; parsed by the clean stage
+    text_source: str = "file"  # file | page | summary
+    feed: Optional[str] = None
+    site_name: Optional[str] = None
+    language: Optional[str] = None  # declared by the feed or page; used when the text is too short
+
+
+class FeedEntry(NamedTuple):
+    """One item of a feed, before its article page is fetched."""
+
+    source: str  # the entry's link, or `<feed url>#<guid>` for an entry without one
+    feed: str  # the feed's name, or its URL
+    url: Optional[str]  # absolute http(s) link to the article page
+    title: Optional[str]
+    summary: Optional[str]  # plain text of the entry's longest content or summary
+    published: Optional[str]  # ISO 8601 UTC, from the feed
+    language: Optional[str]
+
+
+class FeedState(NamedTuple):
+    """What a feed's server said last time, for a conditional GET on the next run."""
+
+    url: str
+    etag: Optional[str]
+    last_modified: Optional[str]
+    checked: str  # ISO 8601 UTC time of the request
 
 
 class AnnotatedArticle(NamedTuple):
@@ -123,7 +153,7 @@ TABLES: tuple[Table, ...] = (
             "article_id": "Stable id: hash of the source and the content hash; the same input always "
             "gets the same id.",
             "source": "Where the document came from: file path, `path#L<n>` for a JSON line, or URL.",
-            "source_format": "`txt`, `html` or `json`.",
+            "source_format": "`txt`, `html`, `json`, or `feed` for a feed entry's own text.",
             "url": "Canonical URL (lower-case host, no tracking parameters or fragment), if known.",
             "title": "Title, if the source has one (HTML `<title>`/headline, JSON `title`).",
             "author": "Author, if the source names one.",
@@ -133,6 +163,10 @@ TABLES: tuple[Table, ...] = (
             "word_count": "Number of words in `text`.",
             "content_hash": "Hash of the normalised text (case, punctuation and spacing ignored); "
             "equal hashes are exact duplicates.",
+            "text_source": "`file` (read from a file), `page` (extracted from the fetched article page) or "
+            "`summary` (the page could not be used; the feed entry's text instead).",
+            "feed": "The feed the article came from: its configured name, else its URL.",
+            "site_name": "Site name from the page's metadata, if any.",
         },
     ),
     Table(
@@ -201,15 +235,20 @@ TABLES: tuple[Table, ...] = (
         {
             "dead_letter_id": "Hash of source, stage and reason.",
             "source": "The input: file path, `path#L<n>`, URL or article id.",
-            "stage": "Stage that rejected it: read, clean, dedup, entities, events.",
+            "stage": "Stage that rejected it: read, feed, page, clean, dedup, entities, events. A `page` "
+            "row whose entry had text in the feed did not lose the article: it was written with "
+            "`text_source=summary`.",
             "reason": "Readable reason, e.g. `not valid UTF-8 (byte 0xe9 at offset 12)`.",
-            "error_type": "`rejected` for expected rejections, else the exception class.",
+            "error_type": "`rejected` for expected rejections, a fetch failure kind (`http`, `timeout`, "
+            "`connection`, `dns`, `robots`, `blocked_address`, ...), else the exception class.",
             "detail": "Extra context: a snippet of the input or the end of a traceback.",
+            "status": "HTTP status of the last response, for fetch failures that got one.",
+            "attempts": "Requests made before giving up, for fetch failures.",
         },
     ),
 )
 
 TABLES_BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
 
-for _record in (RawDocument, AnnotatedArticle, Article, Entity, Event, Duplicate, DeadLetter):
+for _record in (RawDocument, FeedEntry, FeedState, AnnotatedArticle, Article, Entity, Event, Duplicate, DeadLetter):
     beam.coders.registry.register_coder(_record, beam.coders.RowCoder)

@@ -15,10 +15,15 @@ import spacy.util
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
-from pipeline.config import ConfigError, Settings
+from pipeline.config import ConfigError, FeedSource, Settings
 from pipeline.graph import build_pipeline
 from pipeline.options import pipeline_options
+from pipeline.records import FeedState
 from pipeline.summary import RunSummary, summarize
+from transforms import feed_state
+from transforms.dead_letters import Rejected
+from transforms.feeds import is_remote, local_feed_exists
+from transforms.fetch import check_url
 from transforms.sinks import WriteTables
 from transforms.sources import resolve_patterns
 from transforms.taxonomy import Taxonomy, load_taxonomy
@@ -37,6 +42,7 @@ class Job:
     files: int
     taxonomy: Taxonomy
     lang: str
+    feed_states: dict[str, FeedState]
 
     @property
     def runner(self) -> str:
@@ -66,24 +72,50 @@ def prepare(settings: Settings, beam_flags: Iterable[str] = ()) -> Job:
     """Validate settings against the world: inputs exist, the output can be written, the taxonomy
     parses, the model is installed, the Beam options and runner are known."""
     options = pipeline_options(settings.beam, beam_flags)
-    patterns, files = resolve_patterns(settings.input.paths)
+    if not settings.input.paths and not settings.feeds.sources:
+        raise ConfigError("nothing to read: set input.paths or feeds.sources (or pass --input or --feed)")
+    patterns, files = resolve_patterns(settings.input.paths) if settings.input.paths else ([], 0)
+    check_feeds(settings.feeds.sources)
     check_output_dir(settings.output.dir)
     taxonomy = load_taxonomy(settings.events.taxonomy)
     lang = model_language(settings.entities.model)
-    return Job(settings, options, patterns, files, taxonomy, lang)
+    states = feed_state.load(settings.state_path) if settings.feeds.sources else {}
+    return Job(settings, options, patterns, files, taxonomy, lang, states)
+
+
+def check_feeds(sources: list[FeedSource]) -> None:
+    """Feed URLs must be http(s) or an existing feed file."""
+    for source in sources:
+        if is_remote(source.url):
+            try:
+                check_url(source.url)
+            except Rejected as exc:
+                raise ConfigError(f"feeds.sources: {exc.reason}") from None
+        elif "://" in source.url and not source.url.startswith("file://"):
+            raise ConfigError(f"feeds.sources: {source.url}: only http, https and file feeds are supported")
+        elif not local_feed_exists(source.url):
+            raise ConfigError(f"feeds.sources: feed file not found: {source.url}")
 
 
 def run(job: Job) -> RunSummary:
     """Run the job to completion, write `run_summary.json` beside the tables and return the summary."""
-    output_dir = job.settings.output.dir
-    _LOG.info("reading %d file(s) from %s; writing %s to %s", job.files, ", ".join(job.patterns),
-              "+".join(job.settings.output.formats), output_dir)
+    settings = job.settings
+    output_dir = settings.output.dir
+    if job.patterns:
+        _LOG.info("reading %d file(s) from %s", job.files, ", ".join(job.patterns))
+    if settings.feeds.sources:
+        _LOG.info("reading %d feed(s); %d with validators from earlier runs", len(settings.feeds.sources),
+                  sum(1 for s in settings.feeds.sources if s.url in job.feed_states))
+    _LOG.info("writing %s to %s", "+".join(settings.output.formats), output_dir)
     started = time.monotonic()
     pipeline = beam.Pipeline(options=job.options)
-    tables = build_pipeline(pipeline, job.settings, job.patterns, job.taxonomy, job.lang)
-    _ = tables._asdict() | "Write" >> WriteTables(job.settings.output)
+    pending = feed_state.pending_file(settings.state_path) if settings.feeds.sources else None
+    tables = build_pipeline(pipeline, settings, job.patterns, job.taxonomy, job.lang, job.feed_states, pending)
+    _ = tables._asdict() | "Write" >> WriteTables(settings.output)
     result = pipeline.run()
     result.wait_until_finish()
+    if pending:
+        feed_state.commit(settings.state_path, pending)
     summary = summarize(result, time.monotonic() - started, job.runner, output_dir)
     with FileSystems.create(f"{output_dir.rstrip('/')}/{SUMMARY_FILE}") as handle:
         handle.write(summary.to_json().encode("utf-8"))

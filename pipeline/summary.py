@@ -12,7 +12,7 @@ from collections import defaultdict
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.runners.runner import PipelineResult
 
-from transforms import dead_letters, entities, events, sinks, sources
+from transforms import dead_letters, entities, events, feeds, sinks, sources
 
 
 @dataclasses.dataclass
@@ -22,6 +22,7 @@ class RunSummary:
     duplicates: int
     dead_letters: int
     dead_letters_by_stage: dict[str, int]
+    summary_fallbacks: int  # page failures whose entry was written from the feed's text
     entities: int
     entities_by_label: dict[str, int]
     events: int
@@ -32,13 +33,18 @@ class RunSummary:
     output_dir: str
 
     @property
+    def rejected(self) -> int:
+        """Documents that ended as dead letters (a page failure with a fallback did not end one)."""
+        return self.dead_letters - self.summary_fallbacks
+
+    @property
     def balanced(self) -> bool:
-        return self.read == self.written + self.duplicates + self.dead_letters
+        return self.read == self.written + self.duplicates + self.rejected
 
     def accounting_line(self) -> str:
-        mark = "ok" if self.balanced else f"MISMATCH: {self.read - self.written - self.duplicates - self.dead_letters:+d}"
+        mark = "ok" if self.balanced else f"MISMATCH: {self.read - self.written - self.duplicates - self.rejected:+d}"
         return (f"read {self.read} = written {self.written} + duplicates {self.duplicates}"
-                f" + dead letters {self.dead_letters} ({mark})")
+                f" + dead letters {self.rejected} ({mark})")
 
     def format(self) -> str:
         def breakdown(counts: dict[str, int]) -> str:
@@ -49,7 +55,9 @@ class RunSummary:
         return "\n".join([
             f"newsbeam: run finished in {self.elapsed_seconds:.1f} s on {self.runner} ({rate:.1f} documents/s)",
             f"  documents     {self.accounting_line()}",
-            f"  dead letters  {breakdown(self.dead_letters_by_stage)}",
+            f"  dead letters  {breakdown(self.dead_letters_by_stage)}" + (
+                f"; {self.summary_fallbacks} of them page failures whose entry was written from the feed's "
+                "text (text_source=summary)" if self.summary_fallbacks else ""),
             f"  entities      {self.entities}: {breakdown(self.entities_by_label)}",
             f"  events        {self.events}: {breakdown(self.events_by_type)}",
             f"  time          {self.spacy_seconds:.1f} s in spaCy (summed over workers)",
@@ -84,6 +92,7 @@ def summarize(result: PipelineResult, elapsed_seconds: float, runner: str, outpu
         duplicates=tables.get("duplicates", 0),
         dead_letters=tables.get("dead_letters", 0),
         dead_letters_by_stage=namespace(dead_letters.NAMESPACE),
+        summary_fallbacks=counters.get((feeds.NAMESPACE, feeds.SUMMARY_FALLBACKS), 0),
         entities=tables.get("entities", 0),
         entities_by_label=by_label,
         events=tables.get("events", 0),

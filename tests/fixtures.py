@@ -40,7 +40,7 @@ def article(article_id: str, text: str, url: Optional[str] = None, day: Optional
     published = datetime(2024, 1, day, tzinfo=timezone.utc) if day else None
     return Article(article_id=article_id, source=f"src/{article_id}", source_format="txt", url=url, title=None,
                    author=None, published=published, language="en", text=text, word_count=len(text.split()),
-                   content_hash=content_hash(text))
+                   content_hash=content_hash(text), text_source="file", feed=None, site_name=None)
 
 
 def write(path: Path, data: str | bytes) -> Path:

@@ -30,7 +30,7 @@ def test_arrow_schema_follows_the_record_types() -> None:
 
 def test_json_rows_have_utc_timestamps() -> None:
     when = datetime(2024, 3, 5, 15, 30, tzinfo=timezone.utc)
-    article = Article("a", "s", "txt", None, None, None, when, "en", "t", 1, "h")
+    article = Article("a", "s", "txt", None, None, None, when, "en", "t", 1, "h", "file", None, None)
     assert to_json_dict(article)["published"] == "2024-03-05T15:30:00Z"
 
 
@@ -51,7 +51,7 @@ def test_readme_table_reference_matches_the_records() -> None:
 
 
 def test_every_table_is_written_in_both_formats_even_when_empty(tmp_path: Path) -> None:
-    letter = DeadLetter("d1", "in/x.txt", "read", "empty file", "rejected", None)
+    letter = DeadLetter("d1", "in/x.txt", "read", "empty file", "rejected", None, None, None)
     entity = Entity("e1", "a1", "Kabul", "GPE", 2, 10, ["Kabul"])
     output = OutputSettings(dir=str(tmp_path))
     with TestPipeline(argv=["--runner=FnApiRunner"]) as p:

@@ -2,7 +2,8 @@
 
 Text: Unicode repaired (ftfy: mojibake, HTML entities, curly quotes) and NFC-normalised, invisible
 formatting characters removed, whitespace collapsed, one paragraph per line, boilerplate lines
-dropped. Then: language identified (py3langid), URL canonicalised (courlan), publication date
+dropped. Then: language identified (py3langid; the feed's or page's declared language where the
+identification is unsure, as it is for short texts), URL canonicalised (courlan), publication date
 parsed into UTC, a content hash and a stable `article_id` computed. Articles that are too short
 or in a language the config does not accept are dead letters.
 """
@@ -38,6 +39,9 @@ _WORD = re.compile(r"\w+")
 _EPOCH = re.compile(r"\d{9,13}(\.\d+)?")
 # Dates outside this range are treated as wrong (year 0, 9999, ...), not as publication dates.
 _EARLIEST, _LATEST = datetime(1900, 1, 1, tzinfo=timezone.utc), datetime(2200, 1, 1, tzinfo=timezone.utc)
+# Below this (normalised) probability the identified language is a guess; a language the feed or
+# the page declares is trusted instead.
+MIN_LANGUAGE_PROBABILITY = 0.9
 
 
 class CleanResult(NamedTuple):
@@ -142,8 +146,7 @@ class CleanFn(beam.DoFn):
         if words < self._settings.min_words:
             raise Rejected(f"too short: {words} words (clean.min_words is {self._settings.min_words})",
                            detail=text[:200] or None)
-        assert self._identifier is not None
-        language, probability = self._identifier.classify(text)
+        language, probability = self._language(text, document.language)
         accepted = self._settings.languages
         if accepted and language not in accepted:
             raise Rejected(
@@ -166,7 +169,19 @@ class CleanFn(beam.DoFn):
             text=text,
             word_count=words,
             content_hash=hashed,
+            text_source=document.text_source,
+            feed=document.feed,
+            site_name=clean_field(document.site_name),
         )
+
+    def _language(self, text: str, declared: Optional[str]) -> tuple[str, float]:
+        """The identified language, or the declared one (feed, page) when identification is unsure."""
+        assert self._identifier is not None
+        language, probability = self._identifier.classify(text)
+        declared_code = (declared or "").split("-")[0].split("_")[0].strip().lower()
+        if probability < MIN_LANGUAGE_PROBABILITY and len(declared_code) == 2:
+            return declared_code, probability
+        return language, probability
 
 
 class CleanArticles(beam.PTransform):

@@ -25,12 +25,26 @@ _LOG = logging.getLogger(__name__)
 
 
 class Rejected(Exception):
-    """An input that is understood but not accepted; `reason` is shown to the user as is."""
+    """An input that is understood but not accepted; `reason` is shown to the user as is.
 
-    def __init__(self, reason: str, detail: Optional[str] = None):
+    Fetch failures also say what kind of failure it was, the last HTTP status and the attempts.
+    """
+
+    def __init__(
+        self,
+        reason: str,
+        detail: Optional[str] = None,
+        *,
+        error_type: str = "rejected",
+        status: Optional[int] = None,
+        attempts: Optional[int] = None,
+    ):
         super().__init__(reason)
         self.reason = reason
         self.detail = detail
+        self.error_type = error_type
+        self.status = status
+        self.attempts = attempts
 
 
 def stable_id(*parts: Any, size: int = 8) -> str:
@@ -43,7 +57,13 @@ def stable_id(*parts: Any, size: int = 8) -> str:
 
 
 def dead_letter(
-    stage: str, source: str, reason: str, error_type: str = "rejected", detail: Optional[str] = None
+    stage: str,
+    source: str,
+    reason: str,
+    error_type: str = "rejected",
+    detail: Optional[str] = None,
+    status: Optional[int] = None,
+    attempts: Optional[int] = None,
 ) -> DeadLetter:
     return DeadLetter(
         dead_letter_id=stable_id(source, stage, reason),
@@ -52,13 +72,15 @@ def dead_letter(
         reason=reason,
         error_type=error_type,
         detail=detail,
+        status=status,
+        attempts=attempts,
     )
 
 
 def from_exception(stage: str, source: str, exc: BaseException) -> DeadLetter:
     """The dead letter for an exception raised while processing `source` in `stage`."""
     if isinstance(exc, Rejected):
-        return dead_letter(stage, source, exc.reason, detail=exc.detail)
+        return dead_letter(stage, source, exc.reason, exc.error_type, exc.detail, exc.status, exc.attempts)
     name = type(exc).__name__
     tail = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)[-3:])
     _LOG.warning("%s: unexpected %s on %s: %s", stage, name, source, exc)

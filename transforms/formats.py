@@ -7,6 +7,7 @@ from __future__ import annotations
 import codecs
 import json
 import posixpath
+import re
 from collections.abc import Iterable, Iterator
 from typing import Any, Optional
 
@@ -39,6 +40,7 @@ AUTHOR_KEYS = ("author", "authors", "byline")
 
 _BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 # trafilatura date extraction: keep the time and offset, prefer the original publication date.
+_HTML_LANG = re.compile(rb"<html\b[^>]*?\blang\s*=\s*[\"']?([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*)", re.IGNORECASE)
 _DATE_PARAMS = {"outputformat": "%Y-%m-%dT%H:%M:%S%z", "original_date": True, "extensive_search": True}
 
 
@@ -120,7 +122,15 @@ def html_document(source: str, data: bytes) -> RawDocument:
         title=title,
         author=extracted.author,
         published=extracted.date,
+        site_name=extracted.sitename,
+        language=_html_language(data),
     )
+
+
+def _html_language(data: bytes) -> Optional[str]:
+    """The language the page declares on its <html> element (`lang="en-GB"` -> `en-GB`)."""
+    found = _HTML_LANG.search(data[:8192])
+    return found.group(1).decode("ascii") if found else None
 
 
 def split_lines(chunks: Iterable[bytes], max_bytes: int) -> Iterator[tuple[int, Optional[bytes]]]:

@@ -1,0 +1,245 @@
+"""Feed source stage: RSS/Atom/RDF feeds -> entries -> article pages -> `RawDocument`s.
+
+    feeds -> by host -> FetchFeeds -> entries -> by host -> FetchPages -> documents
+                           |  \\-> feed states (conditional GET, committed after the run)
+                           +----------------+-> dead letters
+
+Each entry is one document read: it becomes a document with the page's main text
+(`text_source=page`), or with the entry's own text when the page cannot be used
+(`text_source=summary`; the page's failure is still a dead letter, counted apart), or a dead
+letter. A feed that cannot be fetched or read is one document read and one dead letter. Feeds
+and pages are fetched politely and safely (`transforms.fetch`), hosts in parallel
+(`transforms.hostpool`). A feed `url` that is a path or file:// URL is read from disk.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from typing import Any, NamedTuple, Optional
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics import Metrics
+from apache_beam.utils import shared
+
+from pipeline.config import FeedSource, FeedsSettings, FetchSettings
+from pipeline.records import DeadLetter, FeedEntry, FeedState, RawDocument
+from transforms import feed_state, files, formats
+from transforms.dead_letters import DEAD_LETTERS, Rejected, from_exception, tagged
+from transforms.feed_parse import feed_entries, parse_feed
+from transforms.fetch import HTML_TYPES, Response, host_of
+from transforms.hostpool import PerHostFetchFn
+from transforms.sources import DOCUMENTS_READ, ReadResult
+from transforms.sources import NAMESPACE as SOURCES_NAMESPACE
+
+NAMESPACE = "newsbeam.feeds"
+SUMMARY_FALLBACKS = "summary_fallbacks"
+FEED_STAGE, PAGE_STAGE = "feed", "page"
+STATES = "states"
+_LOG = logging.getLogger(__name__)
+
+
+class _Fallback(NamedTuple):
+    """A page failure whose entry was written from the feed's own text instead."""
+
+    letter: DeadLetter
+
+
+def is_remote(url: str) -> bool:
+    return url.split(":", 1)[0].lower() in ("http", "https")
+
+
+class FetchFeedsFn(PerHostFetchFn):
+    """(host, [(FeedSource, previous FeedState or None)]) -> FeedEntry, FeedState, dead letters."""
+
+    stage = FEED_STAGE
+
+    def __init__(self, settings: FetchSettings, hosts: shared.Shared):
+        super().__init__(settings, hosts)
+        self._read = Metrics.counter(SOURCES_NAMESPACE, DOCUMENTS_READ)
+        self._unchanged = Metrics.counter(NAMESPACE, "feeds_unchanged")
+        self._entries = Metrics.counter(NAMESPACE, "entries")
+
+    def source_of(self, item: tuple[FeedSource, Optional[FeedState]]) -> str:
+        return item[0].url
+
+    def handle(self, item: tuple[FeedSource, Optional[FeedState]]) -> Iterator[Any]:
+        source, previous = item
+        if not is_remote(source.url):
+            yield from feed_entries(source, parse_feed(self._read_file(source.url), source.url), source.url)
+            return
+        headers = {}
+        if previous and previous.etag:
+            headers["If-None-Match"] = previous.etag
+        if previous and previous.last_modified:
+            headers["If-Modified-Since"] = previous.last_modified
+        response = self.fetcher().get(source.url, headers=headers)
+        unchanged = response.status == 304
+        yield FeedState(
+            url=source.url,
+            etag=response.headers.get("etag") or (previous.etag if unchanged and previous else None),
+            last_modified=response.headers.get("last-modified")
+            or (previous.last_modified if unchanged and previous else None),
+            checked=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        )
+        if unchanged:
+            _LOG.info("feed %s: not modified since the last run", source.feed_id)
+            return
+        parsed = parse_feed(response.body, response.url, response.headers.get("content-type"))
+        yield from feed_entries(source, parsed, response.url)
+
+    def route(self, output: Any) -> Any:
+        if isinstance(output, FeedState):
+            return beam.pvalue.TaggedOutput(STATES, output)
+        if isinstance(output, DeadLetter):
+            self._read.inc()  # the feed is one document read, and it ends here
+            return tagged(output)
+        self._read.inc()
+        self._entries.inc()
+        return output
+
+    def _read_file(self, path: str) -> bytes:
+        local = path.removeprefix("file://")
+        data = bytearray()
+        try:
+            for chunk in files.read_chunks(local):
+                data += chunk
+                if len(data) > self._settings.max_bytes:
+                    raise Rejected(f"feed file larger than fetch.max_bytes ({self._settings.max_bytes:,} bytes)",
+                                   error_type="too_large")
+        except (OSError, EOFError) as exc:
+            raise Rejected(f"cannot read feed file: {exc}", error_type="read") from None
+        return bytes(data)
+
+
+class FetchPagesFn(PerHostFetchFn):
+    """(host, [FeedEntry]) -> RawDocument per entry (page text, else the entry's text) or a dead letter."""
+
+    stage = PAGE_STAGE
+
+    def __init__(self, settings: FetchSettings, hosts: shared.Shared, fetch_pages: bool):
+        super().__init__(settings, hosts)
+        self._fetch_pages = fetch_pages
+        self._fallbacks = Metrics.counter(NAMESPACE, SUMMARY_FALLBACKS)
+        self._pages = Metrics.counter(NAMESPACE, "pages")
+
+    def source_of(self, item: FeedEntry) -> str:
+        return item.source
+
+    def handle(self, item: FeedEntry) -> Iterator[Any]:
+        if not self._fetch_pages or item.url is None:
+            if not item.summary:
+                raise Rejected("the feed entry has neither a link nor any text")
+            yield summary_document(item)
+            return
+        try:
+            yield page_document(item, self.fetcher().get(item.url, content_types=HTML_TYPES))
+        except Rejected as failure:
+            letter = from_exception(PAGE_STAGE, item.source, failure)
+            if not item.summary:
+                yield letter
+                return
+            yield _Fallback(letter._replace(detail="the feed entry's own text was written instead "
+                                                   "(text_source=summary)"))
+            yield summary_document(item)
+
+    def route(self, output: Any) -> Any:
+        if isinstance(output, _Fallback):
+            self._fallbacks.inc()
+            return tagged(output.letter)
+        if isinstance(output, DeadLetter):
+            return tagged(output)
+        if output.text_source == "page":
+            self._pages.inc()
+        return output
+
+
+def page_document(entry: FeedEntry, response: Response) -> RawDocument:
+    """The article page's main text and metadata; the feed's title and time win where given."""
+    page = formats.html_document(entry.source, response.body)
+    return page._replace(
+        url=response.url,
+        title=entry.title or page.title,
+        published=entry.published or page.published,
+        text_source="page",
+        feed=entry.feed,
+        language=entry.language or page.language,
+    )
+
+
+def summary_document(entry: FeedEntry) -> RawDocument:
+    """The entry's own text (its longest content or summary) as the document."""
+    assert entry.summary
+    return RawDocument(
+        source=entry.source,
+        source_format="feed",
+        text=entry.summary,
+        url=entry.url,
+        title=entry.title,
+        published=entry.published,
+        text_source="summary",
+        feed=entry.feed,
+        language=entry.language,
+    )
+
+
+def _host_key(url: Optional[str]) -> str:
+    return host_of(url) if url and is_remote(url) else ""
+
+
+class ReadFeeds(beam.PTransform):
+    """Feed sources -> `ReadResult(documents=RawDocument, dead_letters=DeadLetter)`.
+
+    `states`: the conditional-GET state of earlier runs by feed URL. When `state_output` is set,
+    the new states are written there (one JSON line per feed) for `feed_state.commit`.
+    """
+
+    def __init__(
+        self,
+        sources: list[FeedSource],
+        feeds: FeedsSettings,
+        fetch: FetchSettings,
+        states: Optional[dict[str, FeedState]] = None,
+        state_output: Optional[str] = None,
+    ):
+        super().__init__()
+        self._sources = sources
+        self._feeds = feeds
+        self._fetch = fetch
+        self._states = states or {}
+        self._state_output = state_output
+
+    def expand(self, pbegin: beam.pvalue.PBegin) -> ReadResult:
+        hosts = shared.Shared()  # one per worker process: politeness holds across both fetch stages
+        fetched = (
+            pbegin
+            | "Feeds" >> beam.Create([(s, self._states.get(s.url)) for s in self._sources])
+            | "FeedsByHost" >> beam.Map(lambda item: (_host_key(item[0].url), item))
+            | "GroupFeeds" >> beam.GroupByKey()
+            | "FetchFeeds"
+            >> beam.ParDo(FetchFeedsFn(self._fetch, hosts))
+            .with_output_types(FeedEntry, states=FeedState, dead_letters=DeadLetter)
+            .with_outputs(STATES, DEAD_LETTERS, main="entries")
+        )
+        pages = (
+            fetched.entries
+            | "EntriesByHost" >> beam.Map(lambda entry: (_host_key(entry.url), entry))
+            | "GroupEntries" >> beam.GroupByKey()
+            | "FetchPages"
+            >> beam.ParDo(FetchPagesFn(self._fetch, hosts, self._feeds.fetch_pages))
+            .with_output_types(RawDocument, dead_letters=DeadLetter)
+            .with_outputs(DEAD_LETTERS, main="documents")
+        )
+        if self._state_output:
+            _ = (
+                fetched[STATES]
+                | "StateAsJson" >> beam.Map(feed_state.to_json)
+                | "SaveState" >> beam.io.WriteToText(self._state_output, shard_name_template="", num_shards=1)
+            )
+        dead_letters = (fetched[DEAD_LETTERS], pages[DEAD_LETTERS]) | "FeedDeadLetters" >> beam.Flatten()
+        return ReadResult(pages.documents, dead_letters)
+
+
+def local_feed_exists(url: str) -> bool:
+    return FileSystems.exists(url.removeprefix("file://"))
