@@ -116,3 +116,75 @@ class Site:
                 time.sleep(reply.chunk_delay)
         except (BrokenPipeError, ConnectionResetError):
             pass  # the client gave up, as it should with slow bodies
+
+
+# -- content ---------------------------------------------------------------------------------
+class Item(NamedTuple):
+    """One feed item: `link` may be relative; `summary` is HTML."""
+
+    title: str
+    link: Optional[str]
+    summary: Optional[str] = None
+    published: str = "Fri, 07 May 2021 09:30:00 +0430"  # RFC 822, as RSS has it
+    guid: Optional[str] = None
+
+
+def _x(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def rss(items: Sequence[Item], title: str = "Test wire", encoding: str = "utf-8") -> bytes:
+    """An RSS 2.0 feed."""
+    body = "".join(
+        "<item>"
+        f"<title>{_x(i.title)}</title>"
+        + (f"<link>{_x(i.link)}</link>" if i.link else "")
+        + (f"<description>{_x(i.summary)}</description>" if i.summary else "")
+        + f"<pubDate>{i.published}</pubDate>"
+        + (f'<guid isPermaLink="false">{_x(i.guid)}</guid>' if i.guid else "")
+        + "</item>"
+        for i in items
+    )
+    return (f'<?xml version="1.0" encoding="{encoding}"?><rss version="2.0"><channel><title>{_x(title)}</title>'
+            f"<link>http://example.org/</link><description>x</description>{body}</channel></rss>").encode(encoding)
+
+
+def atom(items: Sequence[Item], title: str = "Test wire") -> bytes:
+    """An Atom 1.0 feed (dates must be RFC 3339: `published` is used as given)."""
+    body = "".join(
+        f"<entry><title>{_x(i.title)}</title><id>{_x(i.guid or i.link or i.title)}</id>"
+        + (f'<link rel="alternate" href="{_x(i.link)}"/>' if i.link else "")
+        + (f'<summary type="html">{_x(i.summary)}</summary>' if i.summary else "")
+        + f"<updated>{i.published}</updated></entry>"
+        for i in items
+    )
+    return (f'<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+            f"<title>{_x(title)}</title><id>urn:test</id><updated>2021-05-07T05:00:00Z</updated>{body}</feed>"
+            ).encode()
+
+
+def rdf(items: Sequence[Item], title: str = "Test wire") -> bytes:
+    """An RSS 1.0 (RDF) feed with Dublin Core dates (`published` is used as given)."""
+    body = "".join(
+        f'<item rdf:about="{_x(i.link or i.title)}"><title>{_x(i.title)}</title>'
+        + (f"<link>{_x(i.link)}</link>" if i.link else "")
+        + (f"<description>{_x(i.summary)}</description>" if i.summary else "")
+        + f"<dc:date>{i.published}</dc:date></item>"
+        for i in items
+    )
+    return ('<?xml version="1.0" encoding="utf-8"?>'
+            '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/" '
+            'xmlns:dc="http://purl.org/dc/elements/1.1/">'
+            f'<channel rdf:about="urn:test"><title>{_x(title)}</title><link>http://example.org/</link>'
+            f"<description>x</description></channel>{body}</rdf:RDF>").encode()
+
+
+def article_page(title: str, paragraphs: Sequence[str], site_name: str = "Test Wire", lang: str = "en") -> bytes:
+    """A news article page with navigation, a sidebar and a footer around the story."""
+    story = "".join(f"<p>{_x(p)}</p>" for p in paragraphs)
+    return (f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8"><title>{_x(title)} | {_x(site_name)}'
+            f'</title><meta property="og:site_name" content="{_x(site_name)}"></head><body>'
+            '<nav><a href="/">Home</a> <a href="/world">World</a> <a href="/sport">Sport</a></nav>'
+            f"<article><h1>{_x(title)}</h1>{story}</article>"
+            '<aside><h2>Most read</h2><ul><li><a href="/x">Another story</a></li></ul></aside>'
+            "<footer>Copyright Test Wire. All rights reserved.</footer></body></html>").encode()

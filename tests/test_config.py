@@ -46,6 +46,9 @@ def test_local_config_is_valid_and_reads_the_seeds() -> None:
         ("output:\n  formats: [csv]\n", "output.formats"),
         ("- a\n- b\n", "top level must be a mapping"),
         ("clean: [\n", "invalid YAML"),
+        ("fetch:\n  allowed_networks: [localhost]\n", "not a network: 'localhost'"),
+        ("fetch:\n  requests_per_second: 0\n", "fetch.requests_per_second"),
+        ("feeds:\n  sources: [{name: no url}]\n", "feeds.sources.0.url"),
     ],
 )
 def test_bad_settings_are_one_line_errors(tmp_path: Path, text: str, message: str) -> None:
@@ -53,6 +56,29 @@ def test_bad_settings_are_one_line_errors(tmp_path: Path, text: str, message: st
         load_settings(write(tmp_path / "bad.yaml", text))
     assert message in str(error.value)
     assert "\n" not in str(error.value)
+
+
+def test_feeds_from_the_config_and_the_command_line(tmp_path: Path) -> None:
+    config = write(tmp_path / "feeds.yaml", "feeds:\n  sources:\n    - https://a.example/rss\n"
+                   "    - {url: https://b.example/atom, name: B, language: fr, poll_seconds: 60}\n")
+    settings = load_settings(config, feeds=["https://c.example/feed"])
+    assert [(f.url, f.feed_id, f.language) for f in settings.feeds.sources] == [
+        ("https://a.example/rss", "https://a.example/rss", None),
+        ("https://b.example/atom", "B", "fr"),
+        ("https://c.example/feed", "https://c.example/feed", None),
+    ]
+    assert settings.state_path == "output/_state"
+
+
+def test_nothing_to_read_is_a_config_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--set", "events.taxonomy=configs/taxonomy.yaml"]) == 2
+    assert "nothing to read: set input.paths or feeds.sources" in capsys.readouterr().err
+
+
+def test_shipped_feeds_config_is_valid() -> None:
+    settings = load_settings(str(ROOT / "configs" / "feeds.yaml"))
+    assert settings.feeds.sources and all(f.url.startswith("https://") for f in settings.feeds.sources)
+    assert settings.fetch.allowed_networks == []  # safe by default
 
 
 def test_missing_config_file() -> None:
@@ -100,6 +126,9 @@ def test_bad_beam_options(beam: dict, flags: list[str], message: str) -> None:
         (["--set", "entities.model=no_such_model"], "spaCy pipeline 'no_such_model' is not installed"),
         (["--set", "events.taxonomy=no/such.yaml"], "events.taxonomy file not found"),
         (["--output", str(LOCAL_CONFIG / "out")], "output.dir: cannot create"),  # under a file
+        (["--feed", "ftp://example.org/feed.xml"], "only http, https and file feeds are supported"),
+        (["--feed", "no/such/feed.xml"], "feed file not found: no/such/feed.xml"),
+        (["--feed", "http:///feed.xml"], "URL has no host"),
     ],
 )
 def test_cli_bad_config_exits_2_with_one_line(capsys: pytest.CaptureFixture[str], args: list[str], message: str) -> None:

@@ -37,6 +37,9 @@ NAMESPACE = "newsbeam.feeds"
 SUMMARY_FALLBACKS = "summary_fallbacks"
 FEED_STAGE, PAGE_STAGE = "feed", "page"
 STATES = "states"
+FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, application/xml;q=0.9, "
+               "text/xml;q=0.9, */*;q=0.5")
+PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 _LOG = logging.getLogger(__name__)
 
 
@@ -69,7 +72,7 @@ class FetchFeedsFn(PerHostFetchFn):
         if not is_remote(source.url):
             yield from feed_entries(source, parse_feed(self._read_file(source.url), source.url), source.url)
             return
-        headers = {}
+        headers = {"Accept": FEED_ACCEPT}
         if previous and previous.etag:
             headers["If-None-Match"] = previous.etag
         if previous and previous.last_modified:
@@ -127,6 +130,11 @@ class FetchPagesFn(PerHostFetchFn):
     def source_of(self, item: FeedEntry) -> str:
         return item.source
 
+    def ordered(self, items: list[FeedEntry]) -> list[FeedEntry]:
+        # Entries linking to the same page (one story in several feeds) become neighbours, so the
+        # page is fetched once: `_page` remembers the last URL it fetched on this thread.
+        return sorted(items, key=lambda entry: (entry.url or "", entry.source))
+
     def handle(self, item: FeedEntry) -> Iterator[Any]:
         if not self._fetch_pages or item.url is None:
             if not item.summary:
@@ -134,7 +142,7 @@ class FetchPagesFn(PerHostFetchFn):
             yield summary_document(item)
             return
         try:
-            yield page_document(item, self.fetcher().get(item.url, content_types=HTML_TYPES))
+            yield page_document(item, self._page(item.url))
         except Rejected as failure:
             letter = from_exception(PAGE_STAGE, item.source, failure)
             if not item.summary:
@@ -143,6 +151,21 @@ class FetchPagesFn(PerHostFetchFn):
             yield _Fallback(letter._replace(detail="the feed entry's own text was written instead "
                                                    "(text_source=summary)"))
             yield summary_document(item)
+
+    def _page(self, url: str) -> Response:
+        """The page at `url`, or its failure, fetched once for consecutive entries with that URL."""
+        local = self.thread_local()
+        last_url, outcome = getattr(local, "last_page", (None, None))
+        if last_url != url:
+            try:
+                outcome = self.fetcher().get(url, content_types=HTML_TYPES, headers={"Accept": PAGE_ACCEPT})
+            except Rejected as failure:
+                outcome = failure
+            local.last_page = (url, outcome)
+        if isinstance(outcome, Rejected):
+            raise outcome
+        assert isinstance(outcome, Response)
+        return outcome
 
     def route(self, output: Any) -> Any:
         if isinstance(output, _Fallback):

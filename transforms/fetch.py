@@ -100,8 +100,8 @@ class _CheckedConnection:
     policy: AddressPolicy
 
     def _new_conn(self) -> socket.socket:
-        host = self._dns_host  # type: ignore[attr-defined]
-        self._dns_host = self.policy.resolve(host, self.port, self)  # type: ignore[attr-defined]
+        host: str = self._dns_host  # type: ignore[has-type]
+        self._dns_host = self.policy.resolve(host, self.port, self)  # type: ignore[attr-defined,arg-type]
         try:
             return super()._new_conn()  # type: ignore[misc]
         finally:
@@ -155,7 +155,7 @@ def host_of(url: str) -> str:
 
 def robots_agent(user_agent: str) -> str:
     """The robots.txt product token of a User-Agent: `newsbeam/0.1 (+url)` -> `newsbeam`."""
-    return user_agent.split("/", 1)[0].split()[0] if user_agent.strip() else "*"
+    return user_agent.split("/", 1)[0].split(maxsplit=1)[0] if user_agent.strip() else "*"
 
 
 def _root_cause(exc: BaseException) -> BaseException:
@@ -181,7 +181,7 @@ def _failure(exc: Exception, settings: FetchSettings) -> Rejected:
         return Rejected(f"no data for {settings.read_timeout:g} s (fetch.read_timeout)", error_type="timeout")
     if isinstance(exc, requests.exceptions.SSLError):
         return Rejected(f"TLS error: {cause}", error_type="tls")
-    if isinstance(cause, NameResolutionError) or isinstance(cause, socket.gaierror):
+    if isinstance(cause, (NameResolutionError, socket.gaierror)):
         return Rejected(f"cannot resolve the host name ({cause})", error_type="dns")
     if isinstance(cause, ConnectionRefusedError):
         return Rejected("connection refused", error_type="connection")
@@ -304,7 +304,8 @@ class Fetcher:
         return max(interval, rules.interval(self._agent)) if rules else interval
 
     def _check_robots(self, url: str, attempts: int) -> None:
-        rules = self._robots(url)
+        rules, made = self._robots(url)
+        attempts += made
         if rules.blocked:
             raise Rejected(rules.blocked, error_type=rules.error_type or "robots", attempts=attempts)
         if not rules.allows(url, self._agent):
@@ -316,32 +317,36 @@ class Fetcher:
                            f"fetch.max_crawl_delay ({self._settings.max_crawl_delay:g} s)",
                            error_type="robots", attempts=attempts)
 
-    def _robots(self, url: str) -> RobotsRules:
+    def _robots(self, url: str) -> tuple[RobotsRules, int]:
+        """The origin's rules, and the requests made to fetch them now (0 when they were known)."""
         origin = _origin(url)
         rules = self._hosts.robots(origin)
-        if rules is None:
-            with self._hosts.origin_lock(origin):
-                rules = self._hosts.robots(origin)
-                if rules is None:
-                    rules = self._fetch_robots(origin)
-                    self._hosts.set_robots(origin, rules)
-        return rules
+        if rules is not None:
+            return rules, 0
+        with self._hosts.origin_lock(origin):
+            rules = self._hosts.robots(origin)
+            if rules is not None:
+                return rules, 0
+            rules, made = self._fetch_robots(origin)
+            self._hosts.set_robots(origin, rules)
+            return rules, made
 
-    def _fetch_robots(self, origin: str) -> RobotsRules:
+    def _fetch_robots(self, origin: str) -> tuple[RobotsRules, int]:
         """RFC 9309: 2xx rules apply; 4xx (none published) allows everything; a server error or an
-        unreachable host disallows everything."""
+        unreachable host disallows everything. Also returns the requests made."""
         now = time.monotonic()
         try:
             response = self.get(f"{origin}/robots.txt", max_bytes=ROBOTS_MAX_BYTES, robots=False)
         except Rejected as failure:
+            made = failure.attempts or 0
             if failure.status is None:  # the host cannot be reached: the page would fail the same way
-                return RobotsRules(None, f"{failure.reason} (fetching robots.txt)", failure.error_type, now)
+                return RobotsRules(None, f"{failure.reason} (fetching robots.txt)", failure.error_type, now), made
             if 400 <= failure.status < 500:
-                return RobotsRules(None, None, None, now)
+                return RobotsRules(None, None, None, now), made
             return RobotsRules(None, f"robots.txt of {origin} is unavailable ({failure.reason}); per RFC 9309 "
-                               "nothing on the host is fetched", "robots", now)
+                               "nothing on the host is fetched", "robots", now), made
         text = response.body.decode("utf-8", errors="replace")
-        return RobotsRules(Protego.parse(text), None, None, now)
+        return RobotsRules(Protego.parse(text), None, None, now), response.attempts
 
 
 def check_url(url: str) -> None:

@@ -51,7 +51,7 @@ class PerHostFetchFn(beam.DoFn):
 
     def process(
         self, group: tuple[str, Iterable[Any]], window: Any = beam.DoFn.WindowParam,
-        timestamp: Timestamp = beam.DoFn.TimestampParam,
+        timestamp: Any = beam.DoFn.TimestampParam,
     ) -> Iterator[Any]:
         host, items = group
         assert self._pool is not None
@@ -72,6 +72,10 @@ class PerHostFetchFn(beam.DoFn):
         """The outputs for one item; runs on a fetch thread. Raising makes a dead letter."""
         raise NotImplementedError
 
+    def ordered(self, items: list[Any]) -> list[Any]:
+        """The order a host's items are handled in (default: as they came)."""
+        return items
+
     def source_of(self, item: Any) -> str:
         """The dead-letter `source` of an item."""
         raise NotImplementedError
@@ -80,19 +84,25 @@ class PerHostFetchFn(beam.DoFn):
         """An output of `handle` as the value or `TaggedOutput` to emit; runs on the bundle thread."""
         raise NotImplementedError
 
+    def thread_local(self) -> threading.local:
+        """Storage of the current fetch thread."""
+        assert self._local is not None
+        return self._local
+
     def fetcher(self) -> Fetcher:
         """This thread's HTTP client."""
-        assert self._local is not None and self._hosts is not None
-        fetcher = getattr(self._local, "fetcher", None)
+        assert self._hosts is not None
+        local = self.thread_local()
+        fetcher = getattr(local, "fetcher", None)
         if fetcher is None:
-            fetcher = self._local.fetcher = Fetcher(self._settings, self._hosts)
+            fetcher = local.fetcher = Fetcher(self._settings, self._hosts)
             self._fetchers.append(fetcher)
         return fetcher
 
     # -- internals -----------------------------------------------------------------------------
     def _run_host(self, host: str, items: list[Any]) -> list[Any]:
         outputs: list[Any] = []
-        for item in items:
+        for item in self.ordered(items):
             try:
                 produced = list(self.handle(item))  # all of an item's outputs, or its dead letter
                 outputs.extend(produced)
@@ -109,7 +119,7 @@ class PerHostFetchFn(beam.DoFn):
             for output in future.result():
                 routed = self.route(output)
                 if isinstance(routed, beam.pvalue.TaggedOutput):
-                    yield beam.pvalue.TaggedOutput(routed.tag, WindowedValue(routed.value, timestamp, [window]))
+                    yield beam.pvalue.TaggedOutput(routed.tag, WindowedValue(routed.value, timestamp, (window,)))
                 else:
-                    yield WindowedValue(routed, timestamp, [window])
+                    yield WindowedValue(routed, timestamp, (window,))
         self._pending = still_running
