@@ -29,6 +29,7 @@ test: $(VENV)/.installed-test
 
 bench: $(VENV)/.installed
 	$(BIN)/python -m bench.throughput
+	$(BIN)/python -m bench.feeds
 
 clean:
 	rm -rf $(VENV) output *.egg-info

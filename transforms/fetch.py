@@ -6,7 +6,8 @@ state it respects is shared (`politeness.Hosts`). For every request:
   `fetch.allowed_networks`. The check runs inside the connection, on the address actually
   connected to, so a DNS answer cannot change between the check and the connection;
 - robots.txt of the origin is honoured (fetched once per worker, RFC 9309 semantics);
-- requests to one host are spaced by 1/`requests_per_second` or the robots.txt crawl-delay;
+- a request to a host starts at least 1/`requests_per_second` (or the robots.txt crawl-delay)
+  after the previous one to that host ended;
 - connect, read and whole-response timeouts; redirects followed by hand (each hop is checked
   like the first) up to `max_redirects`; bodies capped at `max_bytes` after decompression;
 - 429, 5xx, timeouts and connection errors are retried with exponential back-off, honouring
@@ -251,10 +252,11 @@ class Fetcher:
         host = host_of(url)
         for retry in range(settings.retries + 1):
             attempts += 1
-            self._hosts.wait_turn(host, self._interval(url))
+            interval = self._interval(url)
+            self._hosts.wait_turn(host, interval)
             backoff = min(settings.backoff_seconds * 2**retry, settings.max_retry_after)
             try:
-                response = self._request(url, content_types, headers, max_bytes or settings.max_bytes)
+                response = self._request(url, content_types, headers, max_bytes or settings.max_bytes, interval)
             except _Transient as transient:
                 failure = transient.failure
                 if retry == settings.retries or failure.error_type in _NOT_RETRIED:
@@ -278,8 +280,16 @@ class Fetcher:
             self._hosts.defer(host, max(asked or 0.0, backoff))
         raise AssertionError("unreachable")
 
-    def _request(self, url: str, content_types: Collection[str], headers: dict[str, str], max_bytes: int) -> Response:
+    def _request(
+        self, url: str, content_types: Collection[str], headers: dict[str, str], max_bytes: int, interval: float
+    ) -> Response:
         """One GET. Raises `_Transient` for what a retry may fix, `Rejected` for the rest."""
+        try:
+            return self._request_once(url, content_types, headers, max_bytes)
+        finally:
+            self._hosts.finished(host_of(url), interval)
+
+    def _request_once(self, url: str, content_types: Collection[str], headers: dict[str, str], max_bytes: int) -> Response:
         settings = self._settings
         deadline = time.monotonic() + settings.total_timeout
         try:

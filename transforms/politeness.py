@@ -47,13 +47,21 @@ class Hosts:
         self._origin_locks: dict[str, threading.Lock] = {}
 
     def wait_turn(self, host: str, interval: float) -> None:
-        """Block until `host` may be requested: `interval` seconds after its previous request."""
+        """Block until `host` may be requested: `interval` seconds after its previous request
+        (reserved here, so threads sharing a host queue in order)."""
         with self._lock:
             now = time.monotonic()
             start = max(now, self._next_request.get(host, now))
             self._next_request[host] = start + interval
         if start > now:
             time.sleep(start - now)
+
+    def finished(self, host: str, interval: float) -> None:
+        """A request to `host` has ended: the next may start `interval` seconds from now.
+
+        Counting from the end of the response keeps every gap at least `interval` however late a
+        busy worker thread got to send the request, and asks a slow host less often."""
+        self.defer(host, interval)
 
     def defer(self, host: str, seconds: float) -> None:
         """No request to `host` for `seconds` from now (a Retry-After, a back-off)."""
