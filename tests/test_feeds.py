@@ -132,6 +132,8 @@ def serve_seeds(site: Site) -> list[str]:
 
 
 def run_feeds_config(tmp_path: Path, site: Site, *extra: str) -> int:
+    """`newsbeam run` with a feeds config reading the site's /rss.xml into `tmp_path/output`."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     config = tmp_path / "feeds.yaml"
     config.write_text(f"""
 feeds:

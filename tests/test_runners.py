@@ -11,7 +11,9 @@ from typing import Any
 
 import pytest
 
+from bench.sites import Site
 from tests.conftest import SEEDS, run_cli, sorted_tables
+from tests.test_feeds import run_feeds_config, serve_seeds
 
 pytestmark = pytest.mark.slow
 
@@ -21,6 +23,17 @@ def test_multi_process_direct_running_gives_the_same_tables(tmp_path: Path, seed
                    "--direct_running_mode=multi_processing", "--direct_num_workers=2")
     assert code == 0
     assert sorted_tables(tmp_path) == sorted_tables(seeds_run["output"])
+
+
+def test_feeds_fetched_from_worker_processes_give_the_same_tables(tmp_path: Path) -> None:
+    """The fetch stages (thread pools, shared per-host state) pickle and run in worker processes."""
+    with Site() as site:
+        serve_seeds(site)
+        assert run_feeds_config(tmp_path / "one", site) == 0
+        assert run_feeds_config(tmp_path / "two", site, "--direct_running_mode=multi_processing",
+                                "--direct_num_workers=2") == 0
+    first, second = sorted_tables(tmp_path / "one" / "output"), sorted_tables(tmp_path / "two" / "output")
+    assert len(first["articles"]) == 2 and first == second
 
 
 def _free_port() -> int:
