@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal, Optional
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_core import ErrorDetails
 
 
@@ -132,6 +132,28 @@ class EntitiesSettings(_Section):
     )
 
 
+class DedupSettings(_Section):
+    near: bool = Field(True, description="Find near-duplicates (MinHash-LSH) after the exact pass.")
+    shingle_size: int = Field(5, ge=1, description="Words per shingle.")
+    num_perm: int = Field(128, ge=8, description="MinHash permutations (signature length).")
+    bands: int = Field(32, ge=1, description="LSH bands; num_perm / bands rows each.")
+    threshold: float = Field(
+        0.5, gt=0.0, le=1.0, description="Estimated Jaccard similarity at or above which two texts are one story."
+    )
+    max_bucket: int = Field(
+        50, ge=2, description="A band shared by more articles compares each with one of them, not all pairs."
+    )
+    index: bool = Field(True, description="Remember what was written, so later runs add only new stories.")
+    index_dir: Optional[str] = Field(None, description="Where the cross-run index lives; default: <state dir>/index.")
+    expiry_days: float = Field(7.0, gt=0, description="Streaming: how long a story's keys are remembered.")
+
+    @model_validator(mode="after")
+    def _bands_divide_permutations(self) -> DedupSettings:
+        if self.num_perm % self.bands:
+            raise ValueError(f"num_perm ({self.num_perm}) must be a multiple of bands ({self.bands})")
+        return self
+
+
 class EventsSettings(_Section):
     taxonomy: str = Field("configs/taxonomy.yaml", description="Event taxonomy YAML.")
     min_confidence: float = Field(0.5, ge=0.0, le=1.0)
@@ -210,6 +232,7 @@ class Settings(_Section):
     fetch: FetchSettings = FetchSettings()
     output: OutputSettings = OutputSettings()
     clean: CleanSettings = CleanSettings()
+    dedup: DedupSettings = DedupSettings()
     entities: EntitiesSettings = EntitiesSettings()
     events: EventsSettings = EventsSettings()
     state_dir: Optional[str] = Field(
@@ -223,6 +246,10 @@ class Settings(_Section):
     @property
     def state_path(self) -> str:
         return self.state_dir or f"{self.output.dir.rstrip('/')}/_state"
+
+    @property
+    def index_path(self) -> str:
+        return self.dedup.index_dir or f"{self.state_path.rstrip('/')}/index"
 
 
 def read_yaml(path: Path, what: str = "config file") -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """The pipeline graph: wires the stages; holds no logic of its own.
 
     files -> ReadArticles --+
-                            +-> CleanArticles -> ExactDedup -> ExtractEntities -> ExtractEvents
+                            +-> CleanArticles -> ExactDedup -> NearDedup -> ExtractEntities -> ExtractEvents
     feeds -> ReadFeeds -----+
                |               |               |              |                  |
                +---------------+--- dead letters (every stage), duplicates, entities, events, articles
@@ -14,11 +14,13 @@ import apache_beam as beam
 
 from pipeline.config import Settings
 from pipeline.records import FeedState
+from transforms import dedup_index
 from transforms.clean import CleanArticles
 from transforms.dedup import ExactDedup
 from transforms.entities import ExtractEntities
 from transforms.events import ExtractEvents
 from transforms.feeds import ReadFeeds
+from transforms.near_dedup import NearDedup
 from transforms.sources import ReadArticles
 from transforms.taxonomy import Taxonomy
 
@@ -41,9 +43,12 @@ def build_pipeline(
     lang: str = "en",
     feed_states: Optional[dict[str, FeedState]] = None,
     feed_state_output: Optional[str] = None,
+    index_output: Optional[str] = None,
 ) -> Tables:
     """Add the stages to `pipeline`, reading the files of `patterns` (see
-    `sources.resolve_patterns`) and the feeds of `settings.feeds`."""
+    `sources.resolve_patterns`) and the feeds of `settings.feeds`. With `settings.dedup.index`,
+    articles are de-duplicated against the index of earlier runs and, when `index_output` is
+    set, the articles written are added to it there (see `dedup_index.commit`)."""
     reads = []
     if patterns:
         reads.append(pipeline | "ReadArticles" >> ReadArticles(patterns, settings.input.max_bytes,
@@ -54,19 +59,25 @@ def build_pipeline(
     documents = [read.documents for read in reads] | "Documents" >> beam.Flatten()
     cleaned = documents | "Clean" >> CleanArticles(settings.clean)
     unique = cleaned.articles | "Dedup" >> ExactDedup()
-    annotated = unique.articles | "Entities" >> ExtractEntities(settings.entities, settings.progress_seconds)
+    stages = [unique]
+    if settings.dedup.near or settings.dedup.index:
+        earlier = dedup_index.read_earlier(pipeline, settings.index_path) if settings.dedup.index else None
+        stages.append(unique.articles | "NearDedup" >> NearDedup(settings.dedup, earlier))
+    annotated = stages[-1].articles | "Entities" >> ExtractEntities(settings.entities, settings.progress_seconds)
     events = annotated.annotated | "Events" >> ExtractEvents(taxonomy, settings.events.min_confidence, lang)
     dead_letters = (
         *(read.dead_letters for read in reads),
         cleaned.dead_letters,
-        unique.dead_letters,
+        *(stage.dead_letters for stage in stages),
         annotated.dead_letters,
         events.dead_letters,
     ) | "DeadLetters" >> beam.Flatten()
+    if settings.dedup.index and index_output:
+        _ = events.articles | "AddToIndex" >> dedup_index.WriteIndex(settings.dedup, index_output)
     return Tables(
         articles=events.articles,
         entities=annotated.entities,
         events=events.events,
-        duplicates=unique.duplicates,
+        duplicates=[stage.duplicates for stage in stages] | "Duplicates" >> beam.Flatten(),
         dead_letters=dead_letters,
     )

@@ -68,6 +68,7 @@ class Event(NamedTuple):
 class Duplicate(NamedTuple):
     article_id: str
     duplicate_of: str
+    cluster_id: str
     method: str
     similarity: float
     source: str
@@ -123,6 +124,23 @@ class FeedState(NamedTuple):
     etag: Optional[str]
     last_modified: Optional[str]
     checked: str  # ISO 8601 UTC time of the request
+
+
+class Sketch(NamedTuple):
+    """What near-duplicate detection knows of an article: its MinHash signature and ranking fields."""
+
+    article_id: str
+    published: Optional[datetime]
+    word_count: int
+    signature: bytes  # little-endian uint32 per permutation
+    seen: bool  # written by an earlier run (from the index)
+
+
+class IndexKey(NamedTuple):
+    """Cross-run index: a key (`id:`, `url:`, `hash:` or an LSH band) of an article written earlier."""
+
+    key: str
+    article_id: str
 
 
 class AnnotatedArticle(NamedTuple):
@@ -220,9 +238,13 @@ TABLES: tuple[Table, ...] = (
         "Articles not written to `articles` because they repeat one that was.",
         {
             "article_id": "The duplicate article.",
-            "duplicate_of": "The article_id of the representative kept in `articles`.",
-            "method": "`url` (same canonical URL) or `content` (same content hash).",
-            "similarity": "1.0 for exact duplicates.",
+            "duplicate_of": "The article_id of the story's representative, written to `articles` by this "
+            "run or an earlier one (for `seen`: the article itself).",
+            "cluster_id": "The story: a hash of its representative's id, the same in every run.",
+            "method": "`url` (same canonical URL), `content` (same content hash), `minhash` (near-duplicate "
+            "text) or `seen` (this very article was written by an earlier run).",
+            "similarity": "Estimated Jaccard similarity of the word shingles with the representative's; "
+            "1.0 for exact duplicates.",
             "source": "Where the duplicate came from.",
             "url": "Its canonical URL, if known.",
         },
@@ -250,5 +272,5 @@ TABLES: tuple[Table, ...] = (
 
 TABLES_BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
 
-for _record in (RawDocument, FeedEntry, FeedState, AnnotatedArticle, Article, Entity, Event, Duplicate, DeadLetter):
+for _record in (RawDocument, FeedEntry, FeedState, Sketch, IndexKey, AnnotatedArticle, Article, Entity, Event, Duplicate, DeadLetter):
     beam.coders.registry.register_coder(_record, beam.coders.RowCoder)

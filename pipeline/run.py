@@ -20,7 +20,7 @@ from pipeline.graph import build_pipeline
 from pipeline.options import pipeline_options
 from pipeline.records import FeedState
 from pipeline.summary import RunSummary, summarize
-from transforms import feed_state
+from transforms import dedup_index, feed_state
 from transforms.dead_letters import Rejected
 from transforms.feeds import is_remote, local_feed_exists
 from transforms.fetch import check_url
@@ -110,12 +110,16 @@ def run(job: Job) -> RunSummary:
     started = time.monotonic()
     pipeline = beam.Pipeline(options=job.options)
     pending = feed_state.pending_file(settings.state_path) if settings.feeds.sources else None
-    tables = build_pipeline(pipeline, settings, job.patterns, job.taxonomy, job.lang, job.feed_states, pending)
+    index_pending = dedup_index.pending_dir(settings.index_path) if settings.dedup.index else None
+    tables = build_pipeline(pipeline, settings, job.patterns, job.taxonomy, job.lang, job.feed_states, pending,
+                            index_pending)
     _ = tables._asdict() | "Write" >> WriteTables(settings.output)
     result = pipeline.run()
     result.wait_until_finish()
     if pending:
         feed_state.commit(settings.state_path, pending)
+    if index_pending:
+        dedup_index.commit(settings.index_path, index_pending)
     summary = summarize(result, time.monotonic() - started, job.runner, output_dir)
     with FileSystems.create(f"{output_dir.rstrip('/')}/{SUMMARY_FILE}") as handle:
         handle.write(summary.to_json().encode("utf-8"))

@@ -50,7 +50,7 @@ def test_articles_without_url_or_shared_text_are_all_kept() -> None:
 def test_a_group_that_cannot_be_ordered_becomes_dead_letters() -> None:
     from transforms.dedup import PickRepresentative
 
-    broken = [article("x", "Same text.")._replace(text=None), article("y", "Same text.")]  # len(None) fails
+    broken = [article("x", "Same text.")._replace(word_count=None), article("y", "Same text.")]  # -None fails
     outputs = list(PickRepresentative("content").process(("key", broken)))
     assert [(o.value.source, o.value.stage, o.value.error_type) for o in outputs] == [
         ("src/x", "dedup", "TypeError"), ("src/y", "dedup", "TypeError")]

@@ -2,7 +2,7 @@
 
 Two passes, each a keyed group so the work scales out: articles with the same canonical URL, then
 representatives with the same content hash. The representative is the earliest published
-article (undated ones last), then the longest, then the smallest id, so every runner picks the
+article (undated ones last), then the longest (in words), then the smallest id, so every runner picks the
 same one. A URL duplicate whose representative later turns out to be a content duplicate is
 pointed at the final representative, so `duplicate_of` always names a row of `articles`.
 If choosing a representative fails (a bug, not bad input), every article of that group becomes
@@ -19,7 +19,7 @@ from apache_beam import pvalue
 from apache_beam.metrics import Metrics
 
 from pipeline.records import Article, DeadLetter, Duplicate
-from transforms.dead_letters import DEAD_LETTERS, from_exception, tagged
+from transforms.dead_letters import DEAD_LETTERS, from_exception, stable_id, tagged
 
 STAGE = "dedup"
 NAMESPACE = "newsbeam.dedup"
@@ -33,17 +33,26 @@ class DedupResult(NamedTuple):
     dead_letters: beam.PCollection  # DeadLetter
 
 
+def rank(published: Optional[datetime], word_count: int, article_id: str) -> tuple[Any, ...]:
+    """Representative order: earliest published first (undated last), then longest, then smallest id."""
+    return (published or _NEVER, -word_count, article_id)
+
+
 def representative_order(article: Article) -> tuple[Any, ...]:
-    """Sort key: earliest published first (undated last), then longest text, then smallest id."""
-    return (article.published or _NEVER, -len(article.text), article.article_id)
+    return rank(article.published, article.word_count, article.article_id)
 
 
-def duplicate_row(article: Article, representative_id: str, method: str) -> Duplicate:
+def cluster_id(representative_id: str) -> str:
+    return stable_id("story", representative_id)
+
+
+def duplicate_row(article: Article, representative_id: str, method: str, similarity: float = 1.0) -> Duplicate:
     return Duplicate(
         article_id=article.article_id,
         duplicate_of=representative_id,
+        cluster_id=cluster_id(representative_id),
         method=method,
-        similarity=1.0,
+        similarity=round(similarity, 4),
         source=article.source,
         url=article.url,
     )

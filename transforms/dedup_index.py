@@ -1,0 +1,113 @@
+"""The cross-run index: what earlier runs wrote, as Parquet, so a run adds only new stories.
+
+    <index dir>/keys/*.parquet       IndexKey(key, article_id): id:, url:, hash: and LSH band keys
+    <index dir>/sketches/*.parquet   Sketch(article_id, published, word_count, signature, seen=True)
+
+A run reads both as PCollections and joins them by key and by id (`near_dedup.NearDedup`): the
+history is never a side input. The articles a run writes are added as new files under a pending
+directory, which `commit` moves into place only after the run succeeded, so a failed run never
+hides its stories from the next one.
+"""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any, Optional
+
+import apache_beam as beam
+from apache_beam.io import ReadFromParquet, WriteToParquet
+from apache_beam.io.filesystems import FileSystems
+
+from pipeline.config import DedupSettings
+from pipeline.records import Article, IndexKey, Sketch
+from pipeline.schemas import arrow_schema
+from transforms import minhash
+from transforms.near_dedup import article_keys, hasher
+
+KEYS, SKETCHES = "keys", "sketches"
+
+
+def _dir(index_dir: str, part: str) -> str:
+    return f"{index_dir.rstrip('/')}/{part}"
+
+
+def pending_dir(index_dir: str) -> str:
+    """A new, unique directory for one run's additions."""
+    return _dir(index_dir, f"pending-{uuid.uuid4().hex}")
+
+
+def has_history(index_dir: str) -> bool:
+    return bool(FileSystems.match([f"{_dir(index_dir, KEYS)}/*.parquet"])[0].metadata_list)
+
+
+def read_earlier(pipeline: beam.Pipeline, index_dir: str) -> Optional[tuple[beam.PCollection, beam.PCollection]]:
+    """(IndexKey, Sketch) PCollections of earlier runs, or None when there are none."""
+    if not has_history(index_dir):
+        return None
+    keys = (
+        pipeline
+        | "ReadIndexKeys" >> ReadFromParquet(f"{_dir(index_dir, KEYS)}/*.parquet")
+        | "AsIndexKeys" >> beam.Map(lambda row: IndexKey(**row)).with_output_types(IndexKey)
+    )
+    sketches = (
+        pipeline
+        | "ReadIndexSketches" >> ReadFromParquet(f"{_dir(index_dir, SKETCHES)}/*.parquet")
+        | "AsSketches" >> beam.Map(lambda row: Sketch(**row)).with_output_types(Sketch)
+    )
+    return keys, sketches
+
+
+class IndexRowsFn(beam.DoFn):
+    """A written article -> its index keys, and its sketch on the `sketches` output."""
+
+    def __init__(self, settings: DedupSettings):
+        self._settings = settings
+        self._hasher: Optional[minhash.MinHasher] = None
+
+    def setup(self) -> None:
+        self._hasher = hasher(self._settings)
+
+    def process(self, article: Article) -> Iterator[Any]:
+        assert self._hasher is not None
+        signature = minhash.to_bytes(self._hasher.signature(article.text))
+        for key in article_keys(article.article_id, article.url, article.content_hash, signature,
+                                self._settings.bands):
+            yield IndexKey(key, article.article_id)
+        yield beam.pvalue.TaggedOutput(
+            SKETCHES, Sketch(article.article_id, article.published, article.word_count, signature, seen=True))
+
+
+class WriteIndex(beam.PTransform):
+    """Written articles -> index files under `pending` (see `commit`)."""
+
+    def __init__(self, settings: DedupSettings, pending: str):
+        super().__init__()
+        self._settings = settings
+        self._pending = pending
+
+    def expand(self, articles: beam.PCollection) -> Any:
+        rows = articles | "IndexRows" >> beam.ParDo(IndexRowsFn(self._settings)).with_output_types(
+            IndexKey, sketches=Sketch).with_outputs(SKETCHES, main=KEYS)
+        for part, record in ((KEYS, IndexKey), (SKETCHES, Sketch)):
+            _ = (
+                rows[part]
+                | f"{part.title()}AsDicts" >> beam.Map(lambda r: r._asdict())
+                | f"Write{part.title()}" >> WriteToParquet(f"{_dir(self._pending, part)}/part", arrow_schema(record),
+                                                          file_name_suffix=".parquet", num_shards=1)
+            )
+        return rows
+
+
+def commit(index_dir: str, pending: str) -> None:
+    """Move a successful run's index files into the index, under names no other run uses."""
+    run = pending.rstrip("/").rsplit("pending-", 1)[-1]
+    for part in (KEYS, SKETCHES):
+        found = FileSystems.match([f"{_dir(pending, part)}/*.parquet"])[0].metadata_list
+        sources = [m.path for m in found]
+        targets = [f"{_dir(index_dir, part)}/{run}-{n:05d}.parquet" for n in range(len(sources))]
+        if not sources:
+            continue
+        if not FileSystems.exists(_dir(index_dir, part)):
+            FileSystems.mkdirs(_dir(index_dir, part))
+        FileSystems.rename(sources, targets)
+    FileSystems.delete([pending])

@@ -1,0 +1,120 @@
+"""MinHash signatures and LSH band keys for near-duplicate detection. Pure functions, numpy.
+
+A text is reduced to the set of its word k-shingles (lower-cased word sequences of length k), each
+hashed to 32 bits: every word is hashed once (CRC-32), and the words' hashes are combined into
+shingle hashes with vectorised polynomial arithmetic, so no per-shingle Python work is done. The
+signature is, for each of `num_perm` universal hash functions h(x) = (a*x + b) mod (2^61 - 1),
+the minimum over the shingles, computed as one (shingles x permutations) array operation. The
+fraction of equal signature positions estimates the Jaccard similarity of two shingle sets.
+
+LSH: the signature is cut into `bands` bands of `rows` values; two texts share a band key with
+probability 1 - (1 - J^rows)^bands, so texts above the threshold (about (1/bands)^(1/rows))
+almost always share one. Band keys are strings, usable as Beam keys.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+import zlib
+from collections.abc import Iterable
+from typing import NamedTuple
+
+import numpy as np
+
+_WORD = re.compile(r"\w+")
+_MERSENNE = np.uint64((1 << 61) - 1)
+_MAX32 = np.uint64(0xFFFFFFFF)
+_SHINGLE_BASE = np.uint64(0x100000001B3)  # an odd 64-bit multiplier (FNV prime)
+_MIX = np.uint64(0x9E3779B97F4A7C15)  # golden-ratio constant: spreads the combined hash's bits
+
+
+class MinHasher(NamedTuple):
+    """The hash functions of one configuration; equal parameters give equal signatures anywhere."""
+
+    shingle_size: int
+    a: np.ndarray  # uint64[num_perm]
+    b: np.ndarray  # uint64[num_perm]
+
+    @classmethod
+    def create(cls, num_perm: int, shingle_size: int, seed: int = 1) -> MinHasher:
+        rng = np.random.RandomState(seed)
+        a = rng.randint(1, int(_MERSENNE), size=num_perm, dtype=np.uint64)
+        b = rng.randint(0, int(_MERSENNE), size=num_perm, dtype=np.uint64)
+        return cls(shingle_size, a, b)
+
+    @property
+    def num_perm(self) -> int:
+        return len(self.a)
+
+    def signature(self, text: str) -> np.ndarray:
+        """uint32[num_perm]: the MinHash signature of `text`'s shingles."""
+        hashes = shingle_hashes(text, self.shingle_size)
+        if hashes.size == 0:
+            return np.full(self.num_perm, 0xFFFFFFFF, dtype=np.uint32)
+        permuted = (np.outer(hashes, self.a) + self.b) % _MERSENNE & _MAX32
+        return permuted.min(axis=0).astype(np.uint32)
+
+
+def words(text: str) -> list[str]:
+    return _WORD.findall(text.lower())
+
+
+def shingle_hashes(text: str, size: int) -> np.ndarray:
+    """uint64 array of the distinct 32-bit hashes of `text`'s word `size`-shingles (a text shorter
+    than `size` words is one shingle)."""
+    tokens = words(text)
+    if not tokens:
+        return np.empty(0, dtype=np.uint64)
+    word_hashes = np.fromiter((zlib.crc32(w.encode("utf-8")) for w in tokens), dtype=np.uint64, count=len(tokens))
+    width = min(size, len(tokens))
+    count = len(tokens) - width + 1
+    combined = np.zeros(count, dtype=np.uint64)
+    for offset in range(width):  # polynomial hash of each window, modulo 2^64
+        combined = combined * _SHINGLE_BASE + word_hashes[offset : offset + count]
+    return np.unique((combined * _MIX) >> np.uint64(32))
+
+
+def similarity(first: np.ndarray, second: np.ndarray) -> float:
+    """Estimated Jaccard similarity: the fraction of equal signature positions."""
+    return float(np.count_nonzero(first == second)) / len(first)
+
+
+def band_keys(signature: np.ndarray, bands: int) -> list[str]:
+    """One key per band: `<band>:<hash of the band's values>`; equal keys = equal bands."""
+    rows = len(signature) // bands
+    data = signature.astype("<u4").tobytes()
+    return [f"{band:02d}:{hashlib.blake2b(data[band * rows * 4 : (band + 1) * rows * 4], digest_size=8).hexdigest()}"
+            for band in range(bands)]
+
+
+def to_bytes(signature: np.ndarray) -> bytes:
+    return signature.astype("<u4").tobytes()
+
+
+def from_bytes(data: bytes) -> np.ndarray:
+    return np.frombuffer(data, dtype="<u4")
+
+
+def candidate_probability(jaccard: float, bands: int, rows: int) -> float:
+    """Probability that two texts of this Jaccard similarity share at least one band."""
+    return float(1.0 - (1.0 - jaccard**rows) ** bands)
+
+
+def components(edges: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Connected components of an undirected graph: node -> the smallest node of its component."""
+    parent: dict[str, str] = {}
+
+    def find(node: str) -> str:
+        parent.setdefault(node, node)
+        root = node
+        while parent[root] != root:
+            root = parent[root]
+        while parent[node] != root:  # path compression
+            parent[node], node = root, parent[node]
+        return root
+
+    for left, right in edges:
+        a, b = find(left), find(right)
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+    return {node: find(node) for node in parent}
