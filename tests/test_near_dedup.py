@@ -1,0 +1,113 @@
+"""Near-duplicate clusters and representatives (TestPipeline), and the cross-run index (CLI runs)."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import apache_beam as beam
+import pytest
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from pipeline.config import DedupSettings
+from tests.conftest import SEEDS, read_table, run_cli
+from tests.fixtures import article
+from transforms.dedup import cluster_id
+from transforms.near_dedup import NearDedup
+
+OPTIONS = ["--runner=FnApiRunner"]
+SEED_TEXTS = [p.read_text(encoding="utf-8") for p in sorted(SEEDS.glob("*.txt"))]
+STORY, OTHER = SEED_TEXTS
+
+
+def retitled(text: str) -> str:
+    """A syndicated copy: new first line, a wire dateline, a footer."""
+    first, rest = text.split("\n", 1)
+    return f"KABUL (Wire) - Afghan district falls to insurgents.\n{rest}\nReporting by staff; editing by desk."
+
+
+def truncated(text: str, keep: float = 0.7) -> str:
+    words = text.split(" ")
+    return " ".join(words[: int(len(words) * keep)])
+
+
+def test_near_duplicates_cluster_behind_the_earliest_article() -> None:
+    articles = [
+        article("original", STORY, day=2),
+        article("syndicated", retitled(STORY), day=1),  # earliest: the representative
+        article("short", truncated(STORY), day=3),
+        article("other", OTHER, day=1),
+    ]
+    with TestPipeline(argv=OPTIONS) as p:
+        result = p | beam.Create(articles) | NearDedup(DedupSettings(index=False))
+        assert_that(result.articles | beam.Map(lambda a: a.article_id), equal_to(["syndicated", "other"]),
+                    label="kept")
+        assert_that(
+            result.duplicates | beam.Map(lambda d: (d.article_id, d.duplicate_of, d.cluster_id, d.method,
+                                                    0.5 <= d.similarity < 1.0)),
+            equal_to([("original", "syndicated", cluster_id("syndicated"), "minhash", True),
+                      ("short", "syndicated", cluster_id("syndicated"), "minhash", True)]),
+            label="duplicates",
+        )
+
+
+def test_a_chain_of_copies_is_one_cluster() -> None:
+    """A ~ B and B ~ C make one story even when A and C alone fall under the threshold."""
+    words = STORY.split(" ")
+    third = len(words) // 3
+    a = " ".join(words[: 2 * third])
+    b = " ".join(words[third // 2 : 2 * third + third // 2])
+    c = " ".join(words[third:])
+    with TestPipeline(argv=OPTIONS) as p:
+        result = (p | beam.Create([article("a", a, day=1), article("b", b, day=2), article("c", c, day=3)])
+                  | NearDedup(DedupSettings(index=False, threshold=0.3)))
+        assert_that(result.articles | beam.Map(lambda x: x.article_id), equal_to(["a"]), label="kept")
+        assert_that(result.duplicates | beam.Map(lambda d: (d.article_id, d.duplicate_of)),
+                    equal_to([("b", "a"), ("c", "a")]), label="duplicates")
+
+
+def test_different_stories_on_one_template_are_not_merged() -> None:
+    """Same boilerplate lines, different stories: below the threshold, all kept."""
+    footer = "\nFollow our live coverage for updates. Subscribe to the newsletter for daily briefings."
+    articles = [article(f"s{n}", text + footer * 3, day=n + 1) for n, text in enumerate(SEED_TEXTS)]
+    with TestPipeline(argv=OPTIONS) as p:
+        result = p | beam.Create(articles) | NearDedup(DedupSettings(index=False))
+        assert_that(result.articles | beam.Map(lambda a: a.article_id), equal_to(["s0", "s1"]))
+
+
+# -- across runs -----------------------------------------------------------------------------
+def run_with_index(inputs: Path, output: Path, state: Path) -> int:
+    return run_cli("--input", str(inputs), "--output", str(output), "--set", "dedup.index=true",
+                   "--set", f"state_dir={state}")
+
+
+def test_the_index_makes_a_rerun_add_nothing_and_links_new_copies_to_old_stories(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = tmp_path / "state"
+    first = tmp_path / "first"
+    shutil.copytree(SEEDS, first)
+    assert run_with_index(first, tmp_path / "out1", state) == 0
+    assert "read 2 = written 2 + duplicates 0" in capsys.readouterr().out
+    written = {a["source"].rsplit("/", 1)[-1]: a["article_id"] for a in read_table(tmp_path / "out1", "articles")}
+
+    assert run_with_index(first, tmp_path / "out2", state) == 0  # the same input again
+    assert "read 2 = written 0 + duplicates 2" in capsys.readouterr().out
+    again = read_table(tmp_path / "out2", "duplicates")
+    assert sorted((d["method"], d["article_id"] == d["duplicate_of"]) for d in again) == [("seen", True)] * 2
+
+    later = tmp_path / "later"
+    later.mkdir()
+    (later / "syndicated.txt").write_text(retitled(STORY), encoding="utf-8")  # a new copy of an old story
+    (later / "copy.txt").write_text(OTHER, encoding="utf-8")  # an exact copy under another name
+    (later / "new.txt").write_text(
+        "Protesters marched through the capital on Monday to demand the release of detained journalists, "
+        "and police arrested at least 30 people near the parliament, witnesses said.", encoding="utf-8")
+    assert run_with_index(later, tmp_path / "out3", state) == 0
+    assert "read 3 = written 1 + duplicates 2" in capsys.readouterr().out
+    duplicates = {d["source"].rsplit("/", 1)[-1]: d for d in read_table(tmp_path / "out3", "duplicates")}
+    story_id = written[sorted(p.name for p in SEEDS.glob("*.txt"))[0]]
+    other_id = written[sorted(p.name for p in SEEDS.glob("*.txt"))[1]]
+    assert (duplicates["syndicated.txt"]["duplicate_of"], duplicates["syndicated.txt"]["method"]) == (story_id, "minhash")
+    assert (duplicates["copy.txt"]["duplicate_of"], duplicates["copy.txt"]["method"]) == (other_id, "content")
+    assert [a["source"].rsplit("/", 1)[-1] for a in read_table(tmp_path / "out3", "articles")] == ["new.txt"]
