@@ -65,7 +65,7 @@ def test_bands_split_the_signature_and_equal_bands_give_equal_keys() -> None:
     changed = sig.copy()
     changed[5] ^= 1  # band 1 (rows 4-7) differs, the others do not
     other = minhash.band_keys(changed, 32)
-    assert [a == b for a, b in zip(keys, other)] == [True, False] + [True] * 30
+    assert [a == b for a, b in zip(keys, other, strict=True)] == [True, False] + [True] * 30
 
 
 def test_candidate_probability_is_an_s_curve_around_the_threshold() -> None:

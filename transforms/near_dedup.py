@@ -158,8 +158,9 @@ def attach_first(keyed: tuple[str, dict[str, list[Any]]]) -> Iterator[tuple[str,
     """First join of a candidate pair: (first id, {sketch, pairs}) -> (second id, (first sketch, method))."""
     _, joined = keyed
     first = merge_sketches(joined["sketch"])
-    for second_id, method in joined["pairs"] if first is not None else ():
-        yield second_id, (first, method)
+    if first is not None:
+        for second_id, method in joined["pairs"]:
+            yield second_id, (first, method)
 
 
 def assign(edges: Iterable[Edge]) -> Iterator[tuple[str, Assignment]]:
@@ -171,10 +172,10 @@ def assign(edges: Iterable[Edge]) -> Iterator[tuple[str, Assignment]]:
         for sketch in (edge.first, edge.second):
             if sketch.article_id not in sketches or sketch.seen:
                 sketches[sketch.article_id] = sketch
-        pair = tuple(sorted((edge.first.article_id, edge.second.article_id)))
-        previous = direct.get(pair)  # type: ignore[arg-type]
+        pair = _pair(edge.first.article_id, edge.second.article_id)
+        previous = direct.get(pair)
         if previous is None or _METHOD_PRIORITY[edge.method] < _METHOD_PRIORITY[previous[1]]:
-            direct[pair] = (edge.similarity, edge.method)  # type: ignore[index]
+            direct[pair] = (edge.similarity, edge.method)
     roots = minhash.components(direct)
     clusters: dict[str, list[Sketch]] = {}
     for node, root in roots.items():
@@ -186,11 +187,14 @@ def assign(edges: Iterable[Edge]) -> Iterator[tuple[str, Assignment]]:
         for member in members:
             if member.seen or member.article_id == representative.article_id:
                 continue
-            pair = tuple(sorted((member.article_id, representative.article_id)))
-            score, method = direct.get(pair, (None, MINHASH))  # type: ignore[call-overload]
-            if score is None:  # joined to the representative through other members
-                score = minhash.similarity(minhash.from_bytes(member.signature), signature)
-            yield member.article_id, Assignment(representative.article_id, score, method)
+            found = direct.get(_pair(member.article_id, representative.article_id))
+            if found is None:  # joined to the representative through other members
+                found = (minhash.similarity(minhash.from_bytes(member.signature), signature), MINHASH)
+            yield member.article_id, Assignment(representative.article_id, *found)
+
+
+def _pair(first: str, second: str) -> tuple[str, str]:
+    return (first, second) if first <= second else (second, first)
 
 
 def apply_assignment(keyed: tuple[str, dict[str, list[Any]]]) -> Iterator[Any]:

@@ -1,0 +1,196 @@
+"""Streaming de-duplication: the same keys as the batch stages, held in stateful DoFns that forget
+after `dedup.expiry_days`, so memory stays bounded however long the stream runs.
+
+    article -> (key, claim) for each of its keys (url:, hash:, LSH bands)
+      ClaimKeyFn, keyed by key: the first article to claim a key holds it until it expires;
+        every later claimant gets a vote: duplicate of the holder, or new
+      DecideFn, keyed by article id: waits for the article and all its votes, then emits the
+        article once, or a `Duplicate` of the article it repeats
+
+Order: claims on a key wait for the watermark to pass their timestamp and are then judged in
+(event timestamp, id) order, so of two copies in flight together the earlier one wins every key
+and exactly one survives, whatever order the claims arrived in. A holder expires `expiry_days`
+after it claimed the key (an event-time timer), after which a copy of it counts as new.
+"""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any, NamedTuple, Optional
+
+import apache_beam as beam
+from apache_beam.coders import PickleCoder
+from apache_beam.transforms.timeutil import TimeDomain
+from apache_beam.transforms.userstate import BagStateSpec, ReadModifyWriteStateSpec, TimerSpec, on_timer
+from apache_beam.utils.timestamp import Timestamp
+
+from pipeline.config import DedupSettings
+from pipeline.records import Article, Duplicate, Sketch
+from transforms import minhash
+from transforms.dedup import DUPLICATES, duplicate_row
+from transforms.near_dedup import MINHASH, SEEN, article_keys, hasher
+
+_DAY = 24 * 3600
+
+
+class Claim(NamedTuple):
+    sketch: Sketch
+    timestamp: float  # event time, seconds
+    keys: int  # how many keys the article has (the votes DecideFn waits for)
+    delivery: str  # DecideFn's key: one per arrival, so two arrivals of one article never mix
+
+
+class Vote(NamedTuple):
+    duplicate_of: Optional[str]  # None: new on this key
+    similarity: float
+    method: str
+
+
+def _order(claim: Claim) -> tuple[float, str]:
+    return (claim.timestamp, claim.sketch.article_id)
+
+
+class ClaimsFn(beam.DoFn):
+    """Article -> (delivery, article) and (key, Claim) for each of its keys."""
+
+    CLAIMS = "claims"
+
+    def __init__(self, settings: DedupSettings):
+        self._settings = settings
+        self._hasher: Optional[minhash.MinHasher] = None
+
+    def setup(self) -> None:
+        self._hasher = hasher(self._settings)
+
+    def process(self, article: Article, timestamp: Any = beam.DoFn.TimestampParam) -> Iterator[Any]:
+        assert self._hasher is not None
+        signature = minhash.to_bytes(self._hasher.signature(article.text))
+        keys = [k for k in article_keys(article.article_id, article.url, article.content_hash, signature,
+                                        self._settings.bands) if not k.startswith("id:")]
+        keys.append(f"id:{article.article_id}")
+        sketch = Sketch(article.article_id, article.published, article.word_count, signature, seen=False)
+        delivery = f"{article.article_id}/{uuid.uuid4().hex}"
+        yield delivery, ("article", article)
+        for key in keys:
+            yield beam.pvalue.TaggedOutput(self.CLAIMS, (key, Claim(sketch, float(timestamp), len(keys), delivery)))
+
+
+class ClaimKeyFn(beam.DoFn):
+    """(key, Claim) -> (delivery, ("vote", Vote, keys)): who holds the key decides the vote.
+
+    Claims wait until the watermark passes their timestamp, then are judged in (timestamp, id)
+    order, so the earliest copy holds the key however the claims arrived.
+    """
+
+    HOLDER = ReadModifyWriteStateSpec("holder", PickleCoder())
+    PENDING = BagStateSpec("pending", PickleCoder())
+    FLUSH = TimerSpec("flush", TimeDomain.WATERMARK)
+    EXPIRY = TimerSpec("expiry", TimeDomain.WATERMARK)
+
+    def __init__(self, threshold: float, expiry_days: float):
+        self._threshold = threshold
+        self._expiry = expiry_days * _DAY
+
+    def process(
+        self, keyed: tuple[str, Claim], pending: Any = beam.DoFn.StateParam(PENDING),
+        flush: Any = beam.DoFn.TimerParam(FLUSH),
+    ) -> None:
+        key, claim = keyed
+        pending.add((key, claim))
+        flush.set(Timestamp(claim.timestamp))
+
+    @on_timer(FLUSH)
+    def on_flush(
+        self, fired: Any = beam.DoFn.TimestampParam, pending: Any = beam.DoFn.StateParam(PENDING),
+        holder: Any = beam.DoFn.StateParam(HOLDER), flush: Any = beam.DoFn.TimerParam(FLUSH),
+        expiry: Any = beam.DoFn.TimerParam(EXPIRY),
+    ) -> Iterator[tuple[str, tuple[str, Any, int]]]:
+        yield from self._judge(float(fired), pending, holder, flush, expiry)
+
+    @on_timer(EXPIRY)
+    def on_expiry(
+        self, fired: Any = beam.DoFn.TimestampParam, pending: Any = beam.DoFn.StateParam(PENDING),
+        holder: Any = beam.DoFn.StateParam(HOLDER), flush: Any = beam.DoFn.TimerParam(FLUSH),
+        expiry: Any = beam.DoFn.TimerParam(EXPIRY),
+    ) -> Iterator[tuple[str, tuple[str, Any, int]]]:
+        yield from self._judge(float(fired), pending, holder, flush, expiry)  # claims due first
+        held: Optional[Claim] = holder.read()
+        if held is not None and held.timestamp + self._expiry <= float(fired):
+            holder.clear()
+
+    def _judge(self, upto: float, pending: Any, holder: Any, flush: Any, expiry: Any) -> Iterator[Any]:
+        waiting = list(pending.read())
+        due = sorted((c for c in waiting if c[1].timestamp <= upto), key=lambda kc: _order(kc[1]))
+        later = [c for c in waiting if c[1].timestamp > upto]
+        pending.clear()
+        for item in later:
+            pending.add(item)
+        if later:
+            flush.set(Timestamp(min(c[1].timestamp for c in later)))
+        for key, claim in due:
+            held: Optional[Claim] = holder.read()
+            if held is not None and held.timestamp + self._expiry <= claim.timestamp:
+                held = None  # expired, though its timer has not fired yet
+            if held is None:
+                holder.write(claim)
+                expiry.set(Timestamp(claim.timestamp + self._expiry))
+            yield claim.delivery, ("vote", self._vote(key, claim, held), claim.keys)
+
+    def _vote(self, key: str, claim: Claim, held: Optional[Claim]) -> Vote:
+        kind = key.split(":", 1)[0]
+        if held is None or held.delivery == claim.delivery:
+            return Vote(None, 0.0, MINHASH)
+        if kind == "id":
+            return Vote(held.sketch.article_id, 1.0, SEEN)
+        if kind in ("url", "hash"):
+            return Vote(held.sketch.article_id, 1.0, "url" if kind == "url" else "content")
+        score = minhash.similarity(minhash.from_bytes(claim.sketch.signature), minhash.from_bytes(held.sketch.signature))
+        return Vote(held.sketch.article_id, score, MINHASH) if score >= self._threshold else Vote(None, score, MINHASH)
+
+
+_PRIORITY = {SEEN: 0, "url": 1, "content": 2, MINHASH: 3}
+
+
+class DecideFn(beam.DoFn):
+    """(delivery, article | votes) -> the article once all its votes are in, or its Duplicate."""
+
+    MESSAGES = BagStateSpec("messages", PickleCoder())
+
+    def process(
+        self, keyed: tuple[str, tuple[Any, ...]], messages: Any = beam.DoFn.StateParam(MESSAGES)
+    ) -> Iterator[Any]:
+        messages.add(keyed[1])
+        received = list(messages.read())
+        article = next((m[1] for m in received if m[0] == "article"), None)
+        votes = [m[1] for m in received if m[0] == "vote"]
+        if article is not None and votes and len(votes) == next(m[2] for m in received if m[0] == "vote"):
+            messages.clear()
+            repeats = [vote for vote in votes if vote.duplicate_of is not None]
+            if repeats:
+                best = min(repeats, key=lambda v: (_PRIORITY[v.method], -v.similarity))
+                yield beam.pvalue.TaggedOutput(
+                    DUPLICATES, duplicate_row(article, best.duplicate_of, best.method, best.similarity))
+            else:
+                yield article
+
+
+class StreamingDedup(beam.PTransform):
+    """Article stream -> `(articles, duplicates)`: each story emitted once within the expiry."""
+
+    def __init__(self, settings: DedupSettings):
+        super().__init__()
+        self._settings = settings
+
+    def expand(self, articles: beam.PCollection) -> tuple[beam.PCollection, beam.PCollection]:
+        settings = self._settings
+        claims = articles | "Claims" >> beam.ParDo(ClaimsFn(settings)).with_output_types(
+            tuple[str, tuple], claims=tuple[str, Claim]).with_outputs(ClaimsFn.CLAIMS, main="articles")
+        votes = claims[ClaimsFn.CLAIMS] | "ClaimKeys" >> beam.ParDo(
+            ClaimKeyFn(settings.threshold, settings.expiry_days)).with_output_types(tuple[str, tuple])
+        decided = (
+            (claims.articles, votes)
+            | "ArticlesAndVotes" >> beam.Flatten()
+            | "Decide" >> beam.ParDo(DecideFn()).with_output_types(Article, duplicates=Duplicate)
+            .with_outputs(DUPLICATES, main="articles")
+        )
+        return decided.articles, decided[DUPLICATES]
