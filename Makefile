@@ -27,9 +27,15 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest
 
-bench: $(VENV)/.installed
+$(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	touch $@
+
+bench: $(VENV)/.installed-bench
 	$(BIN)/python -m bench.throughput
 	$(BIN)/python -m bench.feeds
+	$(BIN)/python -m bench.neardup
+	$(BIN)/python -m bench.dedup_speed
 
 clean:
 	rm -rf $(VENV) output *.egg-info

@@ -140,6 +140,9 @@ class DedupSettings(_Section):
     threshold: float = Field(
         0.5, gt=0.0, le=1.0, description="Estimated Jaccard similarity at or above which two texts are one story."
     )
+    shards: int = Field(
+        64, ge=1, description="Groups the keys and sketches are shuffled in (packed, not one element per key)."
+    )
     max_bucket: int = Field(
         50, ge=2, description="A band shared by more articles compares each with one of them, not all pairs."
     )

@@ -111,3 +111,20 @@ def test_the_index_makes_a_rerun_add_nothing_and_links_new_copies_to_old_stories
     assert (duplicates["syndicated.txt"]["duplicate_of"], duplicates["syndicated.txt"]["method"]) == (story_id, "minhash")
     assert (duplicates["copy.txt"]["duplicate_of"], duplicates["copy.txt"]["method"]) == (other_id, "content")
     assert [a["source"].rsplit("/", 1)[-1] for a in read_table(tmp_path / "out3", "articles")] == ["new.txt"]
+
+
+def test_a_failed_run_adds_nothing_to_the_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The index is committed only after the run succeeded: else the next run would skip stories
+    that were never written."""
+    original = beam.Pipeline.run
+
+    def run_then_fail(self: beam.Pipeline, *args: object, **kwargs: object) -> None:
+        original(self, *args, **kwargs).wait_until_finish()
+        raise RuntimeError("worker lost")
+
+    monkeypatch.setattr(beam.Pipeline, "run", run_then_fail)
+    assert run_with_index(SEEDS, tmp_path / "out", tmp_path / "state") == 1
+    assert not list((tmp_path / "state" / "index" / "keys").glob("*.parquet"))  # only a pending dir
+    monkeypatch.undo()
+    assert run_with_index(SEEDS, tmp_path / "out", tmp_path / "state") == 0
+    assert len(read_table(tmp_path / "out", "articles")) == 2

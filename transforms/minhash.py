@@ -3,9 +3,11 @@
 A text is reduced to the set of its word k-shingles (lower-cased word sequences of length k), each
 hashed to 32 bits: every word is hashed once (CRC-32), and the words' hashes are combined into
 shingle hashes with vectorised polynomial arithmetic, so no per-shingle Python work is done. The
-signature is, for each of `num_perm` universal hash functions h(x) = (a*x + b) mod (2^61 - 1),
-the minimum over the shingles, computed as one (shingles x permutations) array operation. The
-fraction of equal signature positions estimates the Jaccard similarity of two shingle sets.
+signature is, for each of `num_perm` hash functions h(x) = ((a*x + b) mod 2^64) >> 32 (multiply-
+add-shift with odd 64-bit a: a universal family for 32-bit keys, and cheaper than a prime
+modulus), the minimum over the shingles, computed as one (shingles x permutations) array
+operation. The fraction of equal signature positions estimates the Jaccard similarity of two
+shingle sets.
 
 LSH: the signature is cut into `bands` bands of `rows` values; two texts share a band key with
 probability 1 - (1 - J^rows)^bands, so texts above the threshold (about (1/bands)^(1/rows))
@@ -22,8 +24,7 @@ from typing import NamedTuple
 import numpy as np
 
 _WORD = re.compile(r"\w+")
-_MERSENNE = np.uint64((1 << 61) - 1)
-_MAX32 = np.uint64(0xFFFFFFFF)
+_SHIFT = np.uint64(32)
 _SHINGLE_BASE = np.uint64(0x100000001B3)  # an odd 64-bit multiplier (FNV prime)
 _MIX = np.uint64(0x9E3779B97F4A7C15)  # golden-ratio constant: spreads the combined hash's bits
 
@@ -38,9 +39,12 @@ class MinHasher(NamedTuple):
     @classmethod
     def create(cls, num_perm: int, shingle_size: int, seed: int = 1) -> MinHasher:
         rng = np.random.RandomState(seed)
-        a = rng.randint(1, int(_MERSENNE), size=num_perm, dtype=np.uint64)
-        b = rng.randint(0, int(_MERSENNE), size=num_perm, dtype=np.uint64)
-        return cls(shingle_size, a, b)
+
+        def random64() -> np.ndarray:
+            high = rng.randint(0, 1 << 32, size=num_perm, dtype=np.uint64)
+            return (high << np.uint64(32)) | rng.randint(0, 1 << 32, size=num_perm, dtype=np.uint64)
+
+        return cls(shingle_size, random64() | np.uint64(1), random64())
 
     @property
     def num_perm(self) -> int:
@@ -51,7 +55,7 @@ class MinHasher(NamedTuple):
         hashes = shingle_hashes(text, self.shingle_size)
         if hashes.size == 0:
             return np.full(self.num_perm, 0xFFFFFFFF, dtype=np.uint32)
-        permuted = (np.outer(hashes, self.a) + self.b) % _MERSENNE & _MAX32
+        permuted = (np.outer(hashes, self.a) + self.b) >> _SHIFT
         return permuted.min(axis=0).astype(np.uint32)
 
 
@@ -71,7 +75,7 @@ def shingle_hashes(text: str, size: int) -> np.ndarray:
     combined = np.zeros(count, dtype=np.uint64)
     for offset in range(width):  # polynomial hash of each window, modulo 2^64
         combined = combined * _SHINGLE_BASE + word_hashes[offset : offset + count]
-    return np.unique((combined * _MIX) >> np.uint64(32))
+    return np.unique((combined * _MIX) >> _SHIFT)
 
 
 def similarity(first: np.ndarray, second: np.ndarray) -> float:

@@ -1,13 +1,15 @@
 """Near-duplicate detection (MinHash-LSH), within a run and against the runs before it.
 
-    articles -> Sketch (MinHash signature) -> keys (id:, url:, hash:, LSH bands)
-        keys now + keys of earlier runs (index) -> CoGroupByKey by key -> candidate pairs
-        candidate pairs + sketches (now and earlier) -> two joins by id -> verified edges
-        verified edges -> connected components (one worker; edges are few) -> assignments
-        articles + assignments -> CoGroupByKey by id -> articles that flow on | duplicates
+    articles -> Sketch (MinHash signature) + keys (id:, url:, hash:, one per LSH band)
+    keys now + keys of earlier runs (index) -> packed by shard -> GroupByKey -> buckets -> pairs
+    candidate pairs + the candidates' sketches (side input) -> verified edges
+    verified edges -> connected components (one worker; edges are few) -> assignments
+    articles + this run's assignments (side input) -> articles that flow on | duplicates
 
-Everything that depends on the data volume is a keyed group, so it scales out; only the verified
-edges (pairs of near-duplicates) meet on one worker, for the components. A candidate pair is a
+The keys, whose number grows with the data, are grouped by key in a shuffle that scales out; they
+travel packed, many (key, id) pairs per element, into `dedup.shards` groups, because one Beam
+element per key costs more than the dedup itself. What meets in side inputs or on one worker is
+bounded by this run's candidates and duplicates, never by the history. A candidate pair is a
 near-duplicate when its estimated Jaccard similarity reaches `dedup.threshold`; pairs found by an
 exact key (the same URL or content hash as an article of an earlier run) need no estimate.
 
@@ -18,7 +20,9 @@ wrote (the same `article_id`) becomes a `seen` duplicate of itself.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import zlib
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator
 from itertools import combinations
 from typing import Any, NamedTuple, Optional
 
@@ -36,6 +40,9 @@ STAGE = "dedup"
 SEEN, MINHASH = "seen", "minhash"
 # Exact keys win over a similarity estimate when a pair shares several keys.
 _METHOD_PRIORITY = {"url": 0, "content": 1, MINHASH: 2}
+
+
+_PackedKeys = tuple[int, tuple[str, list[tuple[str, str]]]]
 
 
 class Edge(NamedTuple):
@@ -64,7 +71,7 @@ def article_keys(article_id: str, url: Optional[str], content_hash: str, signatu
 
 
 class SketchFn(beam.DoFn):
-    """Article -> the article (keyed by id), its Sketch, and (key, article_id) for each of its keys."""
+    """Article -> the article, its Sketch, and the list of its (key, article_id)."""
 
     KEYS, SKETCHES = "keys", "sketches"
 
@@ -82,85 +89,82 @@ class SketchFn(beam.DoFn):
         assert self._hasher is not None
         signature = minhash.to_bytes(self._hasher.signature(article.text))
         keys = article_keys(article.article_id, article.url, article.content_hash, signature, self._settings.bands)
-        yield (article.article_id, article)
+        yield article
         yield beam.pvalue.TaggedOutput(
             self.SKETCHES, Sketch(article.article_id, article.published, article.word_count, signature, seen=False))
-        for key in keys:
-            yield beam.pvalue.TaggedOutput(self.KEYS, (key, article.article_id))
+        yield beam.pvalue.TaggedOutput(self.KEYS, [(key, article.article_id) for key in keys])
 
 
 def hasher(settings: DedupSettings) -> minhash.MinHasher:
     return minhash.MinHasher.create(settings.num_perm, settings.shingle_size)
 
 
-def candidate_pairs(keyed: tuple[str, dict[str, list[str]]], max_bucket: int) -> Iterator[tuple[tuple[str, str], str]]:
+def shard_of(key: str, shards: int) -> int:
+    return zlib.crc32(key.encode("utf-8")) % shards
+
+
+def pack(batch: Iterable[Any], side: str, shards: int, key_of: Callable[[Any], str]) -> Iterator[tuple[int, tuple[str, list[Any]]]]:
+    """A batch of items -> one (shard, (side, items)) per shard their keys fall in."""
+    groups: dict[int, list[Any]] = defaultdict(list)
+    for item in batch:
+        groups[shard_of(key_of(item), shards)].append(item)
+    yield from ((shard, (side, items)) for shard, items in groups.items())
+
+
+def bucket_pairs(key: str, now: set[str], earlier: set[str], max_bucket: int) -> Iterator[tuple[tuple[str, str], str]]:
     """((id, id), method) for the articles of this run sharing `key`, with each other and with the
     articles of earlier runs that have it. A bucket larger than `max_bucket` pairs each member
-    with its smallest id only. An `id:` key pairs nothing (see `seen_assignments`)."""
-    key, sides = keyed
-    now = set(sides["now"])
-    kind = key.split(":", 1)[0]
-    if now and kind != "id":
-        method = {"url": "url", "hash": "content"}.get(kind, MINHASH)
-        members = sorted(now | set(sides["earlier"]))
-        pairs: Iterable[tuple[str, str]] = (
-            combinations(members, 2) if len(members) <= max_bucket else ((members[0], m) for m in members[1:])
-        )
-        for first, second in pairs:
-            if first in now or second in now:
-                yield (first, second), method
+    with its smallest id only."""
+    method = {"url": "url", "hash": "content"}.get(key.split(":", 1)[0], MINHASH)
+    members = sorted(now | earlier)
+    pairs: Iterable[tuple[str, str]] = (
+        combinations(members, 2) if len(members) <= max_bucket else ((members[0], m) for m in members[1:])
+    )
+    for first, second in pairs:
+        if first in now or second in now:
+            yield (first, second), method
 
 
-def seen_assignments(keyed: tuple[str, dict[str, list[str]]]) -> Iterator[tuple[str, Assignment]]:
-    """An article of this run that an earlier run wrote (same id) is a `seen` duplicate of itself."""
-    key, sides = keyed
-    if key.startswith("id:") and sides["now"] and sides["earlier"]:
-        article_id = key[3:]
-        yield article_id, Assignment(article_id, 1.0, SEEN)
+def buckets(shard: tuple[int, Iterable[tuple[str, list[tuple[str, str]]]]], max_bucket: int) -> Iterator[Any]:
+    """All keys of one shard -> candidate pairs; on the `seen` output, the articles of this run that
+    an earlier run wrote (their `id:` key is in the index): `seen` duplicates of themselves."""
+    found: dict[str, tuple[set[str], set[str]]] = defaultdict(lambda: (set(), set()))
+    for side, items in shard[1]:
+        for key, article_id in items:
+            found[key][0 if side == "now" else 1].add(article_id)
+    for key, (now, earlier) in found.items():
+        if not now:
+            continue
+        if key.startswith("id:"):
+            if earlier:
+                article_id = key[3:]
+                yield beam.pvalue.TaggedOutput(SEEN, (article_id, Assignment(article_id, 1.0, SEEN)))
+            continue
+        yield from bucket_pairs(key, now, earlier, max_bucket)
 
 
 def best_method(methods: Iterable[str]) -> str:
     return min(methods, key=_METHOD_PRIORITY.__getitem__)
 
 
-def merge_sketches(sketches: Iterable[Sketch]) -> Optional[Sketch]:
-    """One sketch per id: seen if any copy comes from the index."""
-    merged = None
-    for sketch in sketches:
-        if merged is None or (sketch.seen and not merged.seen):
-            merged = sketch
-    return merged
+def verify(pair: tuple[tuple[str, str], str], sketches: dict[str, Sketch], threshold: float) -> Iterator[Edge]:
+    """A candidate pair as an `Edge` when its estimated similarity reaches the threshold (pairs
+    found by an exact key always are)."""
+    (first_id, second_id), method = pair
+    first, second = sketches.get(first_id), sketches.get(second_id)
+    if first is None or second is None:
+        return
+    if method != MINHASH:
+        yield Edge(first, second, 1.0, method)
+        return
+    score = minhash.similarity(minhash.from_bytes(first.signature), minhash.from_bytes(second.signature))
+    if score >= threshold:
+        yield Edge(first, second, score, method)
 
 
-class VerifyFn(beam.DoFn):
-    """Second join of a candidate pair: (second id, {sketch, pending}) -> verified `Edge`s."""
-
-    def __init__(self, threshold: float):
-        self._threshold = threshold
-        self._rejected = Metrics.counter(NAMESPACE, "near_candidates_rejected")
-
-    def process(self, keyed: tuple[str, dict[str, list[Any]]]) -> Iterator[Edge]:
-        _, joined = keyed
-        second = merge_sketches(joined["sketch"])
-        if second is None:
-            return
-        for first, method in joined["pending"]:
-            score = minhash.similarity(minhash.from_bytes(first.signature), minhash.from_bytes(second.signature))
-            if method != MINHASH:
-                yield Edge(first, second, 1.0, method)
-            elif score >= self._threshold:
-                yield Edge(first, second, score, method)
-            else:
-                self._rejected.inc()
-
-
-def attach_first(keyed: tuple[str, dict[str, list[Any]]]) -> Iterator[tuple[str, tuple[Sketch, str]]]:
-    """First join of a candidate pair: (first id, {sketch, pairs}) -> (second id, (first sketch, method))."""
-    _, joined = keyed
-    first = merge_sketches(joined["sketch"])
-    if first is not None:
-        for second_id, method in joined["pairs"]:
-            yield second_id, (first, method)
+def preferred_sketch(sketches: Iterable[Sketch]) -> Sketch:
+    """One sketch per id: the index's copy (seen) if there is one."""
+    return max(sketches, key=lambda s: s.seen)
 
 
 def assign(edges: Iterable[Edge]) -> Iterator[tuple[str, Assignment]]:
@@ -197,19 +201,20 @@ def _pair(first: str, second: str) -> tuple[str, str]:
     return (first, second) if first <= second else (second, first)
 
 
-def apply_assignment(keyed: tuple[str, dict[str, list[Any]]]) -> Iterator[Any]:
-    """(id, {article, assignment}) -> the article, or its `Duplicate` on the duplicates output."""
-    _, joined = keyed
-    assignments = sorted(joined["assignment"], key=lambda a: a.method != SEEN)  # `seen` wins
-    for article in joined["article"]:
-        if not assignments:
-            yield article
-            continue
-        chosen = assignments[0]
+def first_assignment(assignments: Iterable[Assignment]) -> Assignment:
+    """One assignment per article: `seen` wins (it was written already)."""
+    return min(assignments, key=lambda a: a.method != SEEN)
+
+
+def apply_assignment(article: Article, assignments: dict[str, Assignment]) -> Iterator[Any]:
+    """The article, or its `Duplicate` on the duplicates output."""
+    chosen = assignments.get(article.article_id)
+    if chosen is None:
+        yield article
+    else:
         Metrics.counter(NAMESPACE, f"duplicates_by_{chosen.method}").inc()
         yield beam.pvalue.TaggedOutput(
-            DUPLICATES, duplicate_row(article, chosen.representative, chosen.method, chosen.similarity)
-        )
+            DUPLICATES, duplicate_row(article, chosen.representative, chosen.method, chosen.similarity))
 
 
 class NearDedup(beam.PTransform):
@@ -225,60 +230,63 @@ class NearDedup(beam.PTransform):
         self._earlier = earlier
 
     def expand(self, articles: beam.PCollection) -> DedupResult:
-        settings = self._settings
+        settings, shards = self._settings, self._settings.shards
         sketched = articles | "Sketch" >> beam.ParDo(SketchFn(settings)).with_output_types(
-            tuple[str, Article], keys=tuple[str, str], sketches=Sketch, dead_letters=DeadLetter,
+            Article, keys=list[tuple[str, str]], sketches=Sketch, dead_letters=DeadLetter,
         ).with_outputs(SketchFn.KEYS, SketchFn.SKETCHES, DEAD_LETTERS, main="articles")
-        sketches = sketched[SketchFn.SKETCHES]
-        pipeline = articles.pipeline
-        if self._earlier is None:
-            earlier_keys = pipeline | "NoEarlierKeys" >> beam.Create([]).with_output_types(tuple[str, str])
-            earlier_sketches = pipeline | "NoEarlierSketches" >> beam.Create([]).with_output_types(Sketch)
-        else:
+        now_keys = (
+            sketched[SketchFn.KEYS]
+            | "BatchKeys" >> beam.BatchElements(min_batch_size=64, max_batch_size=2048)
+            | "PackKeys" >> beam.FlatMap(lambda batch: pack((kv for keys in batch for kv in keys), "now", shards,
+                                                             lambda kv: kv[0])).with_output_types(_PackedKeys)
+        )
+        packed_keys = [now_keys]
+        sketch_inputs = [sketched[SketchFn.SKETCHES]]
+        if self._earlier is not None:
             index_keys, earlier_sketches = self._earlier
-            earlier_keys = index_keys | "EarlierKeyPairs" >> beam.Map(
-                lambda k: (k.key, k.article_id)).with_output_types(tuple[str, str])
-        buckets = {"now": sketched[SketchFn.KEYS], "earlier": earlier_keys} | "Buckets" >> beam.CoGroupByKey()
-        pairs = (
-            buckets
-            | "CandidatePairs" >> beam.FlatMap(candidate_pairs, settings.max_bucket)
-            | "UniquePairs" >> beam.CombinePerKey(best_method)
+            packed_keys.append(
+                index_keys
+                | "BatchEarlierKeys" >> beam.BatchElements(min_batch_size=64, max_batch_size=2048)
+                | "PackEarlierKeys" >> beam.FlatMap(lambda batch: pack(((k.key, k.article_id) for k in batch),
+                                                                       "earlier", shards, lambda kv: kv[0]))
+                .with_output_types(_PackedKeys)
+            )
+            sketch_inputs.append(earlier_sketches)
+        found = (
+            packed_keys
+            | "AllKeys" >> beam.Flatten()
+            | "GroupKeys" >> beam.GroupByKey()
+            | "Buckets" >> beam.FlatMap(buckets, settings.max_bucket).with_outputs(SEEN, main="pairs")
         )
-        all_sketches = (
-            (sketches, earlier_sketches)
+        pairs = found.pairs | "UniquePairs" >> beam.CombinePerKey(best_method)
+        # The signatures of the candidates only (few: the duplicates and their near misses) are
+        # looked up in side inputs; the sketches of every article are filtered, never shuffled.
+        candidates = (
+            pairs
+            | "CandidateIds" >> beam.FlatMap(lambda pm: [(pm[0][0], True), (pm[0][1], True)])
+            | "DistinctCandidates" >> beam.CombinePerKey(any)
+        )
+        candidate_sketches = (
+            sketch_inputs
             | "AllSketches" >> beam.Flatten()
+            | "OfCandidates" >> beam.Filter(lambda s, ids: s.article_id in ids, beam.pvalue.AsDict(candidates))
             | "SketchById" >> beam.Map(lambda s: (s.article_id, s)).with_output_types(tuple[str, Sketch])
+            | "OnePerId" >> beam.CombinePerKey(preferred_sketch)
         )
-        edges = (
-            {
-                "sketch": all_sketches,
-                "pairs": pairs | "ByFirst" >> beam.Map(lambda pm: (pm[0][0], (pm[0][1], pm[1]))),
-            }
-            | "JoinFirst" >> beam.CoGroupByKey()
-            | "AttachFirst" >> beam.FlatMap(attach_first)
-        )
-        verified = (
-            {"sketch": all_sketches, "pending": edges}
-            | "JoinSecond" >> beam.CoGroupByKey()
-            | "Verify" >> beam.ParDo(VerifyFn(settings.threshold))
-        )
+        verified = pairs | "Verify" >> beam.FlatMap(verify, beam.pvalue.AsDict(candidate_sketches), settings.threshold)
         assignments = (
             (
                 verified
                 | "OneGraph" >> beam.Map(lambda edge: (None, edge))
                 | "GroupGraph" >> beam.GroupByKey()
                 | "Components" >> beam.FlatMap(lambda keyed: assign(keyed[1])),
-                buckets | "Seen" >> beam.FlatMap(seen_assignments),
+                found[SEEN],
             )
             | "AllAssignments" >> beam.Flatten()
+            | "OnePerArticle" >> beam.CombinePerKey(first_assignment)
         )
-        result = (
-            {
-                "article": sketched.articles,
-                "assignment": assignments,
-            }
-            | "JoinAssignments" >> beam.CoGroupByKey()
-            | "Apply" >> beam.FlatMap(apply_assignment).with_output_types(Article, duplicates=Duplicate)
-            .with_outputs(DUPLICATES, main="kept")
-        )
+        # Only this run's duplicates are in the side input, never the history.
+        result = sketched.articles | "Apply" >> beam.FlatMap(
+            apply_assignment, beam.pvalue.AsDict(assignments)
+        ).with_output_types(Article, duplicates=Duplicate).with_outputs(DUPLICATES, main="kept")
         return DedupResult(result.kept, result[DUPLICATES], sketched[DEAD_LETTERS])
