@@ -8,7 +8,7 @@ rows, estimated Jaccard >= 0.5, connected components, earliest copy kept):
   `query` + `jaccard` to verify candidates, union-find in Python; one process, no Beam;
 - newsbeam: the `NearDedup` PTransform on the FnApiRunner (one worker), timed end to end with
   pipeline construction and Beam's shuffles; and the stage's own time: that minus the time of the
-  same pipeline without the stage (putting the documents into Beam and counting them).
+  same pipeline without the stage (reading the documents into Beam and counting them).
 
 It also times the signatures alone (datasketch `update_batch` vs `MinHasher.signature`), runs
 newsbeam on a quarter of the documents to show how time grows (target: 4x documents <= 4.4x
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import tempfile
 import time
 from collections import defaultdict
 
@@ -27,7 +28,7 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 from datasketch import MinHash, MinHashLSH
 
-from bench.neardup import Doc, as_article, documents, newsbeam_clusters, pair_scores
+from bench.neardup import Doc, documents, newsbeam_clusters, pair_scores, read_articles
 from pipeline.config import DedupSettings
 from transforms import minhash
 
@@ -70,9 +71,10 @@ def datasketch_clusters(docs: list[Doc], settings: DedupSettings) -> dict[str, s
 
 
 def beam_baseline(docs: list[Doc]) -> None:
-    """The part of `newsbeam_clusters` that is not dedup: documents into Beam, counted."""
-    with beam.Pipeline(options=PipelineOptions(["--runner=FnApiRunner"])) as pipeline:
-        _ = pipeline | beam.Create([as_article(d) for d in docs]) | beam.combiners.Count.Globally()
+    """The part of `newsbeam_clusters` that is not dedup: documents read into Beam, counted."""
+    with tempfile.TemporaryDirectory() as directory, \
+            beam.Pipeline(options=PipelineOptions(["--runner=FnApiRunner"])) as pipeline:
+        _ = read_articles(pipeline, docs, directory) | beam.combiners.Count.Globally()
 
 
 def timed(function, *args):  # type: ignore[no-untyped-def]
@@ -105,7 +107,7 @@ def main() -> None:
           f"{ds_sign / nb_sign:.2f}x as fast")
     print(f"whole dedup        datasketch {ds_time:.1f} s; newsbeam stage {stage:.1f} s: newsbeam "
           f"{ds_time / stage:.2f}x as fast")
-    print(f"  with Beam        newsbeam end to end {nb_time:.1f} s = {base_time:.1f} s to put the documents into "
+    print(f"  with Beam        newsbeam end to end {nb_time:.1f} s = {base_time:.1f} s to read the documents into "
           f"Beam and count them + {stage:.1f} s dedup: {ds_time / nb_time:.2f}x datasketch's speed")
     growth = len(docs) / len(quarter)
     print(f"growth             newsbeam stage {stage_quarter:.1f} s for {len(quarter)} -> {stage:.1f} s for {len(docs)}: "

@@ -15,7 +15,6 @@ almost always share one. Band keys are strings, usable as Beam keys.
 """
 from __future__ import annotations
 
-import hashlib
 import re
 import zlib
 from collections.abc import Iterable
@@ -52,7 +51,7 @@ class MinHasher(NamedTuple):
 
     def signature(self, text: str) -> np.ndarray:
         """uint32[num_perm]: the MinHash signature of `text`'s shingles."""
-        hashes = shingle_hashes(text, self.shingle_size)
+        hashes = shingle_hashes(text, self.shingle_size, distinct=False)  # repeats do not change a minimum
         if hashes.size == 0:
             return np.full(self.num_perm, 0xFFFFFFFF, dtype=np.uint32)
         permuted = (np.outer(hashes, self.a) + self.b) >> _SHIFT
@@ -63,9 +62,9 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text.lower())
 
 
-def shingle_hashes(text: str, size: int) -> np.ndarray:
-    """uint64 array of the distinct 32-bit hashes of `text`'s word `size`-shingles (a text shorter
-    than `size` words is one shingle)."""
+def shingle_hashes(text: str, size: int, distinct: bool = True) -> np.ndarray:
+    """uint64 array of the 32-bit hashes of `text`'s word `size`-shingles, each once if `distinct`
+    (a text shorter than `size` words is one shingle)."""
     tokens = words(text)
     if not tokens:
         return np.empty(0, dtype=np.uint64)
@@ -75,7 +74,8 @@ def shingle_hashes(text: str, size: int) -> np.ndarray:
     combined = np.zeros(count, dtype=np.uint64)
     for offset in range(width):  # polynomial hash of each window, modulo 2^64
         combined = combined * _SHINGLE_BASE + word_hashes[offset : offset + count]
-    return np.unique((combined * _MIX) >> _SHIFT)
+    hashes = (combined * _MIX) >> _SHIFT
+    return np.unique(hashes) if distinct else hashes
 
 
 def similarity(first: np.ndarray, second: np.ndarray) -> float:
@@ -84,11 +84,13 @@ def similarity(first: np.ndarray, second: np.ndarray) -> float:
 
 
 def band_keys(signature: np.ndarray, bands: int) -> list[str]:
-    """One key per band: `<band>:<hash of the band's values>`; equal keys = equal bands."""
-    rows = len(signature) // bands
-    data = signature.astype("<u4").tobytes()
-    return [f"{band:02d}:{hashlib.blake2b(data[band * rows * 4 : (band + 1) * rows * 4], digest_size=8).hexdigest()}"
-            for band in range(bands)]
+    """One key per band: `<band>:<64-bit hash of the band's values>`; equal keys = equal bands."""
+    rows = signature.reshape(bands, -1).astype(np.uint64)
+    combined = np.zeros(bands, dtype=np.uint64)
+    for column in range(rows.shape[1]):  # polynomial hash of each band's values, modulo 2^64
+        combined = combined * _SHINGLE_BASE + rows[:, column]
+    hashes = (combined * _MIX) ^ (combined >> _SHIFT)
+    return [f"{band:02d}:{value:016x}" for band, value in enumerate(hashes.tolist())]
 
 
 def to_bytes(signature: np.ndarray) -> bytes:

@@ -125,41 +125,89 @@ def bucket_pairs(key: str, now: set[str], earlier: set[str], max_bucket: int) ->
             yield (first, second), method
 
 
-def buckets(shard: tuple[int, Iterable[tuple[str, list[tuple[str, str]]]]], max_bucket: int) -> Iterator[Any]:
-    """All keys of one shard -> candidate pairs; on the `seen` output, the articles of this run that
-    an earlier run wrote (their `id:` key is in the index): `seen` duplicates of themselves."""
-    found: dict[str, tuple[set[str], set[str]]] = defaultdict(lambda: (set(), set()))
+class Candidates(NamedTuple):
+    """What the buckets found: candidate pairs with their best method, and the articles of this
+    run that an earlier run wrote (their `id:` key is in the index)."""
+
+    pairs: dict[tuple[str, str], str]
+    seen: set[str]
+
+    @property
+    def ids(self) -> set[str]:
+        return {article_id for pair in self.pairs for article_id in pair}
+
+
+def buckets(shard: tuple[int, Iterable[tuple[str, list[tuple[str, str]]]]], max_bucket: int) -> Iterator[Candidates]:
+    """All keys of one shard -> its `Candidates`, one element (a pair shares many bands: emitting
+    it once per band would multiply the elements)."""
+    # Most keys belong to one article: keep a single (side, id) until a second one arrives.
+    found: dict[str, Any] = {}
     for side, items in shard[1]:
         for key, article_id in items:
-            found[key][0 if side == "now" else 1].add(article_id)
-    for key, (now, earlier) in found.items():
+            entry = found.get(key)
+            if entry is None:
+                found[key] = (side, article_id)
+            elif isinstance(entry, tuple):
+                found[key] = [entry, (side, article_id)]
+            else:
+                entry.append((side, article_id))
+    result = Candidates({}, set())
+    for key, entry in found.items():
+        if isinstance(entry, tuple):
+            continue  # one article: no pair, and not seen before
+        now = {article_id for side, article_id in entry if side == "now"}
+        earlier = {article_id for side, article_id in entry if side != "now"}
         if not now:
             continue
         if key.startswith("id:"):
             if earlier:
-                article_id = key[3:]
-                yield beam.pvalue.TaggedOutput(SEEN, (article_id, Assignment(article_id, 1.0, SEEN)))
+                result.seen.add(key[3:])
             continue
-        yield from bucket_pairs(key, now, earlier, max_bucket)
+        for pair, method in bucket_pairs(key, now, earlier, max_bucket):
+            result.pairs[pair] = best_method((method, result.pairs.get(pair, method)))
+    yield result
+
+
+def merge_candidates(parts: Iterable[Candidates]) -> Candidates:
+    merged = Candidates({}, set())
+    for part in parts:
+        merged.seen.update(part.seen)
+        for pair, method in part.pairs.items():
+            merged.pairs[pair] = best_method((method, merged.pairs.get(pair, method)))
+    return merged
 
 
 def best_method(methods: Iterable[str]) -> str:
     return min(methods, key=_METHOD_PRIORITY.__getitem__)
 
 
-def verify(pair: tuple[tuple[str, str], str], sketches: dict[str, Sketch], threshold: float) -> Iterator[Edge]:
-    """A candidate pair as an `Edge` when its estimated similarity reaches the threshold (pairs
-    found by an exact key always are)."""
-    (first_id, second_id), method = pair
-    first, second = sketches.get(first_id), sketches.get(second_id)
-    if first is None or second is None:
-        return
-    if method != MINHASH:
-        yield Edge(first, second, 1.0, method)
-        return
-    score = minhash.similarity(minhash.from_bytes(first.signature), minhash.from_bytes(second.signature))
-    if score >= threshold:
-        yield Edge(first, second, score, method)
+def verify(candidates: Candidates, sketches: dict[str, Sketch], threshold: float) -> Iterator[Edge]:
+    """The candidate pairs that are near-duplicates: estimated similarity at or above the
+    threshold (pairs found by an exact key always are)."""
+    for (first_id, second_id), method in candidates.pairs.items():
+        first, second = sketches.get(first_id), sketches.get(second_id)
+        if first is None or second is None:
+            continue
+        if method != MINHASH:
+            yield Edge(first, second, 1.0, method)
+            continue
+        score = minhash.similarity(minhash.from_bytes(first.signature), minhash.from_bytes(second.signature))
+        if score >= threshold:
+            yield Edge(first, second, score, method)
+
+
+def resolve(candidates: Candidates, sketches: Iterable[Sketch], threshold: float) -> Iterator[tuple[str, Assignment]]:
+    """Candidates -> (article id, Assignment) for every article of this run that repeats another.
+    `sketches`: the candidates' sketches (several per id when the index has one too)."""
+    copies: dict[str, list[Sketch]] = defaultdict(list)
+    for sketch in sketches:  # one pass: a lookup per id in a side input costs far more
+        copies[sketch.article_id].append(sketch)
+    chosen = {article_id: preferred_sketch(found) for article_id, found in copies.items()}
+    for article_id in candidates.seen:
+        yield article_id, Assignment(article_id, 1.0, SEEN)
+    for article_id, assignment in assign(verify(candidates, chosen, threshold)):
+        if article_id not in candidates.seen:
+            yield article_id, assignment
 
 
 def preferred_sketch(sketches: Iterable[Sketch]) -> Sketch:
@@ -199,11 +247,6 @@ def assign(edges: Iterable[Edge]) -> Iterator[tuple[str, Assignment]]:
 
 def _pair(first: str, second: str) -> tuple[str, str]:
     return (first, second) if first <= second else (second, first)
-
-
-def first_assignment(assignments: Iterable[Assignment]) -> Assignment:
-    """One assignment per article: `seen` wins (it was written already)."""
-    return min(assignments, key=lambda a: a.method != SEEN)
 
 
 def apply_assignment(article: Article, assignments: dict[str, Assignment]) -> Iterator[Any]:
@@ -252,39 +295,25 @@ class NearDedup(beam.PTransform):
                 .with_output_types(_PackedKeys)
             )
             sketch_inputs.append(earlier_sketches)
-        found = (
+        candidates = (
             packed_keys
             | "AllKeys" >> beam.Flatten()
             | "GroupKeys" >> beam.GroupByKey()
-            | "Buckets" >> beam.FlatMap(buckets, settings.max_bucket).with_outputs(SEEN, main="pairs")
+            | "Buckets" >> beam.FlatMap(buckets, settings.max_bucket)
+            | "AllCandidates" >> beam.CombineGlobally(merge_candidates)
         )
-        pairs = found.pairs | "UniquePairs" >> beam.CombinePerKey(best_method)
         # The signatures of the candidates only (few: the duplicates and their near misses) are
         # looked up in side inputs; the sketches of every article are filtered, never shuffled.
-        candidates = (
-            pairs
-            | "CandidateIds" >> beam.FlatMap(lambda pm: [(pm[0][0], True), (pm[0][1], True)])
-            | "DistinctCandidates" >> beam.CombinePerKey(any)
-        )
         candidate_sketches = (
             sketch_inputs
             | "AllSketches" >> beam.Flatten()
-            | "OfCandidates" >> beam.Filter(lambda s, ids: s.article_id in ids, beam.pvalue.AsDict(candidates))
-            | "SketchById" >> beam.Map(lambda s: (s.article_id, s)).with_output_types(tuple[str, Sketch])
-            | "OnePerId" >> beam.CombinePerKey(preferred_sketch)
+            | "OfCandidates" >> beam.Filter(
+                lambda s, ids: s.article_id in ids,
+                beam.pvalue.AsSingleton(candidates | "CandidateIds" >> beam.Map(lambda c: c.ids)),
+            ).with_output_types(Sketch)
         )
-        verified = pairs | "Verify" >> beam.FlatMap(verify, beam.pvalue.AsDict(candidate_sketches), settings.threshold)
-        assignments = (
-            (
-                verified
-                | "OneGraph" >> beam.Map(lambda edge: (None, edge))
-                | "GroupGraph" >> beam.GroupByKey()
-                | "Components" >> beam.FlatMap(lambda keyed: assign(keyed[1])),
-                found[SEEN],
-            )
-            | "AllAssignments" >> beam.Flatten()
-            | "OnePerArticle" >> beam.CombinePerKey(first_assignment)
-        )
+        assignments = candidates | "Resolve" >> beam.FlatMap(
+            resolve, beam.pvalue.AsList(candidate_sketches), settings.threshold)
         # Only this run's duplicates are in the side input, never the history.
         result = sketched.articles | "Apply" >> beam.FlatMap(
             apply_assignment, beam.pvalue.AsDict(assignments)
