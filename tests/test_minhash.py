@@ -31,6 +31,15 @@ def test_shingles_are_word_windows_case_and_punctuation_blind() -> None:
     assert minhash.shingle_hashes("a b c d e a b c d e", 5).size == 5  # distinct shingles only
 
 
+def test_words_are_hashed_alike_wherever_they_stand() -> None:
+    text = "Alpha, beta—ALPHA’s “beta” café Café naïve\u00a0alpha"
+    hashes = minhash.word_hashes(text)
+    assert len(hashes) == len(minhash.words(text)) == 9
+    assert len(set(hashes.tolist())) == 5  # alpha, beta, s, café, naïve
+    assert hashes[0] == hashes[2] == hashes[8] and hashes[1] == hashes[4] and hashes[5] == hashes[6]
+    assert minhash.word_hashes("").size == 0 and minhash.word_hashes(" ,;— ").size == 0
+
+
 def test_signatures_are_deterministic_and_a_text_matches_itself() -> None:
     one, two = minhash.MinHasher.create(128, 5), minhash.MinHasher.create(128, 5)
     assert np.array_equal(one.signature(TEXT), two.signature(TEXT))

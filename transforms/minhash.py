@@ -1,8 +1,9 @@
 """MinHash signatures and LSH band keys for near-duplicate detection. Pure functions, numpy.
 
 A text is reduced to the set of its word k-shingles (lower-cased word sequences of length k), each
-hashed to 32 bits: every word is hashed once (CRC-32), and the words' hashes are combined into
-shingle hashes with vectorised polynomial arithmetic, so no per-shingle Python work is done. The
+hashed to 32 bits. Words are found and hashed on the text's UTF-8 bytes with numpy (a polynomial
+hash from one prefix sum), and their hashes combined into shingle hashes the same way, so no
+per-word or per-shingle Python work is done. The
 signature is, for each of `num_perm` hash functions h(x) = ((a*x + b) mod 2^64) >> 32 (multiply-
 add-shift with odd 64-bit a: a universal family for 32-bit keys, and cheaper than a prime
 modulus), the minimum over the shingles, computed as one (shingles x permutations) array
@@ -16,7 +17,7 @@ almost always share one. Band keys are strings, usable as Beam keys.
 from __future__ import annotations
 
 import re
-import zlib
+import string
 from collections.abc import Iterable
 from typing import NamedTuple
 
@@ -59,21 +60,64 @@ class MinHasher(NamedTuple):
 
 
 def words(text: str) -> list[str]:
+    """The words of `text` as `word_hashes` splits them (it also splits at ASCII punctuation, the
+    Unicode punctuation block and no-break spaces, but keeps other non-ASCII symbols in words)."""
     return _WORD.findall(text.lower())
+
+
+def _word_table() -> np.ndarray:
+    table = np.zeros(256, dtype=bool)
+    for char in string.ascii_lowercase + string.digits + "_":
+        table[ord(char)] = True
+    table[0x80:] = True  # bytes of multi-byte UTF-8 characters: letters of other scripts
+    return table
+
+
+_WORD_BYTES = _word_table()
+_INVERSE_BASE = np.uint64(pow(int(_SHINGLE_BASE), -1, 1 << 64))  # the base is odd: invertible mod 2^64
+
+
+def word_hashes(text: str) -> np.ndarray:
+    """uint64 hash of each word of `text` (lower-cased runs of letters, digits and _; the Unicode
+    punctuation block and no-break spaces separate words), computed on the UTF-8 bytes with
+    prefix sums instead of a Python call per word."""
+    data = np.frombuffer(text.lower().encode("utf-8"), dtype=np.uint8)
+    if data.size == 0:
+        return np.empty(0, dtype=np.uint64)
+    inside = _WORD_BYTES[data]
+    for lead, second in ((0xE2, 0x80), (0xC2, 0xA0)):  # U+2000-U+203F punctuation, U+00A0
+        marks = np.flatnonzero((data[:-1] == lead) & (data[1:] == second))
+        for offset in range(3 if lead == 0xE2 else 2):
+            inside[np.minimum(marks + offset, data.size - 1)] = False
+    edges = np.flatnonzero(np.diff(np.concatenate(([False], inside, [False])).astype(np.int8)))
+    starts, ends = edges[0::2], edges[1::2]
+    if starts.size == 0:
+        return np.empty(0, dtype=np.uint64)
+    # h(word) = sum of byte * base^(end-1-k) over its bytes k, mod 2^64, from one prefix sum of
+    # byte * base^-k: (S[end] - S[start]) * base^(end-1).
+    powers = _powers(_SHINGLE_BASE, data.size)  # base^k
+    inverse = _powers(_INVERSE_BASE, data.size)  # base^-k
+    prefix = np.concatenate(([np.uint64(0)], np.cumsum((data.astype(np.uint64) + np.uint64(1)) * inverse,
+                                                        dtype=np.uint64)))
+    return ((prefix[ends] - prefix[starts]) * powers[ends - 1]) * _MIX
+
+
+def _powers(base: np.uint64, count: int) -> np.ndarray:
+    """base^0 .. base^(count-1), modulo 2^64."""
+    return np.concatenate(([np.uint64(1)], np.cumprod(np.full(count - 1, base, dtype=np.uint64), dtype=np.uint64)))
 
 
 def shingle_hashes(text: str, size: int, distinct: bool = True) -> np.ndarray:
     """uint64 array of the 32-bit hashes of `text`'s word `size`-shingles, each once if `distinct`
     (a text shorter than `size` words is one shingle)."""
-    tokens = words(text)
-    if not tokens:
-        return np.empty(0, dtype=np.uint64)
-    word_hashes = np.fromiter((zlib.crc32(w.encode("utf-8")) for w in tokens), dtype=np.uint64, count=len(tokens))
-    width = min(size, len(tokens))
-    count = len(tokens) - width + 1
+    hashed_words = word_hashes(text)
+    if hashed_words.size == 0:
+        return hashed_words
+    width = min(size, hashed_words.size)
+    count = hashed_words.size - width + 1
     combined = np.zeros(count, dtype=np.uint64)
     for offset in range(width):  # polynomial hash of each window, modulo 2^64
-        combined = combined * _SHINGLE_BASE + word_hashes[offset : offset + count]
+        combined = combined * _SHINGLE_BASE + hashed_words[offset : offset + count]
     hashes = (combined * _MIX) >> _SHIFT
     return np.unique(hashes) if distinct else hashes
 
