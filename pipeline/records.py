@@ -38,8 +38,10 @@ class Entity(NamedTuple):
     article_id: str
     name: str
     label: str
+    place_type: Optional[str]
     mention_count: int
     first_offset: int
+    salience: float
     variants: list[str]
 
 
@@ -193,14 +195,19 @@ TABLES: tuple[Table, ...] = (
         ("entity_id",),
         "Named entities per article: mentions with the same normalised name are merged.",
         {
-            "entity_id": "Hash of article_id and the normalised name.",
+            "entity_id": "Hash of article_id, the normalised name and the place type.",
             "article_id": "The article the entity was found in.",
-            "name": "Normalised name (no leading article, no possessive).",
+            "name": "Normalised name (no leading article, no possessive, no trailing place word); the most "
+            "frequent spelling when the article spells it several ways (`Badakhshan`, `Badakshan`).",
             "label": "spaCy label (PERSON, ORG, GPE, LOC, NORP, FAC, ...): the most frequent "
             "label among the mentions; names the text marks as places (`Kohistan district`, "
             "`the town of Kidal`) are GPE.",
+            "place_type": "For places, the kind the text names: `province` for `Kandahar province`, `town` "
+            "for `the town of Kidal`; places of one name but different kinds are different rows.",
             "mention_count": "Number of mentions in the article.",
             "first_offset": "Character offset of the first mention in the article text.",
+            "salience": "0-1: half the mention count relative to the article's most mentioned entity, half "
+            "how early the first mention comes.",
             "variants": "Distinct surface forms seen.",
         },
     ),

@@ -42,6 +42,45 @@ def test_mentions_merge_by_normalised_name(parse: Callable[[str], Any]) -> None:
     assert by_name["Kunduz"].label == "GPE" and by_name["Kunduz"].mention_count == 2
 
 
+PLACE_WORDS = frozenset(EntitiesSettings().place_words)
+
+
+def test_places_of_one_name_but_different_kinds_stay_apart(parse: Callable[[str], Any]) -> None:
+    doc = parse("Fighting spread across Kandahar province on Sunday. Residents of Kandahar city said the "
+                "airport in Kandahar city was closed, and officials in Kandahar province asked for help.")
+    places = sorted((e.name, e.place_type, e.mention_count)
+                    for e in entities_of(doc, "a1", LABELS, PLACE_WORDS) if e.name == "Kandahar")
+    assert places == [("Kandahar", "city", 2), ("Kandahar", "province", 2)]
+
+
+def test_a_bare_mention_joins_the_one_kind_of_place_named(parse: Callable[[str], Any]) -> None:
+    doc = parse("The Taliban seized Kohistan district on Thursday. The fall of Kohistan followed days of "
+                "fighting, and Kohistan is now the third district they hold in Badakhshan province.")
+    by_name = {e.name: e for e in entities_of(doc, "a1", LABELS, PLACE_WORDS)}
+    assert (by_name["Kohistan"].place_type, by_name["Kohistan"].mention_count) == ("district", 3)
+    assert by_name["Badakhshan"].place_type == "province"
+
+
+def test_spelling_variants_of_a_name_merge_and_different_names_do_not(parse: Callable[[str], Any]) -> None:
+    doc = parse("Clashes were reported in Badakhshan on Monday. Officials in Badakshan said two posts fell, "
+                "and the governor of Badakhshan asked Kabul for help. Iran and Iraq sent condolences.")
+    by_name = {e.name: e for e in entities_of(doc, "a1", LABELS, PLACE_WORDS)}
+    assert by_name["Badakhshan"].mention_count == 3
+    assert set(by_name["Badakhshan"].variants) == {"Badakhshan", "Badakshan"}
+    assert "Badakshan" not in by_name
+    assert {"Iran", "Iraq"} <= set(by_name)
+
+
+def test_salience_favours_the_entity_the_story_is_about(parse: Callable[[str], Any]) -> None:
+    doc = parse("The Taliban captured Panjwai district on Sunday. The Taliban said the district police "
+                "headquarters had fallen. Residents fled to Kandahar. A spokesman for the Taliban confirmed it. "
+                "Separately, officials in Herat reported calm.")
+    salience = {e.name: e.salience for e in entities_of(doc, "a1", LABELS, PLACE_WORDS)}
+    assert salience["Taliban"] == max(salience.values())
+    assert salience["Panjwai"] > salience["Herat"]
+    assert all(0 <= value <= 1 for value in salience.values())
+
+
 def test_names_followed_by_a_place_word_are_places(parse: Callable[[str], Any]) -> None:
     doc = parse("Security posts in Teshkan district were abandoned, and the militants took Kohistan district. "
                 "The seizure of Kohistan brings to three the districts they hold out of nearly 400 districts.")

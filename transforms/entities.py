@@ -2,19 +2,22 @@
 
 spaCy runs once per article here: documents are batched (`BatchElements`) through `nlp.pipe`
 with one model per worker process. Within an article, mentions with the same normalised name
-(no leading article, no possessive) are merged into one row with the most frequent label.
+(no leading article, no possessive, no trailing place word) are merged into one row with the most
+frequent label; places named as different kinds stay apart, spelling variants merge (see
+`entities_of`).
 """
 from __future__ import annotations
 
+import difflib
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Optional
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.utils import shared
-from spacy.tokens import Doc
+from spacy.tokens import Doc, Span
 
 from pipeline.config import EntitiesSettings
 from pipeline.records import AnnotatedArticle, Article, DeadLetter, Entity
@@ -34,33 +37,127 @@ class EntitiesResult(NamedTuple):
     dead_letters: beam.PCollection  # DeadLetter
 
 
-def entities_of(doc: Doc, article_id: str, labels: frozenset[str]) -> list[Entity]:
-    """One `Entity` per normalised name among the doc's entities with an accepted label."""
-    groups: dict[str, dict[str, Any]] = {}
+_PLACE_LABELS = frozenset({"GPE", "LOC", "FAC"})
+SPELLING_SIMILARITY = 0.9  # difflib ratio from which two names of one label are one name misspelt
+_MIN_SPELLING_LENGTH = 5  # shorter names differ by a letter too often (Iran, Iraq)
+
+
+class _Group:
+    """The mentions of one entity in one document."""
+
+    def __init__(self, first: int):
+        self.names: Counter[str] = Counter()
+        self.labels: Counter[str] = Counter()
+        self.variants: dict[str, None] = {}
+        self.first = first
+
+    @property
+    def name(self) -> str:
+        return self.names.most_common(1)[0][0]
+
+    @property
+    def label(self) -> str:
+        return self.labels.most_common(1)[0][0]
+
+    def add(self, name: str, label: str, surface: str, start: int) -> None:
+        self.names[name] += 1
+        self.labels[label] += 1
+        self.variants.setdefault(surface, None)
+        self.first = min(self.first, start)
+
+    def absorb(self, other: _Group) -> None:
+        self.names.update(other.names)
+        self.labels.update(other.labels)
+        for variant in other.variants:
+            self.variants.setdefault(variant, None)
+        self.first = min(self.first, other.first)
+
+
+def place_type(span: Span, place_words: frozenset[str]) -> Optional[str]:
+    """The kind of place a mention names, when the text says it: `Kandahar province`, `Kandahar
+    city`, `the town of Kidal` -> province, city, town."""
+    doc = span.doc
+    following = doc[span.end] if span.end < len(doc) else None
+    if following is not None and following.lemma_.lower() in place_words:
+        return following.lemma_.lower()
+    last = span[-1]
+    if len(span) > 1 and last.lemma_.lower() in place_words:
+        return last.lemma_.lower()  # the word is inside the span: `Kandahar Province`
+    root = span.root
+    if root.dep_ == "pobj" and root.head.lower_ == "of" and root.head.head.lemma_.lower() in place_words:
+        return root.head.head.lemma_.lower()
+    return None
+
+
+def _base_name(name: str, kind: Optional[str]) -> str:
+    """`Kandahar Province` -> `Kandahar` when the place word is part of the mention."""
+    if kind and name.lower().endswith(" " + kind):
+        return name[: -len(kind) - 1].strip()
+    return name
+
+
+def entities_of(doc: Doc, article_id: str, labels: frozenset[str],
+                place_words: frozenset[str] = frozenset()) -> list[Entity]:
+    """One `Entity` per entity of the doc with an accepted label: mentions merged by normalised
+    name; places apart by their kind (`Kandahar province` is not `Kandahar city`), a bare mention
+    joining the one kind the doc names; spelling variants of a name (`Badakhshan`, `Badakshan`)
+    merged; salience from mention count and first position."""
+    groups: dict[tuple[str, Optional[str]], _Group] = {}
     for ent in doc.ents:
         if ent.label_ not in labels:
             continue
-        name = entity_name(ent)
-        if not name:
-            continue
-        group = groups.setdefault(
-            name.casefold(), {"names": Counter(), "labels": Counter(), "first": ent.start_char, "variants": {}}
-        )
-        group["names"][name] += 1
-        group["labels"][ent.label_] += 1
-        group["variants"].setdefault(ent.text, None)
+        kind = place_type(ent, place_words) if ent.label_ in _PLACE_LABELS else None
+        name = _base_name(entity_name(ent), kind)
+        if name:
+            groups.setdefault((name.casefold(), kind), _Group(ent.start_char)).add(name, ent.label_, ent.text,
+                                                                                 ent.start_char)
+    groups = _merge_bare_places(groups)
+    groups = _merge_spellings(groups)
+    most = max((sum(g.names.values()) for g in groups.values()), default=1)
+    length = max(len(doc.text), 1)
     return [
         Entity(
-            entity_id=stable_id(article_id, key),
+            entity_id=stable_id(article_id, key[0], key[1] or ""),
             article_id=article_id,
-            name=group["names"].most_common(1)[0][0],
-            label=group["labels"].most_common(1)[0][0],
-            mention_count=sum(group["names"].values()),
-            first_offset=group["first"],
-            variants=list(group["variants"]),
+            name=group.name,
+            label=group.label,
+            place_type=key[1],
+            mention_count=sum(group.names.values()),
+            first_offset=group.first,
+            salience=round(0.5 * sum(group.names.values()) / most + 0.5 * (1 - group.first / length), 3),
+            variants=list(group.variants),
         )
         for key, group in groups.items()
     ]
+
+
+def _merge_bare_places(groups: dict[tuple[str, Optional[str]], _Group]) -> dict[tuple[str, Optional[str]], _Group]:
+    """`Kohistan` joins `Kohistan district` when the doc names only one kind of place Kohistan."""
+    kinds: dict[str, list[str]] = {}
+    for name, kind in groups:
+        if kind:
+            kinds.setdefault(name, []).append(kind)
+    for (name, kind) in list(groups):
+        if kind is None and len(kinds.get(name, [])) == 1 and groups[(name, None)].label in _PLACE_LABELS:
+            groups[(name, kinds[name][0])].absorb(groups.pop((name, None)))
+    return groups
+
+
+def _merge_spellings(groups: dict[tuple[str, Optional[str]], _Group]) -> dict[tuple[str, Optional[str]], _Group]:
+    """Merge the less mentioned of two groups into the other when their names are one name
+    spelt two ways: same label, same kind of place, similar enough and long enough."""
+    keys = sorted(groups, key=lambda k: (-sum(groups[k].names.values()), groups[k].first))
+    for i, key in enumerate(keys):
+        if key not in groups:
+            continue
+        for other in keys[i + 1 :]:
+            if other not in groups or other[1] != key[1] or groups[other].label != groups[key].label:
+                continue
+            if min(len(key[0]), len(other[0])) < _MIN_SPELLING_LENGTH:
+                continue
+            if difflib.SequenceMatcher(None, key[0], other[0]).ratio() >= SPELLING_SIMILARITY:
+                groups[key].absorb(groups.pop(other))
+    return groups
 
 
 class AnnotateFn(beam.DoFn):
@@ -70,6 +167,7 @@ class AnnotateFn(beam.DoFn):
         self._settings = settings
         self._shared = shared_model
         self._labels = frozenset(settings.labels)
+        self._place_words = frozenset(w.lower() for w in settings.place_words)
         self._model: SpacyModel | None = None
         self._spacy_ms = Metrics.counter(TIMING_NAMESPACE, SPACY_MILLISECONDS)
 
@@ -99,10 +197,10 @@ class AnnotateFn(beam.DoFn):
 
     def _annotate(self, articles: Sequence[Article]) -> Iterator[Any]:
         assert self._model is not None
-        labels = self._labels
+        labels, place_words = self._labels, self._place_words
 
         def analyse(doc: Doc, article: Article) -> tuple[bytes, list[Entity]]:
-            return doc_to_bytes(doc), entities_of(doc, article.article_id, labels)
+            return doc_to_bytes(doc), entities_of(doc, article.article_id, labels, place_words)
 
         items = [(a.text, a) for a in articles]
         started = time.perf_counter()
