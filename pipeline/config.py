@@ -130,6 +130,9 @@ class EntitiesSettings(_Section):
         default_factory=lambda: list(DEFAULT_PLACE_WORDS),
         description="A name followed by one of these nouns is a place (GPE): 'Kohistan district'.",
     )
+    actors: Optional[str] = Field(
+        "configs/actors.yaml", description="Actor dictionary YAML (names, aliases, sectors, countries); null: none."
+    )
 
 
 class DedupSettings(_Section):

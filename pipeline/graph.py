@@ -8,6 +8,7 @@
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import NamedTuple, Optional
 
 import apache_beam as beam
@@ -15,6 +16,7 @@ import apache_beam as beam
 from pipeline.config import Settings
 from pipeline.records import FeedState
 from transforms import dedup_index
+from transforms.actors import Actor
 from transforms.clean import CleanArticles
 from transforms.dedup import ExactDedup
 from transforms.entities import ExtractEntities
@@ -44,6 +46,7 @@ def build_pipeline(
     feed_states: Optional[dict[str, FeedState]] = None,
     feed_state_output: Optional[str] = None,
     index_output: Optional[str] = None,
+    actors: Sequence[Actor] = (),
 ) -> Tables:
     """Add the stages to `pipeline`, reading the files of `patterns` (see
     `sources.resolve_patterns`) and the feeds of `settings.feeds`. With `settings.dedup.index`,
@@ -63,7 +66,8 @@ def build_pipeline(
     if settings.dedup.near or settings.dedup.index:
         earlier = dedup_index.read_earlier(pipeline, settings.index_path) if settings.dedup.index else None
         stages.append(unique.articles | "NearDedup" >> NearDedup(settings.dedup, earlier))
-    annotated = stages[-1].articles | "Entities" >> ExtractEntities(settings.entities, settings.progress_seconds)
+    annotated = stages[-1].articles | "Entities" >> ExtractEntities(settings.entities, settings.progress_seconds,
+                                                                                    actors)
     events = annotated.annotated | "Events" >> ExtractEvents(taxonomy, settings.events.min_confidence, lang)
     dead_letters = (
         *(read.dead_letters for read in reads),

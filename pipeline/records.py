@@ -39,6 +39,8 @@ class Entity(NamedTuple):
     name: str
     label: str
     place_type: Optional[str]
+    sector: Optional[str]
+    country: Optional[str]
     mention_count: int
     first_offset: int
     salience: float
@@ -201,7 +203,10 @@ TABLES: tuple[Table, ...] = (
             "frequent spelling when the article spells it several ways (`Badakhshan`, `Badakshan`).",
             "label": "spaCy label (PERSON, ORG, GPE, LOC, NORP, FAC, ...): the most frequent "
             "label among the mentions; names the text marks as places (`Kohistan district`, "
-            "`the town of Kidal`) are GPE.",
+            "`the town of Kidal`) are GPE; `ACTOR` for an actor of the dictionary NER did not find.",
+            "sector": "For actors in the actor dictionary (configs/actors.yaml): its sector code (REB, MIL, "
+            "COP, GOV, CVL, ...).",
+            "country": "For actors in the dictionary that belong to one country: ISO 3166 alpha-3.",
             "place_type": "For places, the kind the text names: `province` for `Kandahar province`, `town` "
             "for `the town of Kidal`; places of one name but different kinds are different rows.",
             "mention_count": "Number of mentions in the article.",

@@ -21,6 +21,7 @@ from pipeline.options import pipeline_options
 from pipeline.records import FeedState
 from pipeline.summary import RunSummary, summarize
 from transforms import dedup_index, feed_state
+from transforms.actors import Actor, load_actors
 from transforms.dead_letters import Rejected
 from transforms.feeds import is_remote, local_feed_exists
 from transforms.fetch import check_url
@@ -43,6 +44,7 @@ class Job:
     taxonomy: Taxonomy
     lang: str
     feed_states: dict[str, FeedState]
+    actors: list[Actor]
 
     @property
     def runner(self) -> str:
@@ -80,7 +82,8 @@ def prepare(settings: Settings, beam_flags: Iterable[str] = ()) -> Job:
     taxonomy = load_taxonomy(settings.events.taxonomy)
     lang = model_language(settings.entities.model)
     states = feed_state.load(settings.state_path) if settings.feeds.sources else {}
-    return Job(settings, options, patterns, files, taxonomy, lang, states)
+    actors = load_actors(settings.entities.actors) if settings.entities.actors else []
+    return Job(settings, options, patterns, files, taxonomy, lang, states, actors)
 
 
 def check_feeds(sources: list[FeedSource]) -> None:
@@ -112,7 +115,7 @@ def run(job: Job) -> RunSummary:
     pending = feed_state.pending_file(settings.state_path) if settings.feeds.sources else None
     index_pending = dedup_index.pending_dir(settings.index_path) if settings.dedup.index else None
     tables = build_pipeline(pipeline, settings, job.patterns, job.taxonomy, job.lang, job.feed_states, pending,
-                            index_pending)
+                            index_pending, job.actors)
     _ = tables._asdict() | "Write" >> WriteTables(settings.output)
     result = pipeline.run()
     result.wait_until_finish()

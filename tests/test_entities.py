@@ -2,20 +2,23 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import apache_beam as beam
+import pytest
 from apache_beam.pvalue import TaggedOutput
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.utils import shared
 
-from pipeline.config import EntitiesSettings
+from pipeline.config import ConfigError, EntitiesSettings
 from pipeline.records import AnnotatedArticle, Article, DeadLetter, Entity
-from tests.conftest import MODEL, SEEDS
+from tests.conftest import MODEL, ROOT, SEEDS
 from tests.fixtures import article
+from transforms.actors import load_actors, patterns
 from transforms.entities import AnnotateFn, ExtractEntities, entities_of
-from transforms.nlp import DocReader, doc_to_bytes
+from transforms.nlp import DocReader, SpacyModel, doc_to_bytes
 
 REQUIRED = {"Taliban", "Kohistan", "Badakhshan", "Fayzabad", "Kabul", "Kandahar", "Panjwai", "Tajikistan",
             "Zabihullah Mujahid", "Hibatullah Akhundzada"}
@@ -59,6 +62,14 @@ def test_a_bare_mention_joins_the_one_kind_of_place_named(parse: Callable[[str],
     by_name = {e.name: e for e in entities_of(doc, "a1", LABELS, PLACE_WORDS)}
     assert (by_name["Kohistan"].place_type, by_name["Kohistan"].mention_count) == ("district", 3)
     assert by_name["Badakhshan"].place_type == "province"
+
+
+def test_countries_and_plural_place_words_give_no_place_type(parse: Callable[[str], Any]) -> None:
+    doc = parse("Kandahar is one of the 34 provinces of Afghanistan. Afghanistan has faced war for decades, "
+                "and the city of Herat was calm.")
+    by_name = {e.name: e for e in entities_of(doc, "a1", LABELS, PLACE_WORDS)}
+    assert by_name["Afghanistan"].place_type is None and by_name["Afghanistan"].mention_count == 2
+    assert by_name["Herat"].place_type == "city"
 
 
 def test_spelling_variants_of_a_name_merge_and_different_names_do_not(parse: Callable[[str], Any]) -> None:
@@ -148,3 +159,46 @@ def test_doc_reader_bounds_its_vocabulary(spacy_model: Any) -> None:
     for blob in blobs[1:12]:
         reader.read(blob)
     assert kept[2].text == "group0"  # a doc stays valid after its reader renews its vocabulary
+
+
+# -- the actor dictionary ----------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def actor_parse() -> Callable[[str], Any]:
+    """Parse with the actor dictionary of configs/ (as the stage does)."""
+    actors = load_actors(str(ROOT / "configs" / "actors.yaml"))
+    model = SpacyModel(MODEL, sorted(PLACE_WORDS), patterns(actors))
+    by_name = {a.name: a for a in actors}
+
+    def entities(text: str) -> dict[str, Entity]:
+        (found,) = model.map_docs([(text, None)], 8, lambda doc, _: entities_of(doc, "a1", LABELS, PLACE_WORDS, by_name))
+        return {e.name: e for e in found}
+
+    return entities
+
+
+def test_actor_aliases_merge_into_one_named_actor_with_sector_and_country(actor_parse: Callable[[str], Any]) -> None:
+    found = actor_parse("ISIS claimed the attack on Tuesday. Daesh fighters had entered the town, and the "
+                        "Islamic State said more would follow. The Taliban condemned it.")
+    islamic_state = found["Islamic State"]
+    assert islamic_state.mention_count == 3 and islamic_state.sector == "REB" and islamic_state.country is None
+    assert {"ISIS", "Daesh", "Islamic State"} <= set(islamic_state.variants)
+    assert (found["Taliban"].sector, found["Taliban"].country) == ("REB", "AFG")
+
+
+def test_actors_ner_misses_are_found_with_their_sector(actor_parse: Callable[[str], Any]) -> None:
+    found = actor_parse("security forces pulled out of the district after al-shabaab fighters attacked, "
+                        "and border police said civilians had fled.")
+    assert found["government forces"].sector == "MIL" and found["government forces"].label == "ACTOR"
+    assert found["al-Shabaab"].sector == "REB" and found["al-Shabaab"].country == "SOM"
+    assert found["police"].sector == "COP" and "border police" in found["police"].variants
+    assert found["civilians"].sector == "CVL"
+
+
+def test_the_actor_file_is_validated(tmp_path: Path) -> None:
+    bad = tmp_path / "actors.yaml"
+    bad.write_text("actors:\n  - {name: X, sector: XYZ, aliases: [x]}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="unknown sector 'XYZ'"):
+        load_actors(str(bad))
+    bad.write_text("actors:\n  - {name: X, sector: REB, country: Narnia, aliases: [x]}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="not an ISO 3166 alpha-3 country code"):
+        load_actors(str(bad))

@@ -11,18 +11,21 @@ from __future__ import annotations
 import difflib
 import time
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, NamedTuple, Optional
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 from apache_beam.utils import shared
 from spacy.tokens import Doc, Span
+from spacy.util import filter_spans
 
 from pipeline.config import EntitiesSettings
 from pipeline.records import AnnotatedArticle, Article, DeadLetter, Entity
+from transforms.actors import Actor, patterns
 from transforms.dead_letters import DEAD_LETTERS, dead_letter, guarded, stable_id, tagged
-from transforms.nlp import SpacyModel, doc_to_bytes, entity_name
+from transforms.nlp import ACTOR_SPANS, SpacyModel, doc_to_bytes, entity_name
+from transforms.places import is_country
 from transforms.progress import LogProgress
 
 STAGE = "entities"
@@ -42,14 +45,18 @@ SPELLING_SIMILARITY = 0.9  # difflib ratio from which two names of one label are
 _MIN_SPELLING_LENGTH = 5  # shorter names differ by a letter too often (Iran, Iraq)
 
 
+ACTOR_LABEL = "ACTOR"  # an actor the dictionary found where NER found nothing
+
+
 class _Group:
     """The mentions of one entity in one document."""
 
-    def __init__(self, first: int):
+    def __init__(self, first: int, actor: Optional[Actor] = None):
         self.names: Counter[str] = Counter()
         self.labels: Counter[str] = Counter()
         self.variants: dict[str, None] = {}
         self.first = first
+        self.actor = actor
 
     @property
     def name(self) -> str:
@@ -66,6 +73,7 @@ class _Group:
         self.first = min(self.first, start)
 
     def absorb(self, other: _Group) -> None:
+        self.actor = self.actor or other.actor
         self.names.update(other.names)
         self.labels.update(other.labels)
         for variant in other.variants:
@@ -84,8 +92,10 @@ def place_type(span: Span, place_words: frozenset[str]) -> Optional[str]:
     if len(span) > 1 and last.lemma_.lower() in place_words:
         return last.lemma_.lower()  # the word is inside the span: `Kandahar Province`
     root = span.root
-    if root.dep_ == "pobj" and root.head.lower_ == "of" and root.head.head.lemma_.lower() in place_words:
-        return root.head.head.lemma_.lower()
+    noun = root.head.head
+    if (root.dep_ == "pobj" and root.head.lower_ == "of" and noun.lemma_.lower() in place_words
+            and "Plur" not in noun.morph.get("Number")):  # `the town of X`, not `the provinces of X`
+        return noun.lemma_.lower()
     return None
 
 
@@ -96,21 +106,42 @@ def _base_name(name: str, kind: Optional[str]) -> str:
     return name
 
 
-def entities_of(doc: Doc, article_id: str, labels: frozenset[str],
-                place_words: frozenset[str] = frozenset()) -> list[Entity]:
+def entities_of(doc: Doc, article_id: str, labels: frozenset[str], place_words: frozenset[str] = frozenset(),
+                actors: Optional[Mapping[str, Actor]] = None) -> list[Entity]:
     """One `Entity` per entity of the doc with an accepted label: mentions merged by normalised
     name; places apart by their kind (`Kandahar province` is not `Kandahar city`), a bare mention
     joining the one kind the doc names; spelling variants of a name (`Badakhshan`, `Badakshan`)
-    merged; salience from mention count and first position."""
+    merged; salience from mention count and first position. A mention the actor dictionary
+    matches takes the actor's name, sector and country (`ISIS`, `Daesh` -> `Islamic State`, REB);
+    dictionary matches NER missed are entities labelled ACTOR."""
+    actors = actors or {}
+    matches = filter_spans(list(doc.spans[ACTOR_SPANS])) if ACTOR_SPANS in doc.spans else []
+    actor_at = {i: span for span in matches if span.id_ in actors for i in range(span.start, span.end)}
+    claimed: set[int] = set()
     groups: dict[tuple[str, Optional[str]], _Group] = {}
+
+    def add(key: tuple[str, Optional[str]], name: str, label: str, surface: str, start: int,
+            actor: Optional[Actor] = None) -> None:
+        groups.setdefault(key, _Group(start, actor)).add(name, label, surface, start)
+
     for ent in doc.ents:
         if ent.label_ not in labels:
             continue
+        match = next((actor_at[i] for i in range(ent.start, ent.end) if i in actor_at), None)
+        if match is not None:
+            claimed.add(match.start)
+            add((match.id_.casefold(), None), match.id_, ent.label_, match.text, min(ent.start_char, match.start_char),
+                actors[match.id_])
+            continue
         kind = place_type(ent, place_words) if ent.label_ in _PLACE_LABELS else None
         name = _base_name(entity_name(ent), kind)
+        if kind and is_country(name):
+            kind = None  # a country is not a province of anything
         if name:
-            groups.setdefault((name.casefold(), kind), _Group(ent.start_char)).add(name, ent.label_, ent.text,
-                                                                                 ent.start_char)
+            add((name.casefold(), kind), name, ent.label_, ent.text, ent.start_char)
+    for span in matches:
+        if span.id_ in actors and span.start not in claimed:
+            add((span.id_.casefold(), None), span.id_, ACTOR_LABEL, span.text, span.start_char, actors[span.id_])
     groups = _merge_bare_places(groups)
     groups = _merge_spellings(groups)
     most = max((sum(g.names.values()) for g in groups.values()), default=1)
@@ -120,8 +151,10 @@ def entities_of(doc: Doc, article_id: str, labels: frozenset[str],
             entity_id=stable_id(article_id, key[0], key[1] or ""),
             article_id=article_id,
             name=group.name,
-            label=group.label,
+            label=_label(group),
             place_type=key[1],
+            sector=group.actor.sector if group.actor else None,
+            country=group.actor.country if group.actor else None,
             mention_count=sum(group.names.values()),
             first_offset=group.first,
             salience=round(0.5 * sum(group.names.values()) / most + 0.5 * (1 - group.first / length), 3),
@@ -129,6 +162,12 @@ def entities_of(doc: Doc, article_id: str, labels: frozenset[str],
         )
         for key, group in groups.items()
     ]
+
+
+def _label(group: _Group) -> str:
+    """The most frequent NER label; ACTOR only when NER never labelled the actor."""
+    named = Counter({label: n for label, n in group.labels.items() if label != ACTOR_LABEL})
+    return named.most_common(1)[0][0] if named else ACTOR_LABEL
 
 
 def _merge_bare_places(groups: dict[tuple[str, Optional[str]], _Group]) -> dict[tuple[str, Optional[str]], _Group]:
@@ -163,19 +202,20 @@ def _merge_spellings(groups: dict[tuple[str, Optional[str]], _Group]) -> dict[tu
 class AnnotateFn(beam.DoFn):
     """A batch of Articles -> AnnotatedArticle (main) and Entity rows (`entities`)."""
 
-    def __init__(self, settings: EntitiesSettings, shared_model: shared.Shared):
+    def __init__(self, settings: EntitiesSettings, shared_model: shared.Shared, actors: Sequence[Actor] = ()):
         self._settings = settings
         self._shared = shared_model
+        self._actors = list(actors)
         self._labels = frozenset(settings.labels)
         self._place_words = frozenset(w.lower() for w in settings.place_words)
         self._model: SpacyModel | None = None
         self._spacy_ms = Metrics.counter(TIMING_NAMESPACE, SPACY_MILLISECONDS)
 
     def setup(self) -> None:
-        settings = self._settings
+        settings, rules = self._settings, patterns(self._actors)
         self._model = self._shared.acquire(
-            lambda: SpacyModel(settings.model, settings.place_words),
-            tag=f"{settings.model}|{','.join(settings.place_words)}",
+            lambda: SpacyModel(settings.model, settings.place_words, rules),
+            tag=stable_id(settings.model, *settings.place_words, *(sorted(str(r) for r in rules))),
         )
 
     def process(self, batch: Sequence[Article]) -> Iterator[Any]:
@@ -198,9 +238,10 @@ class AnnotateFn(beam.DoFn):
     def _annotate(self, articles: Sequence[Article]) -> Iterator[Any]:
         assert self._model is not None
         labels, place_words = self._labels, self._place_words
+        actors = {actor.name: actor for actor in self._actors}
 
         def analyse(doc: Doc, article: Article) -> tuple[bytes, list[Entity]]:
-            return doc_to_bytes(doc), entities_of(doc, article.article_id, labels, place_words)
+            return doc_to_bytes(doc), entities_of(doc, article.article_id, labels, place_words, actors)
 
         items = [(a.text, a) for a in articles]
         started = time.perf_counter()
@@ -216,10 +257,11 @@ class AnnotateFn(beam.DoFn):
 class ExtractEntities(beam.PTransform):
     """Article -> `EntitiesResult(annotated=AnnotatedArticle, entities=Entity, dead_letters=DeadLetter)`."""
 
-    def __init__(self, settings: EntitiesSettings, progress_seconds: float = 10.0):
+    def __init__(self, settings: EntitiesSettings, progress_seconds: float = 10.0, actors: Sequence[Actor] = ()):
         super().__init__()
         self._settings = settings
         self._progress_seconds = progress_seconds
+        self._actors = list(actors)
 
     def expand(self, articles: beam.PCollection) -> EntitiesResult:
         size = self._settings.batch_size
@@ -227,7 +269,7 @@ class ExtractEntities(beam.PTransform):
             articles
             | "Batch" >> beam.BatchElements(min_batch_size=size, max_batch_size=size)
             | "Annotate"
-            >> beam.ParDo(AnnotateFn(self._settings, shared.Shared()))
+            >> beam.ParDo(AnnotateFn(self._settings, shared.Shared(), self._actors))
             .with_output_types(AnnotatedArticle, entities=Entity, dead_letters=DeadLetter)
             .with_outputs(ENTITIES, DEAD_LETTERS, main="annotated")
         )

@@ -20,6 +20,8 @@ from spacy.tokens import Doc, DocBin, Span, Token
 # Attributes the event stage reads; the tok2vec tensor and user data are not shipped.
 DOC_ATTRS = ("ORTH", "LEMMA", "POS", "TAG", "DEP", "HEAD", "MORPH", "ENT_IOB", "ENT_TYPE", "SENT_START")
 PLACE_LABELS_COMPONENT = "newsbeam_place_labels"
+ACTORS_COMPONENT = "newsbeam_actors"
+ACTOR_SPANS = "actors"  # doc.spans key of the actor dictionary's matches
 _LEADING = frozenset({"the", "a", "an"})
 _TRAILING = frozenset({"'s", "’s", "'", "’"})
 
@@ -84,10 +86,14 @@ class PlaceLabeller:
 class SpacyModel:
     """A loaded spaCy pipeline, safe to share between the threads of one worker process."""
 
-    def __init__(self, name: str, place_words: Sequence[str] = ()):
+    def __init__(self, name: str, place_words: Sequence[str] = (), actor_patterns: Sequence[dict[str, str]] = ()):
         self.name = name
         self.nlp = spacy.load(name)
         self.nlp.add_pipe(PLACE_LABELS_COMPONENT, after="ner", config={"place_words": list(place_words)})
+        if actor_patterns:
+            ruler = self.nlp.add_pipe("span_ruler", name=ACTORS_COMPONENT, last=True,
+                                      config={"spans_key": ACTOR_SPANS, "phrase_matcher_attr": "LOWER"})
+            ruler.add_patterns(list(actor_patterns))  # type: ignore[attr-defined]
         self._lock = threading.Lock()
 
     def map_docs(self, items: Sequence[tuple[str, C]], batch_size: int, fn: Callable[[Doc, C], T]) -> list[T]:
