@@ -94,7 +94,7 @@ def place_type(span: Span, place_words: frozenset[str]) -> Optional[str]:
     root = span.root
     noun = root.head.head
     if (root.dep_ == "pobj" and root.head.lower_ == "of" and noun.lemma_.lower() in place_words
-            and "Plur" not in noun.morph.get("Number")):  # `the town of X`, not `the provinces of X`
+            and "Plur" not in noun.morph.get("Number", [])):  # `the town of X`, not `the provinces of X`
         return noun.lemma_.lower()
     return None
 
