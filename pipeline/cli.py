@@ -82,11 +82,19 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
                                  "config file and overrides.")
     _add_settings_arguments(config)
 
+    evaluate = commands.add_parser("eval", help="score entity extraction against labelled data",
+                                   description="Print NER and actor-sector precision/recall/F1 of the entity "
+                                   "stage against labelled JSON Lines (text with spans) or the PLOVER "
+                                   "gold-standard JSON.")
+    evaluate.add_argument("what", choices=("entities",), help="what to evaluate")
+    evaluate.add_argument("path", help="labelled data file")
+    evaluate.add_argument("-c", "--config", metavar="FILE", help="settings (model, actors, place words)")
+
     schema = commands.add_parser("schema", help="print the output tables' schemas",
                                  description="Print the schema of each output table.")
     schema.add_argument("--format", choices=("markdown", "arrow"), default="markdown")
     schema.add_argument("tables", nargs="*", metavar="TABLE", help="tables to show (default: all)")
-    return parser, {"run": run, "config": config, "schema": schema}
+    return parser, {"run": run, "config": config, "eval": evaluate, "schema": schema}
 
 
 def _version() -> str:
@@ -155,9 +163,24 @@ def _command_schema(args: argparse.Namespace, extra: Sequence[str], parser: argp
     return 0
 
 
+def _command_eval(args: argparse.Namespace, extra: Sequence[str], parser: argparse.ArgumentParser) -> int:
+    from pipeline.evaluate import evaluate, read_records
+
+    settings = load_settings(args.config)
+    records = read_records(args.path)
+    ner, found, sector = evaluate(records, settings.entities, settings.entities.actors)
+    print(f"{args.path}: {len(records)} texts, {found.gold} gold actor mentions, {ner.gold} gold entity spans")
+    if ner.gold:
+        print(ner.line("NER (exact)"))
+    print(f"{'actors found':<16} R {found.recall:.3f}   ({found.true} of {found.gold} gold actor mentions)")
+    print(sector.line("actor sector"))
+    return 0
+
+
 _COMMANDS: dict[str, Callable[[argparse.Namespace, Sequence[str], argparse.ArgumentParser], int]] = {
     "run": _command_run,
     "config": _command_config,
+    "eval": _command_eval,
     "schema": _command_schema,
 }
 

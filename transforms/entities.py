@@ -58,6 +58,7 @@ class _Group:
         self.variants: dict[str, None] = {}
         self.first = first
         self.actor = actor
+        self.sector: Optional[str] = None  # given by a generic actor it qualifies (`Afghan` forces)
 
     @property
     def name(self) -> str:
@@ -144,6 +145,7 @@ def entities_of(doc: Doc, article_id: str, labels: frozenset[str], place_words: 
     for span in matches:
         if span.id_ in actors and span.start not in claimed:
             add((span.id_.casefold(), None), span.id_, ACTOR_LABEL, span.text, span.start_char, actors[span.id_])
+            _qualify(span, actors[span.id_], doc, groups)
     groups = _merge_bare_places(groups)
     groups = _merge_spellings(groups)
     most = max((sum(g.names.values()) for g in groups.values()), default=1)
@@ -164,7 +166,7 @@ def entities_of(doc: Doc, article_id: str, labels: frozenset[str], place_words: 
             name=group.name,
             label=_label(group),
             place_type=key[1],
-            sector=group.actor.sector if group.actor else None,
+            sector=group.actor.sector if group.actor else group.sector,
             country=place.country if place else group.actor.country if group.actor else None,
             subdivision=place.subdivision if place else None,
             latitude=place.latitude if place else None,
@@ -176,6 +178,19 @@ def entities_of(doc: Doc, article_id: str, labels: frozenset[str], place_words: 
             variants=list(group.variants),
         ))
     return entities
+
+
+def _qualify(span: Span, actor: Actor, doc: Doc, groups: dict[tuple[str, Optional[str]], _Group]) -> None:
+    """`Hungarian officials`, `Afghan forces`: the nationality or place right before a generic
+    actor (one without a country) names whose it is, so that entity gets the actor's sector."""
+    if actor.country or span.start == 0:
+        return
+    before = next((e for e in doc.ents if e.end == span.start and e.label_ in ("NORP", "GPE")), None)
+    if before is None:
+        return
+    group = groups.get((entity_name(before).casefold(), None))
+    if group is not None and group.actor is None:
+        group.sector = actor.sector
 
 
 def _located(group: _Group, kind: Optional[str], located: Mapping[tuple[str, Optional[str]], Place]) -> Place:

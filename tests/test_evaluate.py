@@ -1,0 +1,63 @@
+"""`newsbeam eval entities` on labelled examples written for the project, and on PLOVER-style JSON."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pipeline.cli import main
+from tests.conftest import ROOT
+
+TEXTS = [
+    ("Taliban fighters seized Kohistan district in Badakhshan province on Thursday, police said.",
+     [("Taliban", "ORG", "REB"), ("Kohistan", "GPE", None), ("Badakhshan", "GPE", None), ("police", None, "COP")]),
+    ("Hungarian officials met Romanian officials in Budapest on Wednesday.",
+     [("Hungarian", "NORP", "GOV"), ("Romanian", "NORP", "GOV"), ("Budapest", "GPE", None)]),
+]
+
+
+def labelled(tmp_path: Path) -> Path:
+    path = tmp_path / "labelled.jsonl"
+    with path.open("w", encoding="utf-8") as handle:
+        for text, spans in TEXTS:
+            rows = []
+            for mention, label, sector in spans:
+                start = text.index(mention)
+                row = {"start": start, "end": start + len(mention)}
+                if label:
+                    row["label"] = label
+                if sector:
+                    row["sector"] = sector
+                rows.append(row)
+            handle.write(json.dumps({"text": text, "spans": rows}) + "\n")
+    return path
+
+
+def test_eval_prints_ner_and_actor_sector_scores(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = str(ROOT / "configs" / "local.yaml")
+    assert main(["eval", "entities", str(labelled(tmp_path)), "--config", config]) == 0
+    out = capsys.readouterr().out
+    assert "2 texts" in out
+    ner = next(line for line in out.splitlines() if line.startswith("NER"))
+    sector = next(line for line in out.splitlines() if line.startswith("actor sector"))
+    assert "gold 6)" in ner and "gold 4)" in sector
+    assert float(sector.split("R ")[1].split()[0]) >= 0.75  # Taliban REB, police COP, Hungarian/Romanian GOV
+
+
+def test_eval_reads_plover_json_and_rejects_other_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    plover = tmp_path / "plover.json"
+    plover.write_text(json.dumps([
+        {"id": "doc", "event": "DOCUMENT"},
+        {"id": "x", "text": "Israeli troops fired on protesters in Gaza.", "source": [
+            {"actorText": "Israeli", "code": "ISR", "sector": "MIL"}], "target": [
+            {"actorText": "protesters", "code": "PSE", "sector": "CVL"}]},
+    ]), encoding="utf-8")
+    config = str(ROOT / "configs" / "local.yaml")
+    assert main(["eval", "entities", str(plover), "--config", config]) == 0
+    out = capsys.readouterr().out
+    assert "1 texts, 2 gold actor mentions" in out and "R 1.000  F1" in out  # Israeli MIL, protesters CVL
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text("{not json\n", encoding="utf-8")
+    assert main(["eval", "entities", str(broken)]) == 2
+    assert "not labelled JSON Lines or PLOVER JSON" in capsys.readouterr().err
