@@ -26,8 +26,8 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from bench.corpus import generate
 from pipeline.config import EntitiesSettings
 from pipeline.records import Article
-from transforms.clean import content_hash, word_count
 from transforms.actors import Actor, load_actors, patterns
+from transforms.clean import content_hash, word_count
 from transforms.entities import ExtractEntities
 from transforms.geocode import Gazetteer
 from transforms.nlp import SpacyModel
