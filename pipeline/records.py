@@ -71,6 +71,12 @@ class Event(NamedTuple):
     injured: Optional[int]
     arrested: Optional[int]
     confidence: float
+    actor_sector: Optional[str]
+    actor_country: Optional[str]
+    location_country: Optional[str]
+    location_subdivision: Optional[str]
+    latitude: Optional[float]
+    longitude: Optional[float]
 
 
 class Duplicate(NamedTuple):
@@ -152,10 +158,12 @@ class IndexKey(NamedTuple):
 
 
 class AnnotatedArticle(NamedTuple):
-    """An article with its spaCy parse, serialised as a DocBin (see `transforms.nlp`)."""
+    """An article with its spaCy parse, serialised as a DocBin (see `transforms.nlp`), and its
+    entity rows (actors with sectors, geocoded places) for the event stage."""
 
     article: Article
     doc: bytes
+    entities: list[Entity]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -252,6 +260,13 @@ TABLES: tuple[Table, ...] = (
             "injured": "People injured, when stated.",
             "arrested": "People arrested or detained, when stated.",
             "confidence": "0-1; events below `events.min_confidence` are not written.",
+            "actor_sector": "The actor's sector (REB, MIL, COP, GOV, CVL, ...) when the actor is an entity of "
+            "the actor dictionary (`Taliban fighters` -> REB).",
+            "actor_country": "The actor's country (ISO 3166 alpha-3), when the dictionary gives one.",
+            "location_country": "The location's country (ISO 3166 alpha-3), when geocoded.",
+            "location_subdivision": "The location's first-level subdivision (ISO 3166-2), when it is one.",
+            "latitude": "The location's latitude, when it is a geocoded city.",
+            "longitude": "The location's longitude, when it is a geocoded city.",
         },
     ),
     Table(

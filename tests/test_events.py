@@ -211,7 +211,7 @@ def test_stage_passes_articles_on_and_dead_letters_unreadable_parses(spacy_model
     (data,) = spacy_model.map_docs([(good.text, None)], 1, lambda doc, _: doc_to_bytes(doc))
     broken = article("broken", "whatever")
     with TestPipeline(argv=["--runner=FnApiRunner"]) as p:
-        result = (p | beam.Create([AnnotatedArticle(good, data), AnnotatedArticle(broken, b"not a docbin")])
+        result = (p | beam.Create([AnnotatedArticle(good, data, []), AnnotatedArticle(broken, b"not a docbin", [])])
                   | ExtractEvents(taxonomy, THRESHOLD))
         assert_that(result.articles | beam.Map(lambda a: a.article_id), equal_to(["good"]), label="articles")
         assert_that(result.events | beam.Map(lambda e: (e.article_id, e.event_type, e.arrested)),

@@ -58,7 +58,7 @@ class _Group:
         self.variants: dict[str, None] = {}
         self.first = first
         self.actor = actor
-        self.sector: Optional[str] = None  # given by a generic actor it qualifies (`Afghan` forces)
+        self.sectors: Counter[str] = Counter()  # of the generic actors it qualifies (`Afghan` forces)
 
     @property
     def name(self) -> str:
@@ -166,7 +166,7 @@ def entities_of(doc: Doc, article_id: str, labels: frozenset[str], place_words: 
             name=group.name,
             label=_label(group),
             place_type=key[1],
-            sector=group.actor.sector if group.actor else group.sector,
+            sector=group.actor.sector if group.actor else _most_common(group.sectors),
             country=place.country if place else group.actor.country if group.actor else None,
             subdivision=place.subdivision if place else None,
             latitude=place.latitude if place else None,
@@ -190,7 +190,11 @@ def _qualify(span: Span, actor: Actor, doc: Doc, groups: dict[tuple[str, Optiona
         return
     group = groups.get((entity_name(before).casefold(), None))
     if group is not None and group.actor is None:
-        group.sector = actor.sector
+        group.sectors[actor.sector] += 1
+
+
+def _most_common(counts: Counter[str]) -> Optional[str]:
+    return counts.most_common(1)[0][0] if counts else None
 
 
 def _located(group: _Group, kind: Optional[str], located: Mapping[tuple[str, Optional[str]], Place]) -> Place:
@@ -288,7 +292,7 @@ class AnnotateFn(beam.DoFn):
         results = self._model.map_docs(items, self._settings.batch_size, analyse)
         self._spacy_ms.inc(round((time.perf_counter() - started) * 1000))
         for article, (doc_bytes, entities) in zip(articles, results, strict=True):
-            yield AnnotatedArticle(article, doc_bytes)
+            yield AnnotatedArticle(article, doc_bytes, entities)
             for entity in entities:
                 Metrics.counter(NAMESPACE, entity.label).inc()
                 yield beam.pvalue.TaggedOutput(ENTITIES, entity)

@@ -30,6 +30,7 @@ from pipeline.records import AnnotatedArticle, Article, DeadLetter, Event
 from transforms import grammar
 from transforms.casualties import CasualtyCounter
 from transforms.dead_letters import DEAD_LETTERS, guarded, stable_id
+from transforms.event_entities import attach
 from transforms.nlp import DocReader, entity_name
 from transforms.places import PLACE_LABELS, is_country, main_country, main_place, places
 from transforms.taxonomy import PLACE, EventType, Taxonomy, Trigger
@@ -293,6 +294,12 @@ class EventExtractor:
             injured=reported.get("injured"),
             arrested=reported.get("arrested"),
             confidence=round(min(score, 1.0), 2),
+            actor_sector=None,
+            actor_country=None,
+            location_country=None,
+            location_subdivision=None,
+            latitude=None,
+            longitude=None,
         )
 
 
@@ -317,7 +324,7 @@ class ExtractEventsFn(beam.DoFn):
         assert self._reader is not None and self._extractor is not None
         article = annotated.article
         doc = self._reader.read(annotated.doc)
-        events = [e for e in self._extractor.extract(doc, article.article_id)
+        events = [attach(e, annotated.entities) for e in self._extractor.extract(doc, article.article_id)
                   if e.confidence >= self._min_confidence]
         yield article
         for event in events:
