@@ -21,8 +21,7 @@ from apache_beam.io.filesystems import FileSystems
 from pipeline.config import DedupSettings
 from pipeline.records import Article, IndexKey, Sketch
 from pipeline.schemas import arrow_schema
-from transforms import minhash
-from transforms.near_dedup import article_keys, hasher
+from transforms.near_dedup import SketchingFn
 
 KEYS, SKETCHES = "keys", "sketches"
 
@@ -57,24 +56,14 @@ def read_earlier(pipeline: beam.Pipeline, index_dir: str) -> Optional[tuple[beam
     return keys, sketches
 
 
-class IndexRowsFn(beam.DoFn):
+class IndexRowsFn(SketchingFn):
     """A written article -> its index keys, and its sketch on the `sketches` output."""
 
-    def __init__(self, settings: DedupSettings):
-        self._settings = settings
-        self._hasher: Optional[minhash.MinHasher] = None
-
-    def setup(self) -> None:
-        self._hasher = hasher(self._settings)
-
     def process(self, article: Article) -> Iterator[Any]:
-        assert self._hasher is not None
-        signature = minhash.to_bytes(self._hasher.signature(article.text))
-        for key in article_keys(article.article_id, article.url, article.content_hash, signature,
-                                self._settings.bands):
+        sketch, keys = self.sketch(article, seen=True)
+        for key in keys:
             yield IndexKey(key, article.article_id)
-        yield beam.pvalue.TaggedOutput(
-            SKETCHES, Sketch(article.article_id, article.published, article.word_count, signature, seen=True))
+        yield beam.pvalue.TaggedOutput(SKETCHES, sketch)
 
 
 class WriteIndex(beam.PTransform):

@@ -70,33 +70,37 @@ def article_keys(article_id: str, url: Optional[str], content_hash: str, signatu
     return keys
 
 
-class SketchFn(beam.DoFn):
-    """Article -> the article, its Sketch, and the list of its (key, article_id)."""
-
-    KEYS, SKETCHES = "keys", "sketches"
+class SketchingFn(beam.DoFn):
+    """Base of the DoFns that sketch articles (batch, index, streaming): one MinHasher each."""
 
     def __init__(self, settings: DedupSettings):
         self._settings = settings
         self._hasher: Optional[minhash.MinHasher] = None
 
     def setup(self) -> None:
-        self._hasher = hasher(self._settings)
+        self._hasher = minhash.MinHasher.create(self._settings.num_perm, self._settings.shingle_size)
+
+    def sketch(self, article: Article, seen: bool = False) -> tuple[Sketch, list[str]]:
+        """The article's Sketch and every key it is found by (`article_keys`)."""
+        assert self._hasher is not None
+        signature = minhash.to_bytes(self._hasher.signature(article.text))
+        keys = article_keys(article.article_id, article.url, article.content_hash, signature, self._settings.bands)
+        return Sketch(article.article_id, article.published, article.word_count, signature, seen), keys
+
+
+class SketchFn(SketchingFn):
+    """Article -> the article, its Sketch, and the list of its (key, article_id)."""
+
+    KEYS, SKETCHES = "keys", "sketches"
 
     def process(self, article: Article) -> Iterator[Any]:
         return guarded(STAGE, article.source, self._sketch(article))
 
     def _sketch(self, article: Article) -> Iterator[Any]:
-        assert self._hasher is not None
-        signature = minhash.to_bytes(self._hasher.signature(article.text))
-        keys = article_keys(article.article_id, article.url, article.content_hash, signature, self._settings.bands)
+        sketch, keys = self.sketch(article)
         yield article
-        yield beam.pvalue.TaggedOutput(
-            self.SKETCHES, Sketch(article.article_id, article.published, article.word_count, signature, seen=False))
+        yield beam.pvalue.TaggedOutput(self.SKETCHES, sketch)
         yield beam.pvalue.TaggedOutput(self.KEYS, [(key, article.article_id) for key in keys])
-
-
-def hasher(settings: DedupSettings) -> minhash.MinHasher:
-    return minhash.MinHasher.create(settings.num_perm, settings.shingle_size)
 
 
 def shard_of(key: str, shards: int) -> int:

@@ -28,7 +28,7 @@ from pipeline.config import DedupSettings
 from pipeline.records import Article, Duplicate, Sketch
 from transforms import minhash
 from transforms.dedup import DUPLICATES, duplicate_row
-from transforms.near_dedup import MINHASH, SEEN, article_keys, hasher
+from transforms.near_dedup import MINHASH, SEEN, SketchingFn
 
 _DAY = 24 * 3600
 
@@ -50,25 +50,13 @@ def _order(claim: Claim) -> tuple[float, str]:
     return (claim.timestamp, claim.sketch.article_id)
 
 
-class ClaimsFn(beam.DoFn):
+class ClaimsFn(SketchingFn):
     """Article -> (delivery, article) and (key, Claim) for each of its keys."""
 
     CLAIMS = "claims"
 
-    def __init__(self, settings: DedupSettings):
-        self._settings = settings
-        self._hasher: Optional[minhash.MinHasher] = None
-
-    def setup(self) -> None:
-        self._hasher = hasher(self._settings)
-
     def process(self, article: Article, timestamp: Any = beam.DoFn.TimestampParam) -> Iterator[Any]:
-        assert self._hasher is not None
-        signature = minhash.to_bytes(self._hasher.signature(article.text))
-        keys = [k for k in article_keys(article.article_id, article.url, article.content_hash, signature,
-                                        self._settings.bands) if not k.startswith("id:")]
-        keys.append(f"id:{article.article_id}")
-        sketch = Sketch(article.article_id, article.published, article.word_count, signature, seen=False)
+        sketch, keys = self.sketch(article)
         delivery = f"{article.article_id}/{uuid.uuid4().hex}"
         yield delivery, ("article", article)
         for key in keys:
