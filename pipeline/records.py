@@ -71,12 +71,13 @@ class Event(NamedTuple):
     injured: Optional[int]
     arrested: Optional[int]
     confidence: float
-    actor_sector: Optional[str]
-    actor_country: Optional[str]
-    location_country: Optional[str]
-    location_subdivision: Optional[str]
-    latitude: Optional[float]
-    longitude: Optional[float]
+    # Filled from the article's entities (`transforms.event_entities.attach`).
+    actor_sector: Optional[str] = None
+    actor_country: Optional[str] = None
+    location_country: Optional[str] = None
+    location_subdivision: Optional[str] = None
+    latitude: Optional[float] = None
+    longitude: Optional[float] = None
 
 
 class Duplicate(NamedTuple):

@@ -294,12 +294,6 @@ class EventExtractor:
             injured=reported.get("injured"),
             arrested=reported.get("arrested"),
             confidence=round(min(score, 1.0), 2),
-            actor_sector=None,
-            actor_country=None,
-            location_country=None,
-            location_subdivision=None,
-            latitude=None,
-            longitude=None,
         )
 
 
