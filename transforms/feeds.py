@@ -103,17 +103,14 @@ class FetchFeedsFn(PerHostFetchFn):
         return output
 
     def _read_file(self, path: str) -> bytes:
-        local = path.removeprefix("file://")
-        data = bytearray()
         try:
-            for chunk in files.read_chunks(local):
-                data += chunk
-                if len(data) > self._settings.max_bytes:
-                    raise Rejected(f"feed file larger than fetch.max_bytes ({self._settings.max_bytes:,} bytes)",
-                                   error_type="too_large")
-        except (OSError, EOFError) as exc:
+            data = files.read_head(path.removeprefix("file://"), self._settings.max_bytes)
+        except files.READ_ERRORS as exc:
             raise Rejected(f"cannot read feed file: {exc}", error_type="read") from None
-        return bytes(data)
+        if len(data) > self._settings.max_bytes:
+            raise Rejected(f"feed file larger than fetch.max_bytes ({self._settings.max_bytes:,} bytes)",
+                           error_type="too_large")
+        return data
 
 
 class FetchPagesFn(PerHostFetchFn):

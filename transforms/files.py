@@ -18,6 +18,8 @@ from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
 
 CHUNK = 1 << 20
+# What an unreadable, corrupt or truncated file raises while it is read and decompressed.
+READ_ERRORS = (OSError, EOFError, zlib.error, lzma.LZMAError, zstandard.ZstdError)
 # Compressed input is read in small raw blocks: one block of a decompression bomb (about 1000:1
 # for zlib) then expands to tens of megabytes at most before the caller's size cap applies.
 _RAW_BLOCK = 1 << 16
@@ -51,3 +53,13 @@ def read_chunks(path: str, size: int = CHUNK) -> Iterator[bytes]:
                 pending = decompressor.unused_data if decompressor.eof else b""
         if started and not decompressor.eof:
             raise EOFError("compressed data ends before its end-of-stream marker (truncated file?)")
+
+
+def read_head(path: str, limit: int) -> bytes:
+    """The file's content up to one byte past `limit` (enough to tell it is too large)."""
+    data = bytearray()
+    for chunk in read_chunks(path):
+        data += chunk
+        if len(data) > limit:
+            break
+    return bytes(data[: limit + 1])

@@ -8,14 +8,11 @@ becomes a `RawDocument` or a dead letter, so the run summary can account for all
 from __future__ import annotations
 
 import itertools
-import lzma
 import os
-import zlib
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple, Optional
 
 import apache_beam as beam
-import zstandard
 from apache_beam.io import fileio
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
@@ -26,8 +23,6 @@ from transforms import files, formats
 from transforms.dead_letters import DEAD_LETTERS, Rejected, guarded
 
 STAGE = "read"
-# What an unreadable, corrupt or truncated file raises while it is read and decompressed.
-_READ_ERRORS = (OSError, EOFError, zlib.error, lzma.LZMAError, zstandard.ZstdError)
 NAMESPACE = "newsbeam.sources"
 DOCUMENTS_READ = "documents_read"
 
@@ -90,8 +85,8 @@ class ParseFile(beam.DoFn):
             if kind == "jsonl":
                 yield from self._json_lines(path)
                 return
-            data = self._head(path)
-        except _READ_ERRORS as exc:
+            data = files.read_head(path, self._max_bytes)
+        except files.READ_ERRORS as exc:
             raise Rejected(f"cannot read file: {exc}") from None
         if len(data) > self._max_bytes:
             raise Rejected(f"file larger than input.max_bytes ({self._max_bytes:,} bytes)")
@@ -101,15 +96,6 @@ class ParseFile(beam.DoFn):
             yield formats.html_document(path, data)
         else:
             yield from self._json(path, data)
-
-    def _head(self, path: str) -> bytes:
-        """The file's content up to one byte past the cap (enough to tell it is too large)."""
-        data = bytearray()
-        for chunk in files.read_chunks(path):
-            data += chunk
-            if len(data) > self._max_bytes:
-                break
-        return bytes(data[: self._max_bytes + 1])
 
     def _json_lines(self, path: str) -> Iterator[Any]:
         chunks = files.read_chunks(path)
