@@ -25,7 +25,7 @@ from pipeline.records import AnnotatedArticle, Article, DeadLetter, Entity
 from transforms.actors import Actor, patterns
 from transforms.dead_letters import DEAD_LETTERS, dead_letter, guarded, stable_id, tagged
 from transforms.geocode import UNRESOLVED, Gazetteer, Place
-from transforms.nlp import ACTOR_SPANS, SpacyModel, doc_to_bytes, entity_name
+from transforms.nlp import ACTOR_SPANS, SpacyModel, doc_to_bytes, entity_name, place_noun_of
 from transforms.places import is_country
 from transforms.progress import LogProgress
 
@@ -93,10 +93,8 @@ def place_type(span: Span, place_words: frozenset[str]) -> Optional[str]:
     last = span[-1]
     if len(span) > 1 and last.lemma_.lower() in place_words:
         return last.lemma_.lower()  # the word is inside the span: `Kandahar Province`
-    root = span.root
-    noun = root.head.head
-    if (root.dep_ == "pobj" and root.head.lower_ == "of" and noun.lemma_.lower() in place_words
-            and "Plur" not in noun.morph.get("Number", [])):  # `the town of X`, not `the provinces of X`
+    noun = place_noun_of(span, place_words)
+    if noun is not None and "Plur" not in noun.morph.get("Number", []):  # not `the provinces of X`
         return noun.lemma_.lower()
     return None
 

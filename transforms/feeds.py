@@ -28,7 +28,7 @@ from pipeline.records import DeadLetter, FeedEntry, FeedState, RawDocument
 from transforms import feed_state, files, formats
 from transforms.dead_letters import DEAD_LETTERS, Rejected, from_exception, tagged
 from transforms.feed_parse import feed_entries, parse_feed
-from transforms.fetch import HTML_TYPES, Response, host_of
+from transforms.fetch import HTML_TYPES, SCHEMES, Response, host_of
 from transforms.hostpool import PerHostFetchFn
 from transforms.sources import DOCUMENTS_READ, ReadResult
 from transforms.sources import NAMESPACE as SOURCES_NAMESPACE
@@ -50,7 +50,7 @@ class _Fallback(NamedTuple):
 
 
 def is_remote(url: str) -> bool:
-    return url.split(":", 1)[0].lower() in ("http", "https")
+    return url.split(":", 1)[0].lower() in SCHEMES
 
 
 class FetchFeedsFn(PerHostFetchFn):

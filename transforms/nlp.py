@@ -66,14 +66,9 @@ class PlaceLabeller:
             doc.ents = entities
         return doc
 
-    def _after_place_word(self, ent: Span) -> bool:
-        """`the town of Kidal`: the name is the object of "of" after a place word."""
-        root = ent.root
-        return (root.dep_ == "pobj" and root.head.lower_ == "of"
-                and root.head.head.lemma_.lower() in self._words)
 
     def _names_place(self, ent: Span, following: Optional[Token]) -> bool:
-        if self._after_place_word(ent):
+        if place_noun_of(ent, self._words) is not None:
             return True
         if following is None or following.lemma_.lower() not in self._words:
             return False
@@ -81,6 +76,15 @@ class PlaceLabeller:
             return True
         bare = not any(c.dep_ in ("det", "poss") for c in following.children)
         return bare and "Plur" not in following.morph.get("Number", [])
+
+
+def place_noun_of(span: Span, place_words: frozenset[str]) -> Optional[Token]:
+    """`the town of Kidal`: the place word whose "of" the name is the object of, if any."""
+    root = span.root
+    noun = root.head.head
+    if root.dep_ == "pobj" and root.head.lower_ == "of" and noun.lemma_.lower() in place_words:
+        return noun
+    return None
 
 
 class SpacyModel:
