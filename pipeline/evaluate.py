@@ -9,7 +9,8 @@ Two input formats:
 Scores: NER over exact (start, end, label) spans, for records that label entities; actors over
 gold actor mentions: found when an entity of newsbeam's covers the mention's text (recall; PLOVER
 marks only each event's source and target, so its precision says little), with the right sector
-when that entity's sector is the gold one. Sector precision: the share of newsbeam's actor
+when the covering entity that holds the mention's head word (its syntactic root: `leaders` in
+"Afghan rebel leaders", else the first covering entity) has the gold sector. Sector precision: the share of newsbeam's actor
 entities (those with a sector) that match a gold actor of their sector.
 """
 from __future__ import annotations
@@ -23,10 +24,13 @@ from typing import Any, Optional
 
 from pipeline.config import ConfigError, EntitiesSettings
 
-# PLOVER 0.5 sector codes (their first three letters: `CVLalb` is CVL) mapped to newsbeam's.
+# PLOVER 0.5 sector codes (their first three letters: `CVLalb` is CVL) mapped to newsbeam's. PLOVER's
+# MED is medical (doctors, the Red Cross), its JRN journalists; CIV is its typo of CVL. Codes with no
+# counterpart (ELI elites, UAF unidentified forces, ...) are left out of the sector scores.
 _PLOVER_SECTORS = {"REB": "REB", "INS": "REB", "MIL": "MIL", "GOV": "GOV", "LEG": "GOV", "COP": "COP",
-                   "CVL": "CVL", "OPP": "OPP", "JUD": "JUD", "MED": "MED", "NGO": "NGO", "IGO": "IGO",
-                   "REF": "REF", "EDU": "EDU", "LAB": "LAB", "BUS": "BUS", "CRM": "CRM"}
+                   "CVL": "CVL", "CIV": "CVL", "OPP": "OPP", "JUD": "JUD", "MED": "HLH", "JRN": "MED",
+                   "NGO": "NGO", "IGO": "IGO", "REF": "REF", "EDU": "EDU", "LAB": "LAB", "BUS": "BUS",
+                   "CRM": "CRM", "REL": "REL"}
 
 
 _WORDS = re.compile(r"\w+")
@@ -103,7 +107,7 @@ def _plover_records(rows: list[dict[str, Any]]) -> Iterator[Record]:
 def evaluate(records: list[Record], settings: EntitiesSettings, actors_path: Optional[str]) -> tuple[Score, Score, Score]:
     """(NER, actor found, actor sector) scores of the entity stage's model, actors and gazetteer."""
     from transforms.actors import load_actors, patterns
-    from transforms.entities import entities_of
+    from transforms.entity_rows import entities_of
     from transforms.geocode import Gazetteer
     from transforms.nlp import SpacyModel
 
@@ -112,24 +116,28 @@ def evaluate(records: list[Record], settings: EntitiesSettings, actors_path: Opt
     by_name, gazetteer = {a.name: a for a in actors}, Gazetteer()
     labels, place_words = frozenset(settings.labels), frozenset(w.lower() for w in settings.place_words)
 
-    def analyse(doc: Any, record: Record) -> tuple[set[tuple[int, int, str]], list[Any]]:
+    def analyse(doc: Any, record: Record) -> tuple[set[tuple[int, int, str]], list[Any], list[str]]:
         found = {(e.start_char, e.end_char, e.label_) for e in doc.ents if e.label_ in labels}
-        return found, entities_of(doc, "eval", labels, place_words, by_name, gazetteer)
+        spans = [doc.char_span(s["start"], s["end"], alignment_mode="expand") for s in record.spans]
+        heads = [span.root.lower_ if span is not None else "" for span in spans]
+        return found, entities_of(doc, "eval", labels, place_words, by_name, gazetteer), heads
 
     ner, found, sector = Score(), Score(), Score(correct=0)
     results = model.map_docs([(r.text, r) for r in records], 32, analyse)
-    for record, (mentions, entities) in zip(records, results, strict=True):
+    for record, (mentions, entities, heads) in zip(records, results, strict=True):
         if record.labels_entities:
             gold = {(s["start"], s["end"], s["label"]) for s in record.spans if "label" in s}
             ner.true += len(gold & mentions)
             ner.predicted += len(mentions)
             ner.gold += len(gold)
-        gold_actors = [s for s in record.spans if s.get("sector") or not record.labels_entities]
         with_sector = [e for e in entities if e.sector]
         matched_predictions: set[str] = set()
-        for span in gold_actors:
+        for span, head in zip(record.spans, heads, strict=True):
+            if not (span.get("sector") or not record.labels_entities):
+                continue  # an entity span that is not an actor
             mention = record.text[span["start"] : span["end"]].casefold()
-            entity = next((e for e in entities if _covers(e, mention)), None)
+            covering = [e for e in entities if _covers(e, mention)]
+            entity = next((e for e in covering if _covers(e, head)), covering[0] if covering else None)
             found.gold += 1
             found.true += entity is not None
             if span.get("sector"):

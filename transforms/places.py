@@ -1,45 +1,18 @@
 """Places in a parsed article: which named places are countries, and the article's main place.
 
-Country names come from pycountry (ISO 3166 names, official and common names) plus the short
-forms news uses ("US", "UK", "Russia", "Iran"). Full geocoding (subdivisions, coordinates) is
-not done here.
+Country names come from `transforms.countries`; geocoding is `transforms.geocode`.
 """
 from __future__ import annotations
 
 from collections import Counter
-from functools import lru_cache
 from typing import Optional
 
-import pycountry
 from spacy.tokens import Doc, Span
 
+from transforms.countries import is_country
 from transforms.nlp import entity_name
 
 PLACE_LABELS = frozenset({"GPE", "LOC", "FAC"})
-
-# Short forms in news use that ISO 3166 does not list as names.
-_ALIASES = ("us", "u.s.", "usa", "u.s.a.", "america", "united states of america", "uk", "u.k.",
-            "britain", "great britain", "england", "scotland", "wales", "russia", "iran", "syria",
-            "south korea", "north korea", "vietnam", "laos", "bolivia", "venezuela", "tanzania",
-            "moldova", "palestine", "taiwan", "czech republic", "ivory coast", "drc", "dr congo",
-            "democratic republic of congo", "congo", "burma", "macedonia", "turkey", "the netherlands",
-            "holland", "vatican", "kosovo", "east timor", "swaziland", "cape verde")
-
-
-@lru_cache(maxsize=1)
-def _country_names() -> frozenset[str]:
-    names = set(_ALIASES)
-    for country in pycountry.countries:
-        for attr in ("name", "official_name", "common_name"):
-            value = getattr(country, attr, None)
-            if value:
-                names.add(value.lower())
-                names.add(value.split(",")[0].lower())  # "Korea, Republic of" -> "korea"
-    return frozenset(names)
-
-
-def is_country(name: str) -> bool:
-    return name.lower().removeprefix("the ") in _country_names()
 
 
 def places(span: Span | Doc) -> list[Span]:
