@@ -38,8 +38,7 @@ def model_load(settings: EntitiesSettings, actors: list[Actor]) -> float:
     """Seconds a worker spends once, loading the model (with the actor patterns) and building
     the gazetteer (timed in the stage, not in bare)."""
     started = time.perf_counter()
-    SpacyModel(settings.model, settings.place_words, patterns(actors))
-    Gazetteer()
+    SpacyModel(settings.model, settings.place_words, patterns(actors), Gazetteer().is_place)
     return time.perf_counter() - started
 
 

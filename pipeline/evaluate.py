@@ -112,8 +112,9 @@ def evaluate(records: list[Record], settings: EntitiesSettings, actors_path: Opt
     from transforms.nlp import SpacyModel
 
     actors = load_actors(actors_path) if actors_path else []
-    model = SpacyModel(settings.model, settings.place_words, patterns(actors))
-    by_name, gazetteer = {a.name: a for a in actors}, Gazetteer()
+    gazetteer = Gazetteer()
+    model = SpacyModel(settings.model, settings.place_words, patterns(actors), gazetteer.is_place)
+    by_name = {a.name: a for a in actors}
     labels, place_words = frozenset(settings.labels), frozenset(w.lower() for w in settings.place_words)
 
     def analyse(doc: Any, record: Record) -> tuple[set[tuple[int, int, str]], list[Any], list[str]]:

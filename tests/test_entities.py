@@ -165,17 +165,24 @@ def test_doc_reader_bounds_its_vocabulary(spacy_model: Any) -> None:
 
 # -- the actor dictionary ----------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def actor_parse() -> Callable[[str], Any]:
+def actor_parse() -> Any:
     """Parse with the actor dictionary of configs/ (as the stage does)."""
     actors = load_actors(str(ROOT / "configs" / "actors.yaml"))
-    model = SpacyModel(MODEL, sorted(PLACE_WORDS), patterns(actors))
+    gazetteer = Gazetteer()
+    model = SpacyModel(MODEL, sorted(PLACE_WORDS), patterns(actors), gazetteer.is_place)
     by_name = {a.name: a for a in actors}
 
-    def entities(text: str) -> dict[str, Entity]:
-        (found,) = model.map_docs([(text, None)], 8, lambda doc, _: entities_of(doc, "a1", LABELS, PLACE_WORDS, by_name))
-        return {e.name: e for e in found}
+    class Parse:
+        def __call__(self, text: str) -> dict[str, Entity]:
+            return {e.name: e for e in self.rows(text)}
 
-    return entities
+        @staticmethod
+        def rows(text: str) -> list[Entity]:
+            (found,) = model.map_docs([(text, None)], 8,
+                                      lambda doc, _: entities_of(doc, "a1", LABELS, PLACE_WORDS, by_name, gazetteer))
+            return found
+
+    return Parse()
 
 
 def test_actor_aliases_merge_into_one_named_actor_with_sector_and_country(actor_parse: Callable[[str], Any]) -> None:
@@ -196,6 +203,56 @@ def test_actors_ner_misses_are_found_with_their_sector(actor_parse: Callable[[st
     assert found["civilians"].sector == "CVL"
 
 
+def test_places_the_model_calls_people_or_organisations_are_places_after_in_near_towards(
+        actor_parse: Any) -> None:
+    """The small model tags `Kyiv` ORG and `Bukavu` PERSON here; the gazetteer knows them."""
+    found = actor_parse("Congolese troops fled towards Bukavu, officials in Kyiv said. Bukavu was calm on "
+                        "Sunday, and Sandra Bullock said so too.")
+    assert (found["Bukavu"].label, found["Bukavu"].country, found["Bukavu"].mention_count) == ("GPE", "COD", 2)
+    assert (found["Kyiv"].label, found["Kyiv"].geo) == ("GPE", "city")
+    assert found["Sandra Bullock"].label != "GPE"  # not a place the gazetteer knows
+
+
+def test_roles_take_the_country_of_their_owner_and_stay_apart_by_country(actor_parse: Callable[[str], Any]) -> None:
+    text = ("Afghan troops crossed into Tajikistan, where Tajik border guards disarmed them. Russian forces and "
+            "Ukrainian forces clashed near Bakhmut, officials in Sudan's government said, and the president of "
+            "Armenia called for calm.")
+    model_rows = actor_parse.rows(text)
+    roles = {(e.name, e.country): e.sector for e in model_rows if e.label == "ACTOR"}
+    assert roles[("army", "AFG")] == "MIL" and roles[("police", "TJK")] == "COP"
+    assert roles[("government forces", "RUS")] == roles[("government forces", "UKR")] == "MIL"  # two rows
+    assert roles[("government", "SDN")] == roles[("government", "ARM")] == "GOV"
+    by_name = {e.name: e for e in model_rows}
+    assert (by_name["Afghan"].country, by_name["Afghan"].sector) == ("AFG", "MIL")  # the owner takes the sector
+    assert (by_name["Tajik"].label, by_name["Tajik"].country) == ("NORP", "TJK")  # NER said PERSON
+
+
+def test_a_role_owned_by_a_named_actor_is_that_actor(actor_parse: Callable[[str], Any]) -> None:
+    found = actor_parse("Hamas fighters fired rockets, and Taliban fighters entered the town on Monday.")
+    assert found["Hamas"].mention_count == 1 and found["Taliban"].mention_count == 1
+    assert "militia" not in found  # no separate "fighters" entity
+
+
+def test_titled_people_take_the_sector_and_country_of_their_title(actor_parse: Callable[[str], Any]) -> None:
+    found = actor_parse("Taliban spokesman Zabihullah Mujahid said the district had fallen. Tom King, the British "
+                        "defence secretary, said General Michel Aoun had left Beirut before President Emmanuel "
+                        "Macron arrived. The general election will be held in May.")
+    assert (found["Zabihullah Mujahid"].sector, found["Zabihullah Mujahid"].country) == ("REB", "AFG")
+    assert (found["Tom King"].sector, found["Tom King"].country) == ("GOV", "GBR")  # apposition
+    assert found["Michel Aoun"].sector == "MIL"
+    assert found["Emmanuel Macron"].sector == "GOV" and found["Emmanuel Macron"].country is None  # not guessed
+    assert "army" not in found  # "general" is a title before a name only
+
+
+def test_organisations_take_the_sector_of_the_role_word_heading_their_name(actor_parse: Callable[[str], Any]) -> None:
+    found = actor_parse("The Supreme Court rejected the appeal of the National Union of Teachers, and the Kenya "
+                        "Defence Forces were deployed. The Soviet Union collapsed in 1991.")
+    assert found["Supreme Court"].sector == "JUD"
+    assert found["National Union of Teachers"].sector == "LAB"  # its head is the union, not the teachers
+    assert (found["Kenya Defence Forces"].sector, found["Kenya Defence Forces"].country) == ("MIL", "KEN")
+    assert "labour" not in found  # the union inside a place name is no actor
+
+
 def test_the_actor_file_is_validated(tmp_path: Path) -> None:
     bad = tmp_path / "actors.yaml"
     bad.write_text("actors:\n  - {name: X, sector: XYZ, aliases: [x]}\n", encoding="utf-8")
@@ -203,6 +260,16 @@ def test_the_actor_file_is_validated(tmp_path: Path) -> None:
         load_actors(str(bad))
     bad.write_text("actors:\n  - {name: X, sector: REB, country: Narnia, aliases: [x]}\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="not an ISO 3166 alpha-3 country code"):
+        load_actors(str(bad))
+    bad.write_text("roles:\n  - {name: troops, sector: MIL, country: AFG, aliases: [troops]}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="a role has no country"):
+        load_actors(str(bad))
+    bad.write_text("actors:\n  - {name: X, sector: REB, aliases: [x], titles: [General]}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="titles belong to roles"):
+        load_actors(str(bad))
+    bad.write_text("actors:\n  - {name: X, sector: REB, aliases: [x]}\nroles:\n  - {name: X, sector: MIL, aliases: [y]}\n",
+                   encoding="utf-8")
+    with pytest.raises(ConfigError, match="actor names must be unique: X"):
         load_actors(str(bad))
 
 
@@ -215,9 +282,10 @@ def test_seed_places_are_geocoded(seeds_run: dict[str, Any]) -> None:
     assert (places[("Badakhshan", "province")]["country"], places[("Badakhshan", "province")]["subdivision"]) == (
         "AFG", "AF-BDS")
     assert places[("Kandahar", "province")]["subdivision"] == "AF-KAN"
-    for city in ("Kabul", "Fayzabad"):
+    for city, province in (("Kabul", "AF-KAB"), ("Fayzabad", "AF-BDS")):
         found = places[(city, None)]
         assert found["geo"] == "city" and found["country"] == "AFG" and found["latitude"] and found["longitude"]
+        assert found["subdivision"] == province  # the province the city lies in
     assert (places[("Tajikistan", None)]["geo"], places[("Tajikistan", None)]["country"]) == ("country", "TJK")
     assert places[("Kohistan", "district")]["geo"] == "unresolved" and places[("Kohistan", "district")]["country"] is None
 

@@ -54,11 +54,11 @@ class AnnotateFn(beam.DoFn):
 
     def setup(self) -> None:
         settings, rules = self._settings, patterns(self._actors)
+        gazetteer = self._gazetteer = self._shared_gazetteer.acquire(Gazetteer, tag="newsbeam.gazetteer")
         self._model = self._shared.acquire(
-            lambda: SpacyModel(settings.model, settings.place_words, rules),
+            lambda: SpacyModel(settings.model, settings.place_words, rules, gazetteer.is_place),
             tag=stable_id(settings.model, *settings.place_words, *(sorted(str(r) for r in rules))),
         )
-        self._gazetteer = self._shared_gazetteer.acquire(Gazetteer, tag="newsbeam.gazetteer")
 
     def process(self, batch: Sequence[Article]) -> Iterator[Any]:
         limit = self._settings.max_chars

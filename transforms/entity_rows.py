@@ -98,6 +98,10 @@ class _Document:
         self.ents = [e for e in doc.ents if e.label_ in labels]
         found = filter_spans(list(doc.spans[ACTOR_SPANS])) if ACTOR_SPANS in doc.spans else []
         self.matches = [m for m in found if m.id_ in actors]
+        # What a role can belong to: nationalities, countries, organisations (and names NER
+        # mislabelled that are nationalities or countries: "Tajik" as PERSON), and named actors.
+        self.owners = [*(e for e in doc.ents if e.label_ in _OWNER_LABELS or owner_code(entity_name(e))),
+                       *(m for m in self.matches if not actors[m.id_].role)]
         self.groups: dict[_Key, _Group] = {}
         self.used: set[int] = set()  # start tokens of matches already part of an entity
         self.key_of_token: dict[int, _Key] = {}  # token -> the group of the entity it is in
@@ -133,6 +137,9 @@ class _Document:
                 head = next((m for m in inside if m.start <= ent.root.i < m.end), inside[-1] if inside else None)
                 if head is not None:
                     group.sectors[self.actors[head.id_].sector] += 1
+                    country = next((c for c in map(owner_code, (t.text for t in ent)) if c), None)
+                    if country:  # "Kenya Defence Forces", "Afghan National Army"
+                        group.countries[country] += 1
             elif ent.label_ == "PERSON":
                 self._titled(ent, group)
 
@@ -180,7 +187,7 @@ class _Document:
 
     def _qualify(self, owner: Optional[Span], role: Actor) -> None:
         """The nationality or country a role belongs to takes its sector (`Hungarian` officials)."""
-        if owner is None or owner.label_ not in ("NORP", "GPE"):
+        if owner is None or not owner_code(entity_name(owner)):
             return
         key = self.key_of_token.get(owner.start)
         group = self.groups.get(key) if key else None
@@ -190,8 +197,7 @@ class _Document:
     def _owner(self, match: Span) -> Optional[Span]:
         """The entity or named actor a role belongs to: right before it or a modifier of it
         (`Afghan troops`, `Sudan's government`), or after "of"/"from" (`president of Armenia`)."""
-        units = [*(e for e in self.doc.ents if e.label_ in _OWNER_LABELS),
-                 *(m for m in self.matches if not self.actors[m.id_].role)]
+        units = self.owners
         before = next((u for u in units if u.end == match.start), None)
         if before is not None:
             return before
@@ -244,9 +250,11 @@ def entities_of(doc: Doc, article_id: str, labels: frozenset[str], place_words: 
     document.named_entities()
     document.actor_matches()
     groups = _merge_spellings(_merge_bare_places(document.groups))
-    for group in groups.values():  # a country's name is a place, whatever NER called it (`Tajikistan` NORP)
-        if group.label in ("NORP", "ORG") and not group.actor and is_country(group.name):
+    for group in groups.values():  # a country's name is a place, a nationality a NORP, whatever NER said
+        if group.label in ("NORP", "ORG", "PERSON") and not group.actor and is_country(group.name):
             group.labels = Counter({"GPE": group.mentions})
+        elif group.label in ("ORG", "PERSON") and not group.actor and demonym_code(group.name):
+            group.labels = Counter({"NORP": group.mentions})
     places = {key: group for key, group in groups.items() if group.label in PLACE_LABELS and not group.actor}
     # Every spelling of a place is tried (the article may misspell it where it names it most).
     located = gazetteer.resolve_all((name, k.kind) for k, g in places.items() for name, _ in g.names.most_common()) \

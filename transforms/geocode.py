@@ -87,6 +87,11 @@ class Gazetteer:
                             context.add(place.country or "")
         return {key: resolved.get(key, UNRESOLVED) for key in wanted}
 
+    def is_place(self, name: str) -> bool:
+        """Whether the gazetteer knows a country, first-level subdivision or city of this name."""
+        folded = _strip_suffix(fold(name))
+        return folded in self._cities or folded in self._subdivisions or country_code(name) is not None
+
     def _countries_named(self, name: str) -> set[str]:
         """Every country that has a subdivision or city of this name."""
         folded = _strip_suffix(fold(name))

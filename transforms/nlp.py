@@ -42,29 +42,43 @@ class PlaceLabeller:
       tagged like "Afghan") only before a singular place word without an article, which tells
       `in Teshkan district` from `an Afghan district` and `Afghan districts`. Likewise a name
       after a place word and "of": `the town of Kidal`;
+    - with a gazetteer (`is_place`), a name it knows as a place is a place after a locative
+      preposition: `in Kyiv` (tagged ORG), `towards Bukavu` (tagged PERSON);
     - one sense per document: a NORP or ORG mention with the same text as a place mention
-      elsewhere in the document is that place (`the seizure of Kohistan`).
+      elsewhere in the document is that place (`the seizure of Kohistan`); so is a PERSON
+      mention, when the gazetteer knows the name as a place.
     """
 
     _NAME_LABELS = frozenset({"NORP", "ORG", "PERSON"})
     _PLACE_LABELS = frozenset({"GPE", "LOC", "FAC"})
+    _LOCATIVE = frozenset({"in", "near", "at", "into", "towards", "toward", "outside", "around", "across",
+                           "inside", "through", "from", "within"})
 
     def __init__(self, place_words: Sequence[str]):
         self._words = frozenset(w.lower() for w in place_words)
+        self.is_place: Optional[Callable[[str], bool]] = None  # set by `SpacyModel` when it has a gazetteer
 
     def __call__(self, doc: Doc) -> Doc:
         entities = list(doc.ents)
         for i, ent in enumerate(entities):
             following = doc[ent.end] if ent.end < len(doc) else None
-            if ent.label_ in self._NAME_LABELS and self._names_place(ent, following):
+            if ent.label_ in self._NAME_LABELS and (self._names_place(ent, following) or self._located(ent)):
                 entities[i] = Span(doc, ent.start, ent.end, label="GPE")
         place_names = {ent.text for ent in entities if ent.label_ in self._PLACE_LABELS}
         for i, ent in enumerate(entities):
-            if ent.label_ in ("NORP", "ORG") and ent.text in place_names:
+            if ent.text in place_names and (ent.label_ in ("NORP", "ORG") or (
+                    ent.label_ == "PERSON" and self.is_place is not None and self.is_place(ent.text))):
                 entities[i] = Span(doc, ent.start, ent.end, label="GPE")
         if entities != list(doc.ents):
             doc.ents = entities
         return doc
+
+    def _located(self, ent: Span) -> bool:
+        """A name the gazetteer knows, right after a locative preposition: `in Kyiv`."""
+        if self.is_place is None or ent.start == 0 or ent.doc[ent.start - 1].lower_ not in self._LOCATIVE:
+            return False
+        name = entity_name(ent)
+        return bool(name) and self.is_place(name)
 
 
     def _names_place(self, ent: Span, following: Optional[Token]) -> bool:
@@ -90,10 +104,12 @@ def place_noun_of(span: Span, place_words: frozenset[str]) -> Optional[Token]:
 class SpacyModel:
     """A loaded spaCy pipeline, safe to share between the threads of one worker process."""
 
-    def __init__(self, name: str, place_words: Sequence[str] = (), actor_patterns: Sequence[dict[str, str]] = ()):
+    def __init__(self, name: str, place_words: Sequence[str] = (), actor_patterns: Sequence[dict[str, str]] = (),
+                 is_place: Optional[Callable[[str], bool]] = None):
         self.name = name
         self.nlp = spacy.load(name)
-        self.nlp.add_pipe(PLACE_LABELS_COMPONENT, after="ner", config={"place_words": list(place_words)})
+        labeller = self.nlp.add_pipe(PLACE_LABELS_COMPONENT, after="ner", config={"place_words": list(place_words)})
+        labeller.is_place = is_place  # type: ignore[attr-defined]
         if actor_patterns:
             ruler = self.nlp.add_pipe("span_ruler", name=ACTORS_COMPONENT, last=True,
                                       config={"spans_key": ACTOR_SPANS, "phrase_matcher_attr": "LOWER"})
