@@ -210,19 +210,25 @@ TABLES: tuple[Table, ...] = (
         ("entity_id",),
         "Named entities per article: mentions with the same normalised name are merged.",
         {
-            "entity_id": "Hash of article_id, the normalised name and the place type.",
+            "entity_id": "Hash of article_id, the normalised name, the place type and, for roles, the "
+            "owner's country.",
             "article_id": "The article the entity was found in.",
             "name": "Normalised name (no leading article, no possessive, no trailing place word); the most "
-            "frequent spelling when the article spells it several ways (`Badakhshan`, `Badakshan`).",
+            "frequent spelling when the article spells it several ways (`Badakhshan`, `Badakshan`); for actors "
+            "of the dictionary, the actor's or role's name (`Islamic State` for ISIS, `army` for troops).",
             "label": "spaCy label (PERSON, ORG, GPE, LOC, NORP, FAC, ...): the most frequent "
             "label among the mentions; names the text marks as places (`Kohistan district`, "
-            "`the town of Kidal`) are GPE; `ACTOR` for an actor of the dictionary NER did not find.",
-            "sector": "For actors in the actor dictionary (configs/actors.yaml): its sector code (REB, MIL, "
-            "COP, GOV, CVL, ...).",
-            "country": "ISO 3166 alpha-3: for places, the country they are (in); for actors of the "
-            "dictionary, their country where they have one.",
-            "subdivision": "For places: the ISO 3166-2 first-level subdivision they are, or the one of a "
-            "city's own name (Kabul city: AF-KAB).",
+            "`the town of Kidal`, `in Kyiv` for a place the gazetteer knows) are GPE, nationality words NORP; "
+            "`ACTOR` for an actor or role of the dictionary NER did not find.",
+            "sector": "Actor sector (GOV, MIL, COP, REB, OPP, CVL, JUD, MED, HLH, NGO, IGO, REF, CRM, BUS, EDU, "
+            "LAB, REL): of a named actor or role of configs/actors.yaml; of a person's title (`President X`: "
+            "GOV; `Taliban spokesman X`: REB); of the role word heading an organisation's name (`Supreme "
+            "Court`: JUD); of the roles a nationality or country qualifies (`Afghan` in `Afghan troops`: MIL).",
+            "country": "ISO 3166 alpha-3: for places, the country they are (in); for named actors, theirs; for "
+            "roles, their owner's (`Afghan troops`, `Sudan's government`, `the president of Armenia`); for "
+            "titled people, their title's owner's; for nationalities, their country (`Afghan`: AFG).",
+            "subdivision": "For places: the ISO 3166-2 first-level subdivision they are or lie in (Kandahar "
+            "province: AF-KAN; Kabul city: AF-KAB).",
             "latitude": "For cities: latitude (geonames).",
             "longitude": "For cities: longitude (geonames).",
             "geo": "For places, how far geocoding got: `country`, `subdivision`, `city`, or `unresolved` "
@@ -261,9 +267,10 @@ TABLES: tuple[Table, ...] = (
             "injured": "People injured, when stated.",
             "arrested": "People arrested or detained, when stated.",
             "confidence": "0-1; events below `events.min_confidence` are not written.",
-            "actor_sector": "The actor's sector (REB, MIL, COP, GOV, CVL, ...) when the actor is an entity of "
-            "the actor dictionary (`Taliban fighters` -> REB).",
-            "actor_country": "The actor's country (ISO 3166 alpha-3), when the dictionary gives one.",
+            "actor_sector": "The actor's sector (REB, MIL, COP, GOV, CVL, ...) when the actor phrase names an "
+            "entity with one (`Taliban fighters` -> REB, `Afghan troops` -> MIL).",
+            "actor_country": "The actor's country (ISO 3166 alpha-3), when its entity has one (`Afghan troops` "
+            "-> AFG).",
             "location_country": "The location's country (ISO 3166 alpha-3), when geocoded.",
             "location_subdivision": "The location's first-level subdivision (ISO 3166-2), when it is one.",
             "latitude": "The location's latitude, when it is a geocoded city.",

@@ -18,6 +18,8 @@ ENTITIES = [
     entity("Taliban", sector="REB", country="AFG"),
     entity("militia", "ACTOR", sector="REB", variants=("fighters", "militants")),
     entity("army", "ACTOR", sector="MIL", variants=("troops", "military")),
+    entity("army", "ACTOR", sector="MIL", country="TJK", variants=("troops",)),
+    entity("army", "ACTOR", sector="MIL", country="AFG", variants=("troops",)),
     entity("Afghan", "NORP", sector="MIL"),
     entity("Kabul", "GPE", country="AFG", geo="city"),
     entity("Kohistan", "GPE", geo="unresolved"),
@@ -31,6 +33,8 @@ def test_actor_phrases_take_the_entity_they_name() -> None:
 
     assert sector_of("Taliban fighters") == ("Taliban", "REB")  # the one with a country
     assert sector_of("Afghan troops") == ("army", "MIL")  # the head of the phrase
+    assert actor_entity("Tajik troops", ENTITIES).country == "TJK"  # the country the phrase names
+    assert actor_entity("Afghan troops", ENTITIES).country == "AFG"
     assert sector_of("a group of militants") == ("militia", "REB")
     assert sector_of("unknown gunmen") is None and sector_of(None) is None  # nothing is guessed
 

@@ -95,12 +95,13 @@ class _Document:
         self.doc = doc
         self.actors = actors
         self.place_words = place_words
-        self.ents = [e for e in doc.ents if e.label_ in labels]
+        ents = list(doc.ents)  # spaCy builds the spans anew on every access
+        self.ents = [e for e in ents if e.label_ in labels]
         found = filter_spans(list(doc.spans[ACTOR_SPANS])) if ACTOR_SPANS in doc.spans else []
         self.matches = [m for m in found if m.id_ in actors]
         # What a role can belong to: nationalities, countries, organisations (and names NER
         # mislabelled that are nationalities or countries: "Tajik" as PERSON), and named actors.
-        self.owners = [*(e for e in doc.ents if e.label_ in _OWNER_LABELS or owner_code(entity_name(e))),
+        self.owners = [*(e for e in ents if e.label_ in _OWNER_LABELS or owner_code(entity_name(e))),
                        *(m for m in self.matches if not actors[m.id_].role)]
         self.groups: dict[_Key, _Group] = {}
         self.used: set[int] = set()  # start tokens of matches already part of an entity
@@ -328,15 +329,15 @@ def _merge_spellings(groups: dict[_Key, _Group]) -> dict[_Key, _Group]:
     """Merge the less mentioned of two groups into the other when their names are one name
     spelt two ways: same label, same kind of place and country, similar enough and long enough."""
     keys = sorted(groups, key=lambda k: (-groups[k].mentions, groups[k].first))
+    labels = {key: group.label for key, group in groups.items()}
     for i, key in enumerate(keys):
-        if key not in groups:
+        if key not in groups or len(key.name) < _MIN_SPELLING_LENGTH:
             continue
         for other in keys[i + 1 :]:
             if other not in groups or (other.kind, other.country) != (key.kind, key.country) \
-                    or groups[other].label != groups[key].label:
-                continue
-            if min(len(key.name), len(other.name)) < _MIN_SPELLING_LENGTH:
+                    or labels[other] != labels[key] or len(other.name) < _MIN_SPELLING_LENGTH:
                 continue
             if difflib.SequenceMatcher(None, key.name, other.name).ratio() >= SPELLING_SIMILARITY:
                 groups[key].absorb(groups.pop(other))
+                labels[key] = groups[key].label
     return groups

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Optional
 
 from pipeline.records import Entity, Event
+from transforms.countries import owner_code
 
 _WORDS = re.compile(r"\w+")
 
@@ -25,18 +26,22 @@ def _contains(phrase: tuple[str, ...], form: tuple[str, ...]) -> bool:
 
 
 def actor_entity(phrase: Optional[str], entities: Sequence[Entity]) -> Optional[Entity]:
-    """The entity an actor phrase names: one with a sector, a country, at the phrase's head (its
-    last words: `Afghan troops` is troops), the longest form, in that order of preference."""
+    """The entity an actor phrase names: one with a sector, of the country the phrase names
+    (`Tajik troops` are the troops of TJK, not the Afghan ones of the same article), with a
+    country, at the phrase's head (its last words: `Afghan troops` is troops), the longest form,
+    in that order of preference."""
     if not phrase:
         return None
     words = _words(phrase)
-    best: Optional[tuple[tuple[int, int, int, int], Entity]] = None
+    owner = next((code for code in map(owner_code, words) if code), None)
+    best: Optional[tuple[tuple[int, int, int, int, int], Entity]] = None
     for entity in entities:
         found = [f for f in (_words(v) for v in (entity.name, *entity.variants)) if _contains(words, f)]
         if not found:
             continue
         form = max(found, key=len)
-        rank = (int(bool(entity.sector)), int(bool(entity.country)), int(words[-len(form):] == form), len(form))
+        rank = (int(bool(entity.sector)), int(owner is not None and entity.country == owner), int(bool(entity.country)),
+                int(words[-len(form):] == form), len(form))
         if best is None or rank > best[0]:
             best = (rank, entity)
     return best[1] if best else None
