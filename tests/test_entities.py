@@ -253,25 +253,19 @@ def test_organisations_take_the_sector_of_the_role_word_heading_their_name(actor
     assert "labour" not in found  # the union inside a place name is no actor
 
 
-def test_the_actor_file_is_validated(tmp_path: Path) -> None:
+@pytest.mark.parametrize("content, error", [
+    ("actors:\n  - {name: X, sector: XYZ, aliases: [x]}\n", "unknown sector 'XYZ'"),
+    ("actors:\n  - {name: X, sector: REB, country: Narnia, aliases: [x]}\n", "not an ISO 3166 alpha-3 country code"),
+    ("roles:\n  - {name: troops, sector: MIL, country: AFG, aliases: [troops]}\n", "a role has no country"),
+    ("actors:\n  - {name: X, sector: REB, aliases: [x], titles: [General]}\n", "titles belong to roles"),
+    ("actors:\n  - {name: X, sector: REB, aliases: [x]}\nroles:\n  - {name: X, sector: MIL, aliases: [y]}\n",
+     "actor names must be unique: X"),
+])
+def test_the_actor_file_is_validated(tmp_path: Path, content: str, error: str) -> None:
     bad = tmp_path / "actors.yaml"
-    bad.write_text("actors:\n  - {name: X, sector: XYZ, aliases: [x]}\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match="unknown sector 'XYZ'"):
+    bad.write_text(content, encoding="utf-8")
+    with pytest.raises(ConfigError, match=error):
         load_actors(str(bad))
-    bad.write_text("actors:\n  - {name: X, sector: REB, country: Narnia, aliases: [x]}\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match="not an ISO 3166 alpha-3 country code"):
-        load_actors(str(bad))
-    bad.write_text("roles:\n  - {name: troops, sector: MIL, country: AFG, aliases: [troops]}\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match="a role has no country"):
-        load_actors(str(bad))
-    bad.write_text("actors:\n  - {name: X, sector: REB, aliases: [x], titles: [General]}\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match="titles belong to roles"):
-        load_actors(str(bad))
-    bad.write_text("actors:\n  - {name: X, sector: REB, aliases: [x]}\nroles:\n  - {name: X, sector: MIL, aliases: [y]}\n",
-                   encoding="utf-8")
-    with pytest.raises(ConfigError, match="actor names must be unique: X"):
-        load_actors(str(bad))
-
 
 
 # -- geocoding ---------------------------------------------------------------------------------
