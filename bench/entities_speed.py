@@ -33,17 +33,15 @@ from bench.neardup import Doc, as_article
 from bench.throughput import bare_spacy
 from pipeline.config import EntitiesSettings
 from pipeline.records import Article
-from transforms.actors import Actor, load_actors, patterns
-from transforms.entities import ExtractEntities
-from transforms.geocode import Gazetteer
-from transforms.nlp import SpacyModel
+from transforms.actors import Actor, load_actors
+from transforms.entities import Annotator, ExtractEntities
 
 
 def model_load(settings: EntitiesSettings, actors: list[Actor]) -> float:
     """Seconds a worker spends once, loading the model (with the actor patterns) and building
     the gazetteer (timed in the stage, not in bare)."""
     started = time.perf_counter()
-    SpacyModel(settings.model, settings.place_words, patterns(actors), Gazetteer().is_place)
+    Annotator.load(settings, actors)
     return time.perf_counter() - started
 
 

@@ -12,6 +12,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from importlib import metadata
+from pathlib import Path
 from typing import Optional
 
 from pipeline.config import ConfigError, Settings, dump_settings, load_settings
@@ -82,13 +83,17 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
                                  "config file and overrides.")
     _add_settings_arguments(config)
 
-    evaluate = commands.add_parser("eval", help="score entity extraction against labelled data",
-                                   description="Print NER and actor-sector precision/recall/F1 of the entity "
-                                   "stage against labelled JSON Lines (text with spans) or the PLOVER "
-                                   "gold-standard JSON.")
-    evaluate.add_argument("what", choices=("entities",), help="what to evaluate")
+    evaluate = commands.add_parser("eval", help="score entity or event extraction against labelled data",
+                                   description="entities: NER and actor-sector precision/recall/F1 against "
+                                   "labelled JSON Lines (text with spans) or the PLOVER gold-standard JSON. "
+                                   "events: per-class precision/recall/F1, macro and weighted F1 and a "
+                                   "confusion table of the event classifier against labelled JSON Lines "
+                                   "({id, text, labels}) or the PLOVER gold-standard JSON.")
+    evaluate.add_argument("what", choices=("entities", "events"), help="what to evaluate")
     evaluate.add_argument("path", help="labelled data file")
-    evaluate.add_argument("-c", "--config", metavar="FILE", help="settings (model, actors, place words)")
+    evaluate.add_argument("-c", "--config", metavar="FILE", help="settings (model, actors, taxonomy, threshold)")
+    evaluate.add_argument("--level", choices=("plover", "acled", "type"), default="plover",
+                          help="events: which class the labels name (default plover; PLOVER JSON is always plover)")
 
     schema = commands.add_parser("schema", help="print the output tables' schemas",
                                  description="Print the schema of each output table.")
@@ -164,9 +169,20 @@ def _command_schema(args: argparse.Namespace, extra: Sequence[str], parser: argp
 
 
 def _command_eval(args: argparse.Namespace, extra: Sequence[str], parser: argparse.ArgumentParser) -> int:
+    settings = load_settings(args.config)
+    if args.what == "events":
+        from pipeline.evaluate_events import evaluate_events, read_labelled
+
+        labelled = read_labelled(args.path)
+        level = "plover" if Path(args.path).read_text(encoding="utf-8").lstrip().startswith("[") else args.level
+        report = evaluate_events(labelled, settings, level)
+        print(f"{args.path}: {report.texts} texts, {report.gold_labels} gold labels, level {level}, "
+              f"threshold {settings.events.min_confidence}")
+        for line in report.lines():
+            print(line)
+        return 0
     from pipeline.evaluate import evaluate, read_records
 
-    settings = load_settings(args.config)
     records = read_records(args.path)
     ner, found, sector = evaluate(records, settings.entities, settings.entities.actors)
     print(f"{args.path}: {len(records)} texts, {found.gold} gold actor mentions, {ner.gold} gold entity spans")

@@ -106,25 +106,20 @@ def _plover_records(rows: list[dict[str, Any]]) -> Iterator[Record]:
 
 def evaluate(records: list[Record], settings: EntitiesSettings, actors_path: Optional[str]) -> tuple[Score, Score, Score]:
     """(NER, actor found, actor sector) scores of the entity stage's model, actors and gazetteer."""
-    from transforms.actors import load_actors, patterns
-    from transforms.entity_rows import entities_of
-    from transforms.geocode import Gazetteer
-    from transforms.nlp import SpacyModel
+    from transforms.actors import load_actors
+    from transforms.entities import Annotator
 
-    actors = load_actors(actors_path) if actors_path else []
-    gazetteer = Gazetteer()
-    model = SpacyModel(settings.model, settings.place_words, patterns(actors), gazetteer.is_place)
-    by_name = {a.name: a for a in actors}
-    labels, place_words = frozenset(settings.labels), frozenset(w.lower() for w in settings.place_words)
+    annotator = Annotator.load(settings, load_actors(actors_path) if actors_path else [])
+    labels = frozenset(settings.labels)
 
     def analyse(doc: Any, record: Record) -> tuple[set[tuple[int, int, str]], list[Any], list[str]]:
         found = {(e.start_char, e.end_char, e.label_) for e in doc.ents if e.label_ in labels}
         spans = [doc.char_span(s["start"], s["end"], alignment_mode="expand") for s in record.spans]
         heads = [span.root.lower_ if span is not None else "" for span in spans]
-        return found, entities_of(doc, "eval", labels, place_words, by_name, gazetteer), heads
+        return found, annotator.entities(doc, "eval"), heads
 
     ner, found, sector = Score(), Score(), Score(correct=0)
-    results = model.map_docs([(r.text, r) for r in records], 32, analyse)
+    results = annotator.model.map_docs([(r.text, r) for r in records], 32, analyse)
     for record, (mentions, entities, heads) in zip(records, results, strict=True):
         if record.labels_entities:
             gold = {(s["start"], s["end"], s["label"]) for s in record.spans if "label" in s}

@@ -1,10 +1,10 @@
 """The pipeline graph: wires the stages; holds no logic of its own.
 
     files -> ReadArticles --+
-                            +-> CleanArticles -> ExactDedup -> NearDedup -> ExtractEntities -> ExtractEvents
+                            +-> CleanArticles -> ExactDedup -> NearDedup -> ExtractEntities -> ExtractEvents -> ClusterEvents
     feeds -> ReadFeeds -----+
                |               |               |              |                  |
-               +---------------+--- dead letters (every stage), duplicates, entities, events, articles
+               +---------------+--- dead letters (every stage), duplicates, entities, events, articles, event_clusters
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from transforms.actors import Actor
 from transforms.clean import CleanArticles
 from transforms.dedup import ExactDedup
 from transforms.entities import ExtractEntities
+from transforms.event_clusters import ClusterEvents
 from transforms.events import ExtractEvents
 from transforms.feeds import ReadFeeds
 from transforms.near_dedup import NearDedup
@@ -33,6 +34,7 @@ class Tables(NamedTuple):
     articles: beam.PCollection
     entities: beam.PCollection
     events: beam.PCollection
+    event_clusters: beam.PCollection
     duplicates: beam.PCollection
     dead_letters: beam.PCollection
 
@@ -82,6 +84,7 @@ def build_pipeline(
         articles=events.articles,
         entities=annotated.entities,
         events=events.events,
+        event_clusters=events.events | "EventClusters" >> ClusterEvents(),
         duplicates=[stage.duplicates for stage in stages] | "Duplicates" >> beam.Flatten(),
         dead_letters=dead_letters,
     )

@@ -31,6 +31,14 @@ class Article(NamedTuple):
     text_source: str
     feed: Optional[str]
     site_name: Optional[str]
+    # The article's primary event (`transforms.events.primary`), filled by the event stage.
+    primary_event_id: Optional[str] = None
+    primary_event_type: Optional[str] = None
+    primary_plover_type: Optional[str] = None
+    primary_plover_mode: Optional[str] = None
+    primary_cameo_root: Optional[str] = None
+    primary_acled_event_type: Optional[str] = None
+    primary_acled_sub_event_type: Optional[str] = None
 
 
 class Entity(NamedTuple):
@@ -78,6 +86,41 @@ class Event(NamedTuple):
     location_subdivision: Optional[str] = None
     latitude: Optional[float] = None
     longitude: Optional[float] = None
+    # Filled from the article (`transforms.events.ExtractEventsFn`).
+    event_date: Optional[datetime] = None
+    date_precision: Optional[str] = None
+    published: Optional[datetime] = None
+    publisher: Optional[str] = None
+
+
+class EventCluster(NamedTuple):
+    cluster_id: str
+    event_type: str
+    plover_type: str
+    plover_mode: Optional[str]
+    cameo_root: str
+    acled_event_type: Optional[str]
+    acled_sub_event_type: Optional[str]
+    actor: Optional[str]
+    actor_sector: Optional[str]
+    actor_country: Optional[str]
+    target: Optional[str]
+    location: Optional[str]
+    location_country: Optional[str]
+    location_subdivision: Optional[str]
+    latitude: Optional[float]
+    longitude: Optional[float]
+    first_date: Optional[datetime]
+    last_date: Optional[datetime]
+    fatalities: Optional[int]
+    injured: Optional[int]
+    arrested: Optional[int]
+    confidence: float
+    mentions: int
+    articles: int
+    sources: list[str]
+    event_ids: list[str]
+    article_ids: list[str]
 
 
 class Duplicate(NamedTuple):
@@ -202,6 +245,15 @@ TABLES: tuple[Table, ...] = (
             "`summary` (the page could not be used; the feed entry's text instead).",
             "feed": "The feed the article came from: its configured name, else its URL.",
             "site_name": "Site name from the page's metadata, if any.",
+            "primary_event_id": "The article's primary event: its most salient event (confidence, weighted "
+            "towards the opening sentences, which state what the story is about, and towards events with "
+            "casualties); null when it has none.",
+            "primary_event_type": "The primary event's taxonomy type.",
+            "primary_plover_type": "The primary event's PLOVER type.",
+            "primary_plover_mode": "The primary event's PLOVER mode.",
+            "primary_cameo_root": "The primary event's CAMEO root code.",
+            "primary_acled_event_type": "The primary event's ACLED event type.",
+            "primary_acled_sub_event_type": "The primary event's ACLED sub-event type.",
         },
     ),
     Table(
@@ -275,6 +327,49 @@ TABLES: tuple[Table, ...] = (
             "location_subdivision": "The location's first-level subdivision (ISO 3166-2), when it is one.",
             "latitude": "The location's latitude, when it is a geocoded city.",
             "longitude": "The location's longitude, when it is a geocoded city.",
+            "event_date": "The date of the event: `date_text` resolved against the publication time (`Thursday "
+            "night` in a story of Saturday 2021-06-19 is 2021-06-17), midnight UTC of the day or of the first "
+            "day of the week, month or year; null when the text gives no date or the article has no "
+            "publication time to read a relative one against.",
+            "date_precision": "`day`, `week`, `month` or `year`: how precise `event_date` is.",
+            "published": "The article's publication time (UTC).",
+            "publisher": "Who published the article: the feed's name, else the site's name, else the URL's host.",
+        },
+    ),
+    Table(
+        "event_clusters",
+        EventCluster,
+        ("cluster_id",),
+        "Real-world events: the event mentions of one type, overlapping actors, one place and dates within a "
+        "day of each other, across sentences and articles of a run.",
+        {
+            "cluster_id": "Hash of the cluster's earliest mention's event_id.",
+            "event_type": "Taxonomy type of the mentions.",
+            "plover_type": "PLOVER event type.",
+            "plover_mode": "PLOVER mode, where the taxonomy gives one.",
+            "cameo_root": "CAMEO root code.",
+            "acled_event_type": "ACLED event type.",
+            "acled_sub_event_type": "ACLED sub-event type (the most frequent among the mentions).",
+            "actor": "The actor most mentions name.",
+            "actor_sector": "The actor's sector.",
+            "actor_country": "The actor's country (ISO 3166 alpha-3).",
+            "target": "The target most mentions name.",
+            "location": "Where: the location most mentions name.",
+            "location_country": "The location's country (ISO 3166 alpha-3).",
+            "location_subdivision": "The location's first-level subdivision (ISO 3166-2).",
+            "latitude": "The location's latitude, when it is a geocoded city.",
+            "longitude": "The location's longitude, when it is a geocoded city.",
+            "first_date": "The earliest event date of the mentions (or publication date, when a mention has none).",
+            "last_date": "The latest such date.",
+            "fatalities": "The largest death toll a mention reports (later reports revise tolls upwards).",
+            "injured": "The largest number of injured a mention reports.",
+            "arrested": "The largest number of arrests a mention reports.",
+            "confidence": "The highest confidence of the mentions.",
+            "mentions": "Number of event rows (sentences) reporting it.",
+            "articles": "Number of articles reporting it.",
+            "sources": "The publishers that reported it.",
+            "event_ids": "The event rows of its mentions.",
+            "article_ids": "The articles that reported it.",
         },
     ),
     Table(
@@ -318,5 +413,6 @@ TABLES: tuple[Table, ...] = (
 
 TABLES_BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
 
-for _record in (RawDocument, FeedEntry, FeedState, Sketch, IndexKey, AnnotatedArticle, Article, Entity, Event, Duplicate, DeadLetter):
+for _record in (RawDocument, FeedEntry, FeedState, Sketch, IndexKey, AnnotatedArticle, Article, Entity, Event,
+                EventCluster, Duplicate, DeadLetter):
     beam.coders.registry.register_coder(_record, beam.coders.RowCoder)

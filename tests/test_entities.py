@@ -17,7 +17,7 @@ from pipeline.records import AnnotatedArticle, Article, DeadLetter, Entity
 from tests.conftest import MODEL, ROOT, SEEDS
 from tests.fixtures import article
 from transforms.actors import load_actors, patterns
-from transforms.entities import AnnotateFn, ExtractEntities
+from transforms.entities import AnnotateFn, Annotator, ExtractEntities
 from transforms.entity_rows import entities_of
 from transforms.geocode import Gazetteer
 from transforms.nlp import DocReader, SpacyModel, doc_to_bytes
@@ -135,8 +135,9 @@ class _FailsOnPoison:
 
 
 def test_a_failing_document_does_not_take_its_batch_with_it(spacy_model: Any) -> None:
-    fn = AnnotateFn(EntitiesSettings(model=MODEL), shared.Shared())
-    fn._model = _FailsOnPoison(spacy_model)
+    settings = EntitiesSettings(model=MODEL)
+    fn = AnnotateFn(settings, shared.Shared())
+    fn._annotator = Annotator(settings, [], _FailsOnPoison(spacy_model), None)
     batch = [article("good1", "The Taliban entered Kabul on Monday."), article("bad", "POISON " * 30),
              article("good2", "Police in Nairobi arrested twelve people.")]
     outputs = list(fn.process(batch))

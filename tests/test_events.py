@@ -93,19 +93,22 @@ def test_no_event_from_plans_fears_and_possibilities(seed_events: dict[str, list
 
 
 @pytest.mark.parametrize(
-    "sentence",
+    "sentence, reported",
     [
-        "Officials fear the militants could attack the town before the elections.",
-        "The army did not withdraw from the district, a spokesman said.",
-        "Rebels threatened to seize the airport if talks failed.",
-        "Troops are preparing to leave the base next month.",
-        "Militants regularly clash with police in the valley.",
-        "The government denied that soldiers had killed civilians in the village.",
-        "Police foiled a planned bombing of the stadium.",
+        ("Officials fear the militants could attack the town before the elections.", set()),
+        ("The army did not withdraw from the district, a spokesman said.", set()),
+        ("Troops are preparing to leave the base next month.", set()),
+        ("Militants regularly clash with police in the valley.", set()),
+        # the speech act or the prevention happened; the act it is about did not
+        ("Rebels threatened to seize the airport if talks failed.", {"threat"}),
+        ("The government denied that soldiers had killed civilians in the village.", {"rejection"}),
+        ("Police foiled a planned bombing of the stadium.", {"disrupted_weapons"}),
+        ("The opposition called for troops to withdraw from the capital.", {"request"}),
     ],
 )
-def test_nothing_reported_as_happened_when_it_did_not(extract: Callable[[str], list[Event]], sentence: str) -> None:
-    assert extract(sentence) == []
+def test_nothing_reported_as_happened_when_it_did_not(extract: Callable[[str], list[Event]], sentence: str,
+                                                      reported: set[str]) -> None:
+    assert {e.event_type for e in extract(sentence)} == reported
 
 
 @pytest.mark.parametrize(
@@ -193,17 +196,17 @@ def test_taxonomy_mistakes_are_config_errors(tmp_path: Path, change: Callable[[d
 
 
 def test_a_new_event_type_is_a_data_change(tmp_path: Path, parse: Callable[[str], Any]) -> None:
-    def add_curfew(data: dict[str, Any]) -> None:
+    def add_cyberattack(data: dict[str, Any]) -> None:
         data["types"].append({
-            "name": "curfew", "description": "A curfew is imposed.", "plover": {"type": "COERCE", "mode": "curfew"},
-            "cameo_root": "17", "acled": {"event_type": "Strategic developments", "sub_event_type": "Other"},
-            "triggers": [{"nouns": ["curfew"]}, {"verbs": ["impose"], "object": ["restrictions"]}],
+            "name": "cyberattack", "description": "Computer systems are attacked.",
+            "plover": {"type": "ASSAULT", "mode": "cyber"}, "cameo_root": "18",
+            "triggers": [{"nouns": ["cyberattack"]}, {"verbs": ["hack"], "object": ["computers"]}],
         })
-        data["lexicons"]["restrictions"] = ["curfew", "lockdown"]
+        data["lexicons"]["computers"] = ["server", "network", "system", "website"]
 
-    extractor = EventExtractor(load_taxonomy(taxonomy_with(tmp_path, add_curfew)))
-    events = extractor.extract(parse("Authorities imposed a curfew in Cizre on Monday."), "a")
-    assert [(e.event_type, e.plover_type, e.location) for e in events] == [("curfew", "COERCE", "Cizre")]
+    extractor = EventExtractor(load_taxonomy(taxonomy_with(tmp_path, add_cyberattack)))
+    events = extractor.extract(parse("Hackers hacked the ministry's servers in Tallinn on Monday."), "a")
+    assert [(e.event_type, e.plover_type, e.location) for e in events] == [("cyberattack", "ASSAULT", "Tallinn")]
 
 
 def test_stage_passes_articles_on_and_dead_letters_unreadable_parses(spacy_model: Any, taxonomy: Taxonomy) -> None:

@@ -37,6 +37,35 @@ class EntitiesResult(NamedTuple):
     dead_letters: beam.PCollection  # DeadLetter
 
 
+def load_model(settings: EntitiesSettings, actors: Sequence[Actor], gazetteer: Optional[Gazetteer]) -> SpacyModel:
+    """The spaCy pipeline the stage runs: the model, the place labeller (with the gazetteer) and
+    the actor dictionary."""
+    return SpacyModel(settings.model, settings.place_words, patterns(list(actors)),
+                      gazetteer.is_place if gazetteer is not None else None)
+
+
+class Annotator:
+    """The entity stage's work on documents, also used outside Beam (`newsbeam eval`): the model,
+    the gazetteer, and the entity rows of a parsed document."""
+
+    def __init__(self, settings: EntitiesSettings, actors: Sequence[Actor], model: SpacyModel,
+                 gazetteer: Optional[Gazetteer]):
+        self.settings = settings
+        self.model = model
+        self.gazetteer = gazetteer
+        self._actors = {actor.name: actor for actor in actors}
+        self._labels = frozenset(settings.labels)
+        self._place_words = frozenset(w.lower() for w in settings.place_words)
+
+    @classmethod
+    def load(cls, settings: EntitiesSettings, actors: Sequence[Actor]) -> Annotator:
+        gazetteer = Gazetteer()
+        return cls(settings, actors, load_model(settings, actors, gazetteer), gazetteer)
+
+    def entities(self, doc: Doc, article_id: str) -> list[Entity]:
+        return entities_of(doc, article_id, self._labels, self._place_words, self._actors, self.gazetteer)
+
+
 class AnnotateFn(beam.DoFn):
     """A batch of Articles -> AnnotatedArticle (main) and Entity rows (`entities`)."""
 
@@ -45,20 +74,18 @@ class AnnotateFn(beam.DoFn):
         self._settings = settings
         self._shared = shared_model
         self._shared_gazetteer = shared_gazetteer or shared.Shared()
-        self._gazetteer: Optional[Gazetteer] = None
         self._actors = list(actors)
-        self._labels = frozenset(settings.labels)
-        self._place_words = frozenset(w.lower() for w in settings.place_words)
-        self._model: SpacyModel | None = None
+        self._annotator: Optional[Annotator] = None
         self._spacy_ms = Metrics.counter(TIMING_NAMESPACE, SPACY_MILLISECONDS)
 
     def setup(self) -> None:
-        settings, rules = self._settings, patterns(self._actors)
-        gazetteer = self._gazetteer = self._shared_gazetteer.acquire(Gazetteer, tag="newsbeam.gazetteer")
-        self._model = self._shared.acquire(
-            lambda: SpacyModel(settings.model, settings.place_words, rules, gazetteer.is_place),
-            tag=stable_id(settings.model, *settings.place_words, *(sorted(str(r) for r in rules))),
+        settings, actors = self._settings, self._actors
+        gazetteer = self._shared_gazetteer.acquire(Gazetteer, tag="newsbeam.gazetteer")
+        model = self._shared.acquire(
+            lambda: load_model(settings, actors, gazetteer),
+            tag=stable_id(settings.model, *settings.place_words, *(sorted(str(r) for r in patterns(actors)))),
         )
+        self._annotator = Annotator(settings, actors, model, gazetteer)
 
     def process(self, batch: Sequence[Article]) -> Iterator[Any]:
         limit = self._settings.max_chars
@@ -78,17 +105,15 @@ class AnnotateFn(beam.DoFn):
         yield from outputs
 
     def _annotate(self, articles: Sequence[Article]) -> Iterator[Any]:
-        assert self._model is not None
-        labels, place_words = self._labels, self._place_words
-        actors = {actor.name: actor for actor in self._actors}
-        gazetteer = self._gazetteer
+        annotator = self._annotator
+        assert annotator is not None
 
         def analyse(doc: Doc, article: Article) -> tuple[bytes, list[Entity]]:
-            return doc_to_bytes(doc), entities_of(doc, article.article_id, labels, place_words, actors, gazetteer)
+            return doc_to_bytes(doc), annotator.entities(doc, article.article_id)
 
         items = [(a.text, a) for a in articles]
         started = time.perf_counter()
-        results = self._model.map_docs(items, self._settings.batch_size, analyse)
+        results = annotator.model.map_docs(items, self._settings.batch_size, analyse)
         self._spacy_ms.inc(round((time.perf_counter() - started) * 1000))
         for article, (doc_bytes, entities) in zip(articles, results, strict=True):
             yield AnnotatedArticle(article, doc_bytes, entities)

@@ -14,23 +14,29 @@ blew up" is one bombing). Each event then gets:
   durations and vague expressions ("several days", "recent weeks");
 - casualty counts of the sentence, given to the first event whose type reports them;
 - a confidence: a base for the trigger plus a bonus per argument found (weights in the taxonomy).
+
+The stage then resolves each event's date against the article's publication time
+(`transforms.event_dates`), attaches the actor's and location's entity fields
+(`transforms.event_entities`), and gives the article its primary event (`primary`).
 """
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Optional
+from urllib.parse import urlsplit
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 from spacy.tokens import Doc, Span, Token
 
-from pipeline.records import AnnotatedArticle, Article, DeadLetter, Event
+from pipeline.records import AnnotatedArticle, Article, DeadLetter, Entity, Event
 from transforms import grammar
 from transforms.casualties import CasualtyCounter
 from transforms.countries import is_country
 from transforms.dead_letters import DEAD_LETTERS, guarded, stable_id
+from transforms.event_dates import DateResolver
 from transforms.event_entities import attach
 from transforms.nlp import DocReader, entity_name
 from transforms.places import PLACE_LABELS, main_country, main_place, places
@@ -127,6 +133,8 @@ class EventExtractor:
                 yield _Match(rank, event_type, trigger, token.text, ())
             for other, rank, event_type, trigger in paired.get(form, ()):
                 part = grammar.child(token, *part_deps, lemmas=(other,))
+                if part is None and token.pos_ in grammar.VERBAL:
+                    part = grammar.clause_marker(token, (other,))
                 if part is not None:
                     first, second = sorted((token, part), key=lambda t: t.i)
                     yield _Match(rank, event_type, trigger, f"{first.text} {second.text}", (part,))
@@ -298,8 +306,51 @@ class EventExtractor:
         )
 
 
+def with_entities(event: Event, entities: Sequence[Entity], taxonomy: Taxonomy) -> Event:
+    """The event with its actor's and location's entity fields, and the ACLED type its actor's
+    sector decides where the taxonomy says so (the army retaking a town: Government regains territory)."""
+    event = attach(event, entities)
+    acled = taxonomy.by_name[event.event_type].acled_for(event.actor_sector)
+    return event._replace(acled_event_type=acled.event_type if acled else None,
+                          acled_sub_event_type=acled.sub_event_type if acled else None)
+
+
+_LEAD_DECAY = 0.1  # salience of an event falls with its sentence's distance from the opening
+_CASUALTY_BONUS = 0.1
+
+
+def salience(event: Event) -> float:
+    """How much an event is what its article is about: its confidence, weighted towards the
+    opening sentences (news states its main event first) and towards events with casualties."""
+    casualties = any(n for n in (event.fatalities, event.injured, event.arrested))
+    return event.confidence / (1 + _LEAD_DECAY * event.sentence_index) + (_CASUALTY_BONUS if casualties else 0)
+
+
+def primary_event(events: Sequence[Event]) -> Optional[Event]:
+    """The most salient event (the first in the text on ties), or None."""
+    return max(events, key=lambda e: (salience(e), -e.sentence_index)) if events else None
+
+
+def primary(article: Article, events: Sequence[Event]) -> Article:
+    """The article with its primary event's fields."""
+    best = primary_event(events)
+    if best is None:
+        return article
+    return article._replace(
+        primary_event_id=best.event_id, primary_event_type=best.event_type, primary_plover_type=best.plover_type,
+        primary_plover_mode=best.plover_mode, primary_cameo_root=best.cameo_root,
+        primary_acled_event_type=best.acled_event_type, primary_acled_sub_event_type=best.acled_sub_event_type,
+    )
+
+
+def publisher(article: Article) -> Optional[str]:
+    """The feed's name, else the site's name, else the URL's host."""
+    return article.feed or article.site_name or (urlsplit(article.url).hostname if article.url else None)
+
+
 class ExtractEventsFn(beam.DoFn):
-    """AnnotatedArticle -> its Article (main) and its Events above the threshold (`events`)."""
+    """AnnotatedArticle -> its Article with its primary event (main) and its Events above the
+    threshold (`events`)."""
 
     def __init__(self, taxonomy: Taxonomy, min_confidence: float, lang: str):
         self._taxonomy = taxonomy
@@ -307,21 +358,29 @@ class ExtractEventsFn(beam.DoFn):
         self._lang = lang
         self._reader: Optional[DocReader] = None
         self._extractor: Optional[EventExtractor] = None
+        self._dates: Optional[DateResolver] = None
 
     def setup(self) -> None:
         self._reader = DocReader(self._lang)
         self._extractor = EventExtractor(self._taxonomy)
+        self._dates = DateResolver()
 
     def process(self, annotated: AnnotatedArticle) -> Iterator[Any]:
         return guarded(STAGE, annotated.article.source, self._extract(annotated))
 
     def _extract(self, annotated: AnnotatedArticle) -> Iterator[Any]:
-        assert self._reader is not None and self._extractor is not None
+        assert self._reader is not None and self._extractor is not None and self._dates is not None
         article = annotated.article
         doc = self._reader.read(annotated.doc)
-        events = [attach(e, annotated.entities) for e in self._extractor.extract(doc, article.article_id)
-                  if e.confidence >= self._min_confidence]
-        yield article
+        events = []
+        for event in self._extractor.extract(doc, article.article_id):
+            if event.confidence < self._min_confidence:
+                continue
+            date = self._dates.resolve(event.date_text, article.published)
+            events.append(with_entities(event, annotated.entities, self._taxonomy)._replace(
+                event_date=date.date if date else None, date_precision=date.precision if date else None,
+                published=article.published, publisher=publisher(article)))
+        yield primary(article, events)
         for event in events:
             Metrics.counter(NAMESPACE, event.event_type).inc()
             yield beam.pvalue.TaggedOutput(EVENTS, event)

@@ -50,6 +50,17 @@ def child(token: Token, *deps: str, lemmas: Optional[Iterable[str]] = None) -> O
     return None
 
 
+def clause_marker(token: Token, lemmas: Iterable[str]) -> Optional[Token]:
+    """The marker of a clause `token` governs, when it completes a phrasal verb: "called [for]
+    troops to withdraw" (spaCy attaches "for" to "withdraw")."""
+    for clause in token.children:
+        if clause.dep_ in ("advcl", "ccomp", "xcomp") and clause.i > token.i:
+            found = child(clause, "mark", lemmas=lemmas)
+            if found is not None:
+                return found
+    return None
+
+
 def is_passive(token: Token) -> bool:
     if any(c.dep_ in ("auxpass", "nsubjpass") for c in token.children):
         return True
@@ -279,7 +290,9 @@ def is_factual(token: Token, modality: Modality) -> bool:
         governor = token.head.head if token.head.pos_ == "ADP" else token.head
         if governor.i == token.i or governor.pos_ not in VERBAL:
             return governor.i == token.i or governor.lemma_.lower() not in modality.non_factual_nouns
-        if governor.lemma_.lower() in modality.non_factual_governors or _local_cues(governor, modality):
+        lemma = governor.lemma_.lower()
+        if (lemma in modality.non_factual_governors and lemma not in modality.enacting_verbs) \
+                or _local_cues(governor, modality):
             return False
         token = governor  # a noun trigger is as factual as the verb it is an argument of
     if token.dep_ in ("acl", "relcl") and _infinitive(token) and not _perfect(token):

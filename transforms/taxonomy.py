@@ -102,8 +102,24 @@ class EventType(_Model):
     plover: Plover
     cameo_root: str = Field(pattern=r"^(0[1-9]|1[0-9]|20)$")
     acled: Optional[Acled] = None
+    # The ACLED type when the actor's sector is one of these (`Government regains territory` when
+    # the army takes a town); the sector is known once the actor is matched to its entity.
+    acled_by_actor_sector: dict[str, Acled] = {}
     counts: list[CasualtyKind] = []  # casualty counts this type reports
     triggers: list[Trigger] = Field(min_length=1)
+
+    @field_validator("acled_by_actor_sector")
+    @classmethod
+    def _sectors(cls, value: dict[str, Acled]) -> dict[str, Acled]:
+        from transforms.actors import SECTORS
+
+        unknown = sorted(set(value) - set(SECTORS))
+        if unknown:
+            raise ValueError(f"unknown sector {unknown[0]!r}; one of {', '.join(sorted(SECTORS))}")
+        return value
+
+    def acled_for(self, actor_sector: Optional[str]) -> Optional[Acled]:
+        return self.acled_by_actor_sector.get(actor_sector or "", self.acled)
 
 
 class Modality(_Model):
@@ -116,6 +132,7 @@ class Modality(_Model):
     non_factual_modifiers: list[str]  # planned attack, foiled plot
     generic_adverbs: list[str]  # regularly clashed: a pattern, not an event
     conditional_markers: list[str]  # if, unless
+    enacting_verbs: list[str] = []  # a noun event they govern happened: "claimed the bombing", "pledged allegiance"
 
 
 class Confidence(_Model):
@@ -155,6 +172,10 @@ class Taxonomy(_Model):
                     if ref != PLACE and ref not in self.lexicons:
                         raise ValueError(f"type {event_type.name}: unknown lexicon {ref!r}")
         return self
+
+    @cached_property
+    def by_name(self) -> dict[str, EventType]:
+        return {t.name: t for t in self.types}
 
     @cached_property
     def words(self) -> dict[str, frozenset[str]]:

@@ -1,0 +1,155 @@
+"""`newsbeam eval events`: the event classifier against labelled texts.
+
+Input, one of:
+- JSON Lines, one record per text: {"id": ..., "text": ..., "labels": [...]}, the labels being
+  event classes at one level: PLOVER types (`ASSAULT`), ACLED sub-event types (`Armed clash`)
+  or taxonomy types (`territory_taken`); `[]` means the text reports no event;
+- the PLOVER gold-standard JSON: one label per sentence, its event type mapped to the 16 current
+  PLOVER types (FIGHT -> ASSAULT, DEMAND -> REQUEST, DISAPPROVE and INVESTIGATE -> ACCUSE).
+
+Each text goes through the pipeline's own steps (spaCy with the place labeller and actor
+dictionary, entities, events above `events.min_confidence`). Its prediction is the class of its
+primary event (`transforms.events.primary`) or `none`; it is right when the text's labels hold
+it. Printed: per-class precision/recall/F1 of that prediction, macro and weighted F1 (weighted
+by the gold support), a confusion table (gold rows, predicted columns), and the multi-label
+recall: the share of gold labels found among any of the text's events.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, Optional
+
+from pipeline.config import ConfigError, Settings
+from pipeline.evaluate import Score
+
+NONE = "none"
+LEVELS: dict[str, Callable[[Any], Optional[str]]] = {
+    "plover": lambda event: event.plover_type,
+    "acled": lambda event: event.acled_sub_event_type,
+    "type": lambda event: event.event_type,
+}
+# PLOVER 0.5b1 types of the gold file -> the 16 current ones.
+_PLOVER_TYPES = {"FIGHT": "ASSAULT", "DEMAND": "REQUEST", "DISAPPROVE": "ACCUSE", "INVESTIGATE": "ACCUSE"}
+
+
+@dataclasses.dataclass
+class Labelled:
+    id: str
+    text: str
+    labels: list[str]
+
+
+@dataclasses.dataclass
+class Report:
+    texts: int
+    scores: dict[str, Score]  # per class, of the primary prediction
+    confusion: Counter[tuple[str, str]]  # (gold, predicted) -> texts
+    found: int  # gold labels found among any event of their text
+    gold_labels: int
+
+    @property
+    def classes(self) -> list[str]:
+        return sorted(c for c in self.scores if self.scores[c].gold or self.scores[c].predicted)
+
+    @property
+    def macro_f1(self) -> float:
+        classes = self.classes
+        return sum(self.scores[c].f1 for c in classes) / len(classes) if classes else 0.0
+
+    @property
+    def weighted_f1(self) -> float:
+        support = sum(self.scores[c].gold for c in self.classes)
+        return sum(self.scores[c].f1 * self.scores[c].gold for c in self.classes) / support if support else 0.0
+
+    @property
+    def accuracy(self) -> float:
+        right = sum(n for (gold, predicted), n in self.confusion.items() if gold == predicted)
+        return right / self.texts if self.texts else 0.0
+
+    def lines(self) -> Iterator[str]:
+        width = max([len(c) for c in self.classes] + [8])
+        yield f"{'class':<{width}}  {'P':>5}  {'R':>5}  {'F1':>5}  {'gold':>5}  {'pred':>5}"
+        for name in self.classes:
+            score = self.scores[name]
+            yield (f"{name:<{width}}  {score.precision:5.3f}  {score.recall:5.3f}  {score.f1:5.3f}  "
+                   f"{score.gold:5d}  {score.predicted:5d}")
+        yield f"{'macro F1':<{width}}  {self.macro_f1:5.3f}"
+        yield f"{'weighted F1':<{width}}  {self.weighted_f1:5.3f}"
+        yield f"{'accuracy':<{width}}  {self.accuracy:5.3f}   (primary event class, {NONE} included, {self.texts} texts)"
+        recall = self.found / self.gold_labels if self.gold_labels else 0.0
+        yield f"{'any-event R':<{width}}  {recall:5.3f}   ({self.found} of {self.gold_labels} gold labels among any event)"
+        yield from self._confusion_lines()
+
+    def _confusion_lines(self) -> Iterator[str]:
+        labels = sorted({g for g, _ in self.confusion} | {p for _, p in self.confusion})
+        if len(labels) <= 18:
+            short = {label: label[:6] for label in labels}
+            width = max(len(label) for label in labels)
+            yield ""
+            yield "confusion (rows gold, columns predicted)"
+            yield " " * (width + 1) + " ".join(f"{short[label]:>6}" for label in labels)
+            for gold in labels:
+                yield f"{gold:<{width}} " + " ".join(f"{self.confusion.get((gold, p), 0) or '.':>6}" for p in labels)
+        else:
+            yield ""
+            yield "most frequent confusions (gold -> predicted: texts)"
+            wrong = [(pair, n) for pair, n in self.confusion.most_common() if pair[0] != pair[1]]
+            for (gold, predicted), count in wrong[:20]:
+                yield f"  {gold} -> {predicted}: {count}"
+
+
+def read_labelled(path: str) -> list[Labelled]:
+    try:
+        raw = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    try:
+        if raw.lstrip().startswith("["):
+            return [Labelled(str(row["id"]), row["text"], [_PLOVER_TYPES.get(row["event"], row["event"])])
+                    for row in json.loads(raw) if row.get("text") and row.get("event") not in (None, "DOCUMENT")]
+        rows = [json.loads(line) for line in raw.splitlines() if line.strip()]
+        return [Labelled(str(row.get("id", n)), row["text"], [str(label) for label in row.get("labels", [])
+                                                              if str(label) != NONE]) for n, row in enumerate(rows)]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"{path}: not labelled JSON Lines ({{id, text, labels}}) or PLOVER JSON ({exc})") from None
+
+
+def evaluate_events(records: list[Labelled], settings: Settings, level: str) -> Report:
+    from transforms.actors import load_actors
+    from transforms.entities import Annotator
+    from transforms.events import EventExtractor, primary_event, with_entities
+    from transforms.taxonomy import load_taxonomy
+
+    annotator = Annotator.load(settings.entities, load_actors(settings.entities.actors) if settings.entities.actors else [])
+    taxonomy = load_taxonomy(settings.events.taxonomy)
+    extractor = EventExtractor(taxonomy)
+    of = LEVELS[level]
+
+    def analyse(doc: Any, record: Labelled) -> tuple[Optional[str], set[str]]:
+        entities = annotator.entities(doc, record.id)
+        events = [with_entities(e, entities, taxonomy) for e in extractor.extract(doc, record.id)
+                  if e.confidence >= settings.events.min_confidence]
+        best = primary_event(events)
+        return (of(best) if best else None), {c for c in map(of, events) if c}
+
+    results = annotator.model.map_docs([(r.text, r) for r in records], 32, analyse)
+    scores: dict[str, Score] = {}
+    confusion: Counter[tuple[str, str]] = Counter()
+    found = gold_labels = 0
+    for record, (predicted, any_classes) in zip(records, results, strict=True):
+        predicted = predicted or NONE
+        gold = record.labels
+        for label in gold:
+            scores.setdefault(label, Score()).gold += 1
+        if predicted != NONE:
+            scores.setdefault(predicted, Score()).predicted += 1
+            if predicted in gold:
+                scores[predicted].true += 1
+        confusion[(predicted if predicted in gold else (gold[0] if gold else NONE), predicted)] += 1
+        found += len(set(gold) & any_classes)
+        gold_labels += len(set(gold))
+    return Report(len(records), scores, confusion, found, gold_labels)

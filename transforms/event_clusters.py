@@ -1,0 +1,181 @@
+"""Story-level merge: the event mentions that report one real-world event -> `EventCluster` rows.
+
+Mentions are one event when they have the same event type, the same place, dates within a day,
+and actors that agree. Mentions are keyed by (event type, place), a Beam key, so the work is a
+GroupByKey that scales out; within a key:
+
+- a mention's day is its event date (when known to the day), else its article's publication day;
+- mentions naming an actor join the cluster of the same actor (sector and country where the
+  entity stage gave them, else the actor's name) whose first day is within a day of theirs;
+- a mention naming no actor joins the one cluster within a day, if exactly one; else it starts
+  its own (with several candidates it is ambiguous, and is not guessed into one);
+- mentions without a place are keyed by their article: they merge only within it.
+
+The per-mention rows stay in `events`. Clusters are made within a run: a story reported in two
+runs is two clusters (see README). A group that cannot be clustered (a bug) gives one cluster per
+mention, counted in `newsbeam.event_clusters/fallbacks`: no mention is left out.
+"""
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import datetime, timedelta
+from typing import Optional, TypeVar
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+from pipeline.records import Event, EventCluster
+from transforms.countries import fold
+from transforms.dead_letters import stable_id
+from transforms.event_dates import DAY
+
+NAMESPACE = "newsbeam.event_clusters"
+FALLBACKS = "fallbacks"
+WINDOW = timedelta(days=1)
+_LOG = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def cluster_key(event: Event) -> str:
+    """The Beam key of a mention: its event type and place (or its article, when it has no place)."""
+    place = fold(event.location) if event.location else f"article:{event.article_id}"
+    return f"{event.event_type}|{place}"
+
+
+def day_of(event: Event) -> Optional[datetime]:
+    if event.event_date is not None and event.date_precision == DAY:
+        return event.event_date
+    if event.published is not None:
+        return event.published.replace(hour=0, minute=0, second=0, microsecond=0)
+    return None
+
+
+def actor_key(event: Event) -> Optional[str]:
+    if event.actor_sector:
+        return f"{event.actor_sector}|{event.actor_country or ''}"
+    return fold(event.actor) if event.actor else None
+
+
+def _order(event: Event) -> tuple[bool, float, str]:
+    """Mentions by day (undated last), then id: the same order in every run."""
+    day = day_of(event)
+    return day is None, day.timestamp() if day is not None else 0.0, event.event_id
+
+
+def _near(a: Optional[datetime], b: Optional[datetime]) -> bool:
+    return a is None or b is None or abs(a - b) <= WINDOW
+
+
+class _Cluster:
+    def __init__(self, first: Event):
+        self.members = [first]
+        self.day = day_of(first)
+        self.actor = actor_key(first)
+
+
+def group(mentions: Iterable[Event]) -> list[list[Event]]:
+    """The mentions of one key, grouped into real-world events (see the module's rules)."""
+    ordered = sorted(mentions, key=_order)
+    clusters: list[_Cluster] = []
+    actorless = []
+    for event in ordered:
+        key = actor_key(event)
+        if key is None:
+            actorless.append(event)
+            continue
+        home = next((c for c in clusters if c.actor == key and _near(c.day, day_of(event))), None)
+        if home is None:
+            clusters.append(_Cluster(event))
+        else:
+            home.members.append(event)
+    for event in actorless:
+        near = [c for c in clusters if _near(c.day, day_of(event))]
+        if len(near) == 1:
+            near[0].members.append(event)
+        elif near and all(c.actor is None for c in near):
+            near[0].members.append(event)
+        else:
+            clusters.append(_Cluster(event))
+    return [c.members for c in clusters]
+
+
+def _most(values: Iterable[Optional[T]]) -> Optional[T]:
+    counts = Counter(v for v in values if v is not None)
+    return counts.most_common(1)[0][0] if counts else None
+
+
+def _largest(values: Iterable[Optional[int]]) -> Optional[int]:
+    found = [v for v in values if v is not None]
+    return max(found) if found else None
+
+
+def cluster_row(members: Sequence[Event]) -> EventCluster:
+    """One `EventCluster` from its mentions."""
+    first = min(members, key=_order)
+    actor = _most(e.actor for e in members)
+    with_actor = [e for e in members if e.actor == actor] or list(members)
+    location = _most(e.location for e in members)
+    placed = next((e for e in members if e.location == location and e.location_country), None)
+    days = [d for d in map(day_of, members) if d is not None]
+    return EventCluster(
+        cluster_id=stable_id("cluster", first.event_id),
+        event_type=first.event_type,
+        plover_type=first.plover_type,
+        plover_mode=first.plover_mode,
+        cameo_root=first.cameo_root,
+        acled_event_type=first.acled_event_type,
+        acled_sub_event_type=_most(e.acled_sub_event_type for e in members),
+        actor=actor,
+        actor_sector=_most(e.actor_sector for e in with_actor),
+        actor_country=_most(e.actor_country for e in with_actor),
+        target=_most(e.target for e in members),
+        location=location,
+        location_country=placed.location_country if placed else None,
+        location_subdivision=placed.location_subdivision if placed else None,
+        latitude=placed.latitude if placed else None,
+        longitude=placed.longitude if placed else None,
+        first_date=min(days) if days else None,
+        last_date=max(days) if days else None,
+        fatalities=_largest(e.fatalities for e in members),
+        injured=_largest(e.injured for e in members),
+        arrested=_largest(e.arrested for e in members),
+        confidence=max(e.confidence for e in members),
+        mentions=len(members),
+        articles=len({e.article_id for e in members}),
+        sources=sorted({e.publisher for e in members if e.publisher}),
+        event_ids=sorted(e.event_id for e in members),
+        article_ids=sorted({e.article_id for e in members}),
+    )
+
+
+class ClusterFn(beam.DoFn):
+    """(key, mentions) -> EventCluster rows."""
+
+    def __init__(self) -> None:
+        self._fallbacks = Metrics.counter(NAMESPACE, FALLBACKS)
+
+    def process(self, keyed: tuple[str, Iterable[Event]]) -> Iterator[EventCluster]:
+        key, mentions = keyed
+        mentions = list(mentions)
+        try:
+            clusters = [cluster_row(members) for members in group(mentions)]
+        except Exception:  # pylint: disable=broad-except  # a bug: keep every mention, as its own cluster
+            _LOG.warning("could not cluster the %d event mentions of %s; one cluster each", len(mentions), key,
+                         exc_info=True)
+            self._fallbacks.inc()
+            clusters = [cluster_row([mention]) for mention in mentions]
+        yield from clusters
+
+
+class ClusterEvents(beam.PTransform):
+    """Event -> EventCluster: one row per real-world event reported in the run."""
+
+    def expand(self, events: beam.PCollection) -> beam.PCollection:
+        return (
+            events
+            | "KeyByTypeAndPlace" >> beam.Map(lambda e: (cluster_key(e), e)).with_output_types(tuple[str, Event])
+            | "GroupMentions" >> beam.GroupByKey()
+            | "Cluster" >> beam.ParDo(ClusterFn()).with_output_types(EventCluster)
+        )
