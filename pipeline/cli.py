@@ -173,8 +173,8 @@ def _command_eval(args: argparse.Namespace, extra: Sequence[str], parser: argpar
     if args.what == "events":
         from pipeline.evaluate_events import evaluate_events, read_labelled
 
-        labelled = read_labelled(args.path)
         level = "plover" if Path(args.path).read_text(encoding="utf-8").lstrip().startswith("[") else args.level
+        labelled = read_labelled(args.path, level)
         report = evaluate_events(labelled, settings, level)
         print(f"{args.path}: {report.texts} texts, {report.gold_labels} gold labels, level {level}, "
               f"threshold {settings.events.min_confidence}")

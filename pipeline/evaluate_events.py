@@ -3,7 +3,9 @@
 Input, one of:
 - JSON Lines, one record per text: {"id": ..., "text": ..., "labels": [...]}, the labels being
   event classes at one level: PLOVER types (`ASSAULT`), ACLED sub-event types (`Armed clash`)
-  or taxonomy types (`territory_taken`); `[]` means the text reports no event;
+  or taxonomy types (`territory_taken`); `[]` means the text reports no event. A record may
+  instead carry its labels per level (`"plover": [...]`, `"acled": [...]`, `"type": [...]`), so
+  one file serves every level;
 - the PLOVER gold-standard JSON: one label per sentence, its event type mapped to the 16 current
   PLOVER types (FIGHT -> ASSAULT, DEMAND -> REQUEST, DISAPPROVE and INVESTIGATE -> ACCUSE).
 
@@ -102,7 +104,7 @@ class Report:
                 yield f"  {gold} -> {predicted}: {count}"
 
 
-def read_labelled(path: str) -> list[Labelled]:
+def read_labelled(path: str, level: str = "plover") -> list[Labelled]:
     try:
         raw = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
@@ -112,7 +114,7 @@ def read_labelled(path: str) -> list[Labelled]:
             return [Labelled(str(row["id"]), row["text"], [_PLOVER_TYPES.get(row["event"], row["event"])])
                     for row in json.loads(raw) if row.get("text") and row.get("event") not in (None, "DOCUMENT")]
         rows = [json.loads(line) for line in raw.splitlines() if line.strip()]
-        return [Labelled(str(row.get("id", n)), row["text"], [str(label) for label in row.get("labels", [])
+        return [Labelled(str(row.get("id", n)), row["text"], [str(label) for label in row.get(level, row.get("labels", []))
                                                               if str(label) != NONE]) for n, row in enumerate(rows)]
     except (ValueError, KeyError, TypeError) as exc:
         raise ConfigError(f"{path}: not labelled JSON Lines ({{id, text, labels}}) or PLOVER JSON ({exc})") from None

@@ -91,6 +91,12 @@ class _Context:
     main_country: Optional[str]
 
 
+def _specificity(candidate: _Candidate) -> int:
+    trigger = candidate.trigger
+    constraints = [trigger.subject, trigger.object, trigger.target, trigger.preps]
+    return int(" " in candidate.trigger_text) + sum(1 for constraint in constraints if constraint)
+
+
 class EventExtractor:
     """Finds events in a parsed article according to a taxonomy."""
 
@@ -164,14 +170,16 @@ class EventExtractor:
             agent = grammar.agent(token, self._support_verbs)
         patient = grammar.patient(token, parts, subject=trigger.patient_is_subject)
         agent = self._argument(agent)
-        if agent is not None and grammar.head_words(agent) & self._instruments:
-            agent = None  # "a bomb blew up": the bomb is not the actor
         patient = self._argument(patient)
         if trigger.subject and not self._belongs(agent, trigger.subject):
-            return None
+            return None  # tested before instruments are set aside: "a roadside bomb hit the convoy"
+        if agent is not None and grammar.head_words(agent) & self._instruments:
+            agent = None  # "a bomb blew up": the bomb is not the actor
         required = trigger.object + trigger.target
         if required and not self._belongs(patient, required):
             return None
+        if trigger.exclude and self._belongs(patient, trigger.exclude):
+            return None  # "fired rubber bullets at protesters" is no shooting
         if patient is None and match.event_type.plover.type == "ASSAULT" and not trigger.object:
             agent, patient = grammar.other_party(token, agent)  # "A and B clashed", "fighting between"
         if not grammar.is_factual(token, self._taxonomy.modality):
@@ -179,13 +187,14 @@ class EventExtractor:
         return _Candidate(match.rank, match.event_type, trigger, token, match.text, agent, patient)
 
     def _candidates(self, sentence: Span) -> list[_Candidate]:
+        """A word expresses one event: of the triggers that fit it, the most specific (a
+        compound or phrasal trigger over a single word, one whose argument constraints held over
+        one without), then the first listed."""
         found = []
         for token in sentence:
-            for match in self._matches(token):
-                candidate = self._candidate(token, match)
-                if candidate is not None:
-                    found.append(candidate)
-                    break  # a word expresses one event: the first type that fits
+            fitting = [c for c in (self._candidate(token, m) for m in self._matches(token)) if c is not None]
+            if fitting:
+                found.append(min(fitting, key=lambda c: (-_specificity(c), c.rank)))
         return found
 
     @staticmethod

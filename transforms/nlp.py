@@ -17,6 +17,8 @@ import spacy
 from spacy.language import Language
 from spacy.tokens import Doc, DocBin, Span, Token
 
+from transforms.countries import demonym_code
+
 # Attributes the event stage reads; the tok2vec tensor and user data are not shipped.
 DOC_ATTRS = ("ORTH", "LEMMA", "POS", "TAG", "DEP", "HEAD", "MORPH", "ENT_IOB", "ENT_TYPE", "SENT_START")
 PLACE_LABELS_COMPONENT = "newsbeam_place_labels"
@@ -43,7 +45,8 @@ class PlaceLabeller:
       `in Teshkan district` from `an Afghan district` and `Afghan districts`. Likewise a name
       after a place word and "of": `the town of Kidal`;
     - with a gazetteer (`is_place`), a name it knows as a place is a place after a locative
-      preposition: `in Kyiv` (tagged ORG), `towards Bukavu` (tagged PERSON);
+      preposition: `in Kyiv` (tagged ORG), `towards Bukavu` (tagged PERSON); and so is a NORP it
+      knows as a place that is no nationality word (`Kidal`);
     - one sense per document: a NORP or ORG mention with the same text as a place mention
       elsewhere in the document is that place (`the seizure of Kohistan`); so is a PERSON
       mention, when the gazetteer knows the name as a place.
@@ -64,6 +67,8 @@ class PlaceLabeller:
             following = doc[ent.end] if ent.end < len(doc) else None
             if ent.label_ in self._NAME_LABELS and (self._names_place(ent, following) or self._located(ent)):
                 entities[i] = Span(doc, ent.start, ent.end, label="GPE")
+            elif ent.label_ == "NORP" and self._known_place(ent):  # "control of Kidal" tagged NORP
+                entities[i] = Span(doc, ent.start, ent.end, label="GPE")
         place_names = {ent.text for ent in entities if ent.label_ in self._PLACE_LABELS}
         for i, ent in enumerate(entities):
             if ent.text in place_names and (ent.label_ in ("NORP", "ORG") or (
@@ -72,6 +77,11 @@ class PlaceLabeller:
         if entities != list(doc.ents):
             doc.ents = entities
         return doc
+
+    def _known_place(self, ent: Span) -> bool:
+        """A NORP the gazetteer knows as a place and that is no nationality word: a place."""
+        name = entity_name(ent)
+        return bool(name) and self.is_place is not None and self.is_place(name) and demonym_code(name) is None
 
     def _located(self, ent: Span) -> bool:
         """A name the gazetteer knows, right after a locative preposition: `in Kyiv`."""

@@ -77,6 +77,7 @@ class Trigger(_Model):
     subject: list[str] = []  # lexicons the agent must belong to (or its head noun)
     object: list[str] = []  # lexicons the patient must belong to
     target: list[str] = []  # like object, but read as "the attacked party"
+    exclude: list[str] = []  # lexicons the patient must not belong to: fire *rubber bullets*
     patient_is_subject: bool = False  # unaccusative verbs: "the district *fell*" (patient = subject)
     agent_prep: Optional[str] = None  # where the agent is then: fell *to* the militants
     confidence: Optional[float] = Field(None, ge=0, le=1)  # base score, overriding the default
@@ -168,7 +169,7 @@ class Taxonomy(_Model):
             raise ValueError(f"event type names must be unique: {sorted(duplicated)}")
         for event_type in self.types:
             for trigger in event_type.triggers:
-                for ref in trigger.subject + trigger.object + trigger.target:
+                for ref in trigger.subject + trigger.object + trigger.target + trigger.exclude:
                     if ref != PLACE and ref not in self.lexicons:
                         raise ValueError(f"type {event_type.name}: unknown lexicon {ref!r}")
         return self
