@@ -81,3 +81,53 @@ def test_the_projects_labelled_examples_are_consistent_and_scored(capsys: pytest
 
     assert score(lines["NER"], "F1") >= 0.70  # measured 0.753
     assert score(lines["actor"], "R") >= 0.90 and score(lines["actor"], "P") >= 0.65  # measured 0.955, 0.708
+
+
+EVENTS = ROOT / "tests" / "data" / "events.jsonl"
+
+
+def test_the_event_examples_cover_every_acled_sub_event_type() -> None:
+    from collections import Counter
+
+    from transforms.taxonomy import ACLED_TYPES
+
+    rows = [json.loads(line) for line in EVENTS.read_text(encoding="utf-8").splitlines()]
+    counts = Counter(label for row in rows for label in row["acled"])
+    assert all(counts[sub] >= 10 for subs in ACLED_TYPES.values() for sub in subs), counts
+    assert any(not row["plover"] for row in rows)  # texts that report no event
+
+
+def scores(output: str) -> dict[str, float]:
+    found = {}
+    for line in output.splitlines():
+        for name in ("macro F1", "weighted F1", "accuracy"):
+            if line.startswith(name):
+                found[name] = float(line[len(name):].split()[0])
+    return found
+
+
+@pytest.mark.parametrize("level, floor", [("acled", 0.90), ("plover", 0.85)])
+def test_eval_events_prints_per_class_scores_and_a_confusion_table(
+        capsys: pytest.CaptureFixture[str], level: str, floor: float) -> None:
+    config = str(ROOT / "configs" / "local.yaml")
+    assert main(["eval", "events", str(EVENTS), "--level", level, "--config", config]) == 0
+    out = capsys.readouterr().out
+    assert f"level {level}" in out and ("confusion" in out)
+    assert scores(out)["macro F1"] >= floor  # measured 0.959 (acled), 0.910 (plover)
+    assert "Armed clash" in out if level == "acled" else "ASSAULT" in out
+
+
+def test_eval_events_reads_plover_json_and_rejects_other_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    plover = tmp_path / "plover.json"
+    plover.write_text(json.dumps([
+        {"id": "doc", "event": "DOCUMENT"},
+        {"id": "1", "event": "FIGHT", "text": "Government troops clashed with rebels near Goma on Monday."},
+        {"id": "2", "event": "DEMAND", "text": "The opposition demanded the release of political prisoners."},
+    ]), encoding="utf-8")
+    assert main(["eval", "events", str(plover), "--config", str(ROOT / "configs" / "local.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "2 texts" in out and scores(out)["accuracy"] == 1.0  # FIGHT -> ASSAULT, DEMAND -> REQUEST
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"id": 1}\n', encoding="utf-8")
+    assert main(["eval", "events", str(broken)]) == 2
+    assert "not labelled JSON Lines" in capsys.readouterr().err

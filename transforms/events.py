@@ -118,6 +118,10 @@ class EventExtractor:
                 for words in trigger.compounds:
                     modifier, head = words.split()
                     self._compounds.setdefault(head, []).append((modifier, rank, event_type, trigger))
+        self._idioms: dict[str, frozenset[str]] = {}
+        for idiom in taxonomy.idioms:
+            verb, particle = idiom.split()
+            self._idioms[verb] = self._idioms.get(verb, frozenset()) | {particle}
         self._light = frozenset(w.lower() for w in taxonomy.light_nouns)
         self._instruments = frozenset(w.lower() for w in taxonomy.instruments)
         self._support_verbs = frozenset(w.lower() for w in taxonomy.support_verbs)
@@ -134,8 +138,12 @@ class EventExtractor:
             part_deps = ("compound", "amod", "nmod")
         else:
             return
-        for form in sorted(grammar.forms(token)):
-            for rank, event_type, trigger in single.get(form, ()):
+        forms = sorted(grammar.forms(token))
+        idiom = token.pos_ in grammar.VERBAL and any(
+            grammar.child(token, "prt", "prep", "advmod", lemmas=self._idioms[form]) for form in forms
+            if form in self._idioms)
+        for form in forms:
+            for rank, event_type, trigger in () if idiom else single.get(form, ()):
                 yield _Match(rank, event_type, trigger, token.text, ())
             for other, rank, event_type, trigger in paired.get(form, ()):
                 part = grammar.child(token, *part_deps, lemmas=(other,))

@@ -154,6 +154,7 @@ class Taxonomy(_Model):
     light_nouns: list[str]  # "members of X", "control of X": the argument is X
     instruments: list[str]  # "a bomb blew up": things that act without being actors
     support_verbs: list[str]  # "staged rallies": the verb's subject is the noun event's actor
+    idioms: list[str] = []  # verb + particle that never mean the verb's event: "hails from", "pressed ahead"
     modality: Modality
     casualties: dict[CasualtyKind, list[str]]
     intransitive_casualty_verbs: list[str]  # die: the subject is the casualty
@@ -173,6 +174,14 @@ class Taxonomy(_Model):
                     if ref != PLACE and ref not in self.lexicons:
                         raise ValueError(f"type {event_type.name}: unknown lexicon {ref!r}")
         return self
+
+    @field_validator("idioms")
+    @classmethod
+    def _idiom_pairs(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if len(value.split()) != 2:
+                raise ValueError(f"idiom {value!r} must be a verb and a particle")
+        return [v.lower() for v in values]
 
     @cached_property
     def by_name(self) -> dict[str, EventType]:
