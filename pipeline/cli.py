@@ -12,7 +12,6 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from importlib import metadata
-from pathlib import Path
 from typing import Optional
 
 from pipeline.config import ConfigError, Settings, dump_settings, load_settings
@@ -173,8 +172,7 @@ def _command_eval(args: argparse.Namespace, extra: Sequence[str], parser: argpar
     if args.what == "events":
         from pipeline.evaluate_events import evaluate_events, read_labelled
 
-        level = "plover" if Path(args.path).read_text(encoding="utf-8").lstrip().startswith("[") else args.level
-        labelled = read_labelled(args.path, level)
+        labelled, level = read_labelled(args.path, args.level)
         report = evaluate_events(labelled, settings, level)
         print(f"{args.path}: {report.texts} texts, {report.gold_labels} gold labels, level {level}, "
               f"threshold {settings.events.min_confidence}")

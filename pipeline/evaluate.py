@@ -69,16 +69,23 @@ class Record:
     labels_entities: bool  # whether `spans` is a full NER labelling
 
 
-def read_records(path: str) -> list[Record]:
-    """Records from JSON Lines with spans, or from the PLOVER gold-standard JSON."""
+def read_data(path: str) -> tuple[bool, list[Any]]:
+    """(whether the file is a JSON array, as the PLOVER gold file is; its records), else its JSON
+    Lines. An unreadable file is a ConfigError; malformed JSON raises ValueError."""
     try:
         raw = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
+    if raw.lstrip().startswith("["):
+        return True, json.loads(raw)
+    return False, [json.loads(line) for line in raw.splitlines() if line.strip()]
+
+
+def read_records(path: str) -> list[Record]:
+    """Records from JSON Lines with spans, or from the PLOVER gold-standard JSON."""
     try:
-        if raw.lstrip().startswith("["):
-            return list(_plover_records(json.loads(raw)))
-        return [_jsonl_record(json.loads(line)) for line in raw.splitlines() if line.strip()]
+        plover, rows = read_data(path)
+        return list(_plover_records(rows)) if plover else [_jsonl_record(row) for row in rows]
     except (ValueError, KeyError, TypeError) as exc:
         raise ConfigError(f"{path}: not labelled JSON Lines or PLOVER JSON ({exc})") from None
 

@@ -19,14 +19,12 @@ recall: the share of gold labels found among any of the text's events.
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections import Counter
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any, Optional
 
 from pipeline.config import ConfigError, Settings
-from pipeline.evaluate import Score
+from pipeline.evaluate import Score, read_data
 
 NONE = "none"
 LEVELS: dict[str, Callable[[Any], Optional[str]]] = {
@@ -104,18 +102,15 @@ class Report:
                 yield f"  {gold} -> {predicted}: {count}"
 
 
-def read_labelled(path: str, level: str = "plover") -> list[Labelled]:
+def read_labelled(path: str, level: str = "plover") -> tuple[list[Labelled], str]:
+    """The labelled texts and the level their labels are at (always PLOVER for the PLOVER file)."""
     try:
-        raw = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
-    try:
-        if raw.lstrip().startswith("["):
+        plover, rows = read_data(path)
+        if plover:
             return [Labelled(str(row["id"]), row["text"], [_PLOVER_TYPES.get(row["event"], row["event"])])
-                    for row in json.loads(raw) if row.get("text") and row.get("event") not in (None, "DOCUMENT")]
-        rows = [json.loads(line) for line in raw.splitlines() if line.strip()]
+                    for row in rows if row.get("text") and row.get("event") not in (None, "DOCUMENT")], "plover"
         return [Labelled(str(row.get("id", n)), row["text"], [str(label) for label in row.get(level, row.get("labels", []))
-                                                              if str(label) != NONE]) for n, row in enumerate(rows)]
+                                                              if str(label) != NONE]) for n, row in enumerate(rows)], level
     except (ValueError, KeyError, TypeError) as exc:
         raise ConfigError(f"{path}: not labelled JSON Lines ({{id, text, labels}}) or PLOVER JSON ({exc})") from None
 

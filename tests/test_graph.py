@@ -27,4 +27,5 @@ def test_copies_of_the_entity_dofn_in_one_process_share_one_model() -> None:
     first, second = pickle.loads(pickle.dumps(fn)), pickle.loads(pickle.dumps(fn))  # as a runner deserialises them
     first.setup()
     second.setup()
-    assert first._model is second._model
+    assert first._annotator.model is second._annotator.model
+    assert first._annotator.gazetteer is second._annotator.gazetteer
