@@ -27,6 +27,7 @@ class RunSummary:
     entities_by_label: dict[str, int]
     events: int
     events_by_type: dict[str, int]
+    event_clusters: int
     elapsed_seconds: float
     spacy_seconds: float
     runner: str
@@ -60,6 +61,7 @@ class RunSummary:
                 "text (text_source=summary)" if self.summary_fallbacks else ""),
             f"  entities      {self.entities}: {breakdown(self.entities_by_label)}",
             f"  events        {self.events}: {breakdown(self.events_by_type)}",
+            f"  clusters      {self.event_clusters} real-world events (mentions merged across sentences and articles)",
             f"  time          {self.spacy_seconds:.1f} s in spaCy (summed over workers)",
             f"  output        {self.output_dir}",
         ])
@@ -97,6 +99,7 @@ def summarize(result: PipelineResult, elapsed_seconds: float, runner: str, outpu
         entities_by_label=by_label,
         events=tables.get("events", 0),
         events_by_type=by_type,
+        event_clusters=tables.get("event_clusters", 0),
         elapsed_seconds=round(elapsed_seconds, 3),
         spacy_seconds=counters.get((entities.TIMING_NAMESPACE, entities.SPACY_MILLISECONDS), 0) / 1000,
         runner=runner,

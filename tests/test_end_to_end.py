@@ -23,6 +23,7 @@ def test_seeds_run_exits_0_and_balances(seeds_run: dict[str, Any]) -> None:
     assert summary["balanced"] and (summary["read"], summary["written"]) == (2, 2)
     assert summary["entities"] == len(seeds_run["tables"]["entities"])
     assert summary["events_by_type"]["bombing"] == 2
+    assert summary["event_clusters"] == len(seeds_run["tables"]["event_clusters"]) > 0
     assert 0 < summary["spacy_seconds"] < summary["elapsed_seconds"]
 
 
