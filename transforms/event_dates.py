@@ -44,11 +44,24 @@ class DateResolver:
     def __init__(self) -> None:
         self._base: Optional[datetime] = None
         self._parser: Any = None
+        self._resolved: dict[str, Optional[EventDate]] = {}  # of the current base: an article repeats its dates
 
     def resolve(self, text: Optional[str], published: Optional[datetime]) -> Optional[EventDate]:
         if not text:
             return None
         base = published.astimezone(timezone.utc).replace(tzinfo=None) if published else None
+        if base != self._base or self._parser is None:
+            from dateparser.date import DateDataParser
+
+            settings: dict[str, Any] = {"PREFER_DATES_FROM": "past", "RETURN_AS_TIMEZONE_AWARE": False}
+            if base is not None:
+                settings["RELATIVE_BASE"] = base
+            self._parser, self._base, self._resolved = DateDataParser(languages=["en"], settings=settings), base, {}
+        if text not in self._resolved:
+            self._resolved[text] = self._resolve(text, base)
+        return self._resolved[text]
+
+    def _resolve(self, text: str, base: Optional[datetime]) -> Optional[EventDate]:
         if base is None and not _YEAR.search(text):
             return None  # relative to nothing: not invented
         cleaned = " ".join(_NOISE.sub(" ", text).split())
@@ -57,7 +70,7 @@ class DateResolver:
             back = (base.weekday() - _WEEKDAYS.index(weekday.group(1).lower())) % 7
             return EventDate(_midnight(base - timedelta(days=back)), DAY)
         for candidate in dict.fromkeys((text, cleaned)):
-            found = self._parse(candidate, base)
+            found = self._parse(candidate)
             if found is None:
                 continue
             if base is not None and found.date > _midnight(base) + timedelta(days=1):
@@ -68,16 +81,9 @@ class DateResolver:
             return found
         return None
 
-    def _parse(self, text: str, base: Optional[datetime]) -> Optional[EventDate]:
+    def _parse(self, text: str) -> Optional[EventDate]:
         if not text:
             return None
-        if self._parser is None or base != self._base:
-            from dateparser.date import DateDataParser
-
-            settings: dict[str, Any] = {"PREFER_DATES_FROM": "past", "RETURN_AS_TIMEZONE_AWARE": False}
-            if base is not None:
-                settings["RELATIVE_BASE"] = base
-            self._parser, self._base = DateDataParser(languages=["en"], settings=settings), base
         data = self._parser.get_date_data(text)
         if data is None or data.date_obj is None:
             return None
