@@ -162,7 +162,7 @@ def _materialised(bag: Any) -> Any:
     """A bag as one graph node holding all its items: computed once, read by every task."""
     import dask
 
-    return dask.delayed(_concat, pure=True)(*bag.to_delayed())
+    return dask.delayed(_concat, pure=True)(*bag.to_delayed(optimize_graph=False))
 
 
 @dataclasses.dataclass
