@@ -98,6 +98,9 @@ class OutputSettings(_Section):
     dir: str = Field("output", description="Directory (any Beam filesystem) the tables are written under.")
     formats: list[Format] = Field(default_factory=lambda: list(FORMATS), min_length=1)
     num_shards: int = Field(1, ge=0, description="Files per table; 0 lets the runner decide.")
+    layout: Literal["flat", "partitioned"] = Field(
+        "flat", description="flat: <format>/<table>/part-*; partitioned: <format>/<table>/dt=<run date>/run=<run_id>/part-* "
+        "(scheduled runs: each run adds its own partition, a re-run of one run_id replaces it).")
 
 
 class CleanSettings(_Section):
@@ -232,6 +235,18 @@ class FetchSettings(_Section):
         return networks
 
 
+class DaskSettings(_Section):
+    workers: int = Field(2, ge=1, description="Worker processes of the LocalCluster started when no "
+                         "--dask_client_address is given.")
+    threads_per_worker: int = Field(1, ge=1, description="Threads per worker process of that LocalCluster.")
+
+
+class StreamingSettings(_Section):
+    window_seconds: float = Field(300.0, gt=0, description="Output windows: one set of files per window.")
+    max_duration: Optional[float] = Field(
+        None, gt=0, description="Seconds after which a streaming run stops and prints its summary; none: until stopped.")
+
+
 class Settings(_Section):
     input: InputSettings = InputSettings()
     feeds: FeedsSettings = FeedsSettings()
@@ -244,6 +259,12 @@ class Settings(_Section):
     state_dir: Optional[str] = Field(
         None, description="Where state kept between runs lives (feed validators); default: <output.dir>/_state."
     )
+    run_id: Optional[str] = Field(
+        None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:+-]*$",
+        description="Names this run (the run= partition); default: its UTC start time. A scheduler should pass "
+        "the schedule slot, so a retried run replaces its own partition.")
+    dask: DaskSettings = DaskSettings()
+    streaming: StreamingSettings = StreamingSettings()
     progress_seconds: float = Field(10.0, gt=0, description="Seconds between progress log lines.")
     beam: dict[str, Any] = Field(
         default_factory=dict, description="Beam pipeline options, e.g. runner; the command line wins."
@@ -311,12 +332,35 @@ def _describe(error: ErrorDetails, origin: str) -> str:
     return f"{origin}: {loc}: {message} (got {error.get('input')!r})"
 
 
+def _merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """`over` on top of `base`: mappings merge key by key, anything else is replaced."""
+    merged = dict(base)
+    for key, value in over.items():
+        merged[key] = _merged(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) \
+            else value
+    return merged
+
+
+def read_config(path: Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A config file, on top of the file it `extends` (a path relative to it), if any."""
+    data = read_yaml(path)
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    if not isinstance(parent, str):
+        raise ConfigError(f"{path}: extends must name a config file")
+    base = path.parent / parent
+    if base.resolve() in (*_seen, path.resolve()):
+        raise ConfigError(f"{path}: extends {parent}, which extends it back")
+    return _merged(read_config(base, (*_seen, path.resolve())), data)
+
+
 def load_settings(
     path: Optional[str] = None, overrides: tuple[str, ...] | list[str] = (), feeds: tuple[str, ...] | list[str] = ()
 ) -> Settings:
-    """Defaults, then the YAML file at `path` (if any), then `key.sub=value` overrides, then
-    `feeds` (URLs added to feeds.sources)."""
-    data = read_yaml(Path(path)) if path else {}
+    """Defaults, then the YAML file at `path` (if any, on top of the file it `extends`), then
+    `key.sub=value` overrides, then `feeds` (URLs added to feeds.sources)."""
+    data = read_config(Path(path)) if path else {}
     for assignment in overrides:
         _apply_override(data, assignment)
     if feeds:

@@ -7,18 +7,22 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import re
 import time
 from collections.abc import Iterable
+from datetime import datetime, timezone
+from typing import Optional
 
 import apache_beam as beam
 import spacy.util
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.config import ConfigError, FeedSource, Settings
 from pipeline.graph import build_pipeline
 from pipeline.options import pipeline_options
 from pipeline.records import FeedState
+from pipeline.runners import check_remote, dask_cluster, runner_name
 from pipeline.summary import RunSummary, summarize
 from transforms import dedup_index, feed_state
 from transforms.actors import Actor, load_actors
@@ -48,7 +52,7 @@ class Job:
 
     @property
     def runner(self) -> str:
-        return str(self.options.view_as(StandardOptions).runner)
+        return runner_name(self.options)
 
 
 def model_language(name: str) -> str:
@@ -74,6 +78,9 @@ def prepare(settings: Settings, beam_flags: Iterable[str] = ()) -> Job:
     """Validate settings against the world: inputs exist, the output can be written, the taxonomy
     parses, the model is installed, the Beam options and runner are known."""
     options = pipeline_options(settings.beam, beam_flags)
+    if settings.run_id is None:
+        settings = settings.model_copy(update={"run_id": datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")})
+    check_remote(settings, options)
     if not settings.input.paths and not settings.feeds.sources:
         raise ConfigError("nothing to read: set input.paths or feeds.sources (or pass --input or --feed)")
     patterns, files = resolve_patterns(settings.input.paths) if settings.input.paths else ([], 0)
@@ -100,6 +107,23 @@ def check_feeds(sources: list[FeedSource]) -> None:
             raise ConfigError(f"feeds.sources: feed file not found: {source.url}")
 
 
+def run_partition(settings: Settings) -> Optional[str]:
+    """`dt=<date>/run=<run_id>` for the partitioned layout: the date the run_id starts with
+    (20261123T0500Z, 2026-11-23...), else today's (UTC)."""
+    if settings.output.layout != "partitioned":
+        return None
+    found = re.match(r"(\d{4})-?(\d{2})-?(\d{2})", settings.run_id or "")
+    day = "-".join(found.groups()) if found else datetime.now(timezone.utc).strftime("%Y-%m-%d")
+    return f"dt={day}/run={settings.run_id}"
+
+
+def summary_path(settings: Settings) -> str:
+    """`run_summary.json` beside the tables; with the partitioned layout, one per run under `_runs/`."""
+    root = settings.output.dir.rstrip("/")
+    partition = run_partition(settings)
+    return f"{root}/_runs/{partition}/{SUMMARY_FILE}" if partition else f"{root}/{SUMMARY_FILE}"
+
+
 def run(job: Job) -> RunSummary:
     """Run the job to completion, write `run_summary.json` beside the tables and return the summary."""
     settings = job.settings
@@ -116,14 +140,15 @@ def run(job: Job) -> RunSummary:
     index_pending = dedup_index.pending_dir(settings.index_path) if settings.dedup.index else None
     tables = build_pipeline(pipeline, settings, job.patterns, job.taxonomy, job.lang, job.feed_states, pending,
                             index_pending, job.actors)
-    _ = tables._asdict() | "Write" >> WriteTables(settings.output)
-    result = pipeline.run()
-    result.wait_until_finish()
+    _ = tables._asdict() | "Write" >> WriteTables(settings.output, run_partition(settings))
+    with dask_cluster(settings, job.options):
+        result = pipeline.run()
+        result.wait_until_finish()
     if pending:
         feed_state.commit(settings.state_path, pending)
     if index_pending:
         dedup_index.commit(settings.index_path, index_pending)
-    summary = summarize(result, time.monotonic() - started, job.runner, output_dir)
-    with FileSystems.create(f"{output_dir.rstrip('/')}/{SUMMARY_FILE}") as handle:
+    summary = summarize(result, time.monotonic() - started, job.runner, output_dir, settings.run_id)
+    with FileSystems.create(summary_path(settings)) as handle:
         handle.write(summary.to_json().encode("utf-8"))
     return summary

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections import defaultdict
+from typing import Optional
 
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.runners.runner import PipelineResult
@@ -32,6 +33,7 @@ class RunSummary:
     spacy_seconds: float
     runner: str
     output_dir: str
+    run_id: Optional[str] = None
 
     @property
     def rejected(self) -> int:
@@ -54,7 +56,8 @@ class RunSummary:
 
         rate = self.read / self.elapsed_seconds if self.elapsed_seconds > 0 else 0.0
         return "\n".join([
-            f"newsbeam: run finished in {self.elapsed_seconds:.1f} s on {self.runner} ({rate:.1f} documents/s)",
+            f"newsbeam: run {self.run_id + ' ' if self.run_id else ''}finished in {self.elapsed_seconds:.1f} s on "
+            f"{self.runner} ({rate:.1f} documents/s)",
             f"  documents     {self.accounting_line()}",
             f"  dead letters  {breakdown(self.dead_letters_by_stage)}" + (
                 f"; {self.summary_fallbacks} of them page failures whose entry was written from the feed's "
@@ -79,7 +82,8 @@ def _counters(result: PipelineResult) -> dict[tuple[str, str], int]:
     return totals
 
 
-def summarize(result: PipelineResult, elapsed_seconds: float, runner: str, output_dir: str) -> RunSummary:
+def summarize(result: PipelineResult, elapsed_seconds: float, runner: str, output_dir: str,
+              run_id: Optional[str] = None) -> RunSummary:
     counters = _counters(result)
 
     def namespace(ns: str) -> dict[str, int]:
@@ -104,4 +108,5 @@ def summarize(result: PipelineResult, elapsed_seconds: float, runner: str, outpu
         spacy_seconds=counters.get((entities.TIMING_NAMESPACE, entities.SPACY_MILLISECONDS), 0) / 1000,
         runner=runner,
         output_dir=output_dir,
+        run_id=run_id,
     )

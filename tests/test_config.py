@@ -165,3 +165,23 @@ def test_config_command_prints_effective_settings(capsys: pytest.CaptureFixture[
     import yaml
 
     assert Settings.model_validate(yaml.safe_load(printed)).clean.min_words == 33
+
+
+def test_a_config_extends_another_and_wins_over_it(tmp_path: Path) -> None:
+    (tmp_path / "base.yaml").write_text("clean: {min_words: 30, languages: [en, fr]}\nbeam: {runner: FnApiRunner}\n")
+    (tmp_path / "child.yaml").write_text("extends: base.yaml\nclean: {min_words: 50}\nbeam: {direct_num_workers: 2}\n")
+    settings = load_settings(str(tmp_path / "child.yaml"))
+    assert (settings.clean.min_words, settings.clean.languages) == (50, ["en", "fr"])  # merged key by key
+    assert settings.beam == {"runner": "FnApiRunner", "direct_num_workers": 2}
+    (tmp_path / "loop.yaml").write_text("extends: loop2.yaml\n")
+    (tmp_path / "loop2.yaml").write_text("extends: loop.yaml\n")
+    with pytest.raises(ConfigError, match="which extends it back"):
+        load_settings(str(tmp_path / "loop.yaml"))
+    (tmp_path / "missing.yaml").write_text("extends: nowhere.yaml\n")
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_settings(str(tmp_path / "missing.yaml"))
+
+
+@pytest.mark.parametrize("name", ["local", "multiprocess", "portable", "dask", "dataflow", "flink", "spark", "feeds"])
+def test_every_shipped_config_loads(name: str) -> None:
+    assert load_settings(str(ROOT / "configs" / f"{name}.yaml")).beam["runner"]

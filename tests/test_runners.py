@@ -1,6 +1,7 @@
 """The same run gives the same tables on other runners: multi-process DirectRunner, PortableRunner."""
 from __future__ import annotations
 
+import json
 import socket
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 
 from bench.sites import Site
+from pipeline.cli import main
 from tests.conftest import SEEDS, run_cli, sorted_tables
 from tests.test_feeds import run_feeds_config, serve_seeds
 
@@ -70,3 +72,23 @@ def test_portable_runner_gives_the_same_tables(tmp_path: Path, seeds_run: dict[s
                    f"--job_endpoint={job_service}", "--environment_type=LOOPBACK")
     assert code == 0
     assert sorted_tables(tmp_path) == sorted_tables(seeds_run["output"])
+
+
+def test_a_dask_cluster_gives_the_same_tables_for_the_seeds_and_a_generated_corpus(
+        tmp_path: Path, seeds_run: dict[str, Any]) -> None:
+    """configs/dask.yaml with no scheduler address starts a 2-worker LocalCluster for the run."""
+    from bench.corpus import write_jsonl
+
+    dask = ("--config", str(SEEDS.parent / "configs" / "dask.yaml"))
+    assert main(["run", *dask, "--input", str(SEEDS), "--output", str(tmp_path / "seeds"), "-q",
+                 "--set", f"events.taxonomy={SEEDS.parent / 'configs' / 'taxonomy.yaml'}"]) == 0
+    assert sorted_tables(tmp_path / "seeds") == sorted_tables(seeds_run["output"])
+    corpus = tmp_path / "corpus"
+    write_jsonl(corpus, 40, seed=3, files=2)
+    assert run_cli("--input", str(corpus), "--output", str(tmp_path / "direct")) == 0
+    assert main(["run", *dask, "--input", str(corpus), "--output", str(tmp_path / "dask"), "-q",
+                 "--set", f"events.taxonomy={SEEDS.parent / 'configs' / 'taxonomy.yaml'}"]) == 0
+    direct, on_dask = sorted_tables(tmp_path / "direct"), sorted_tables(tmp_path / "dask")
+    assert len(direct["articles"]) > 30 and on_dask == direct
+    summary = json.loads((tmp_path / "dask" / "run_summary.json").read_text())
+    assert summary["balanced"] and summary["runner"] == "pipeline.dask_runner.DaskRunner"

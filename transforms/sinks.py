@@ -1,6 +1,7 @@
 """Sinks: every table as JSON Lines and/or Parquet under the output directory.
 
-Layout: `<dir>/jsonl/<table>/part-SSSSS-of-NNNNN.jsonl` and `<dir>/parquet/<table>/part-...parquet`.
+Layout: `<dir>/jsonl/<table>/part-SSSSS-of-NNNNN.jsonl` and `<dir>/parquet/<table>/part-...parquet`,
+or with a partition (`output.layout: partitioned`) `<dir>/<format>/<table>/dt=<date>/run=<run_id>/part-...`.
 The Parquet schema is derived from the table's record type (`pipeline.schemas.arrow_schema`);
 an empty table is still written (a file with the schema and no rows), so readers can rely on
 every table existing. With a fixed number of shards (`output.num_shards`, default 1) a re-run
@@ -9,7 +10,7 @@ overwrites the same files rather than adding new ones.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Optional
 
 import apache_beam as beam
 from apache_beam.io import WriteToParquet, WriteToText
@@ -22,9 +23,9 @@ from pipeline.schemas import arrow_schema, to_json_dict
 NAMESPACE = "newsbeam.tables"
 
 
-def table_path(output_dir: str, fmt: str, table: str) -> str:
-    """The file prefix of one table in one format."""
-    return f"{output_dir.rstrip('/')}/{fmt}/{table}/part"
+def table_path(output_dir: str, fmt: str, table: str, partition: Optional[str] = None) -> str:
+    """The file prefix of one table in one format (in one partition)."""
+    return f"{output_dir.rstrip('/')}/{fmt}/{table}/" + (f"{partition}/" if partition else "") + "part"
 
 
 def to_json_line(record: tuple) -> str:
@@ -45,10 +46,11 @@ class _Count(beam.DoFn):
 class WriteTable(beam.PTransform):
     """Records of one table -> its files in each configured format."""
 
-    def __init__(self, table: Table, output: OutputSettings):
+    def __init__(self, table: Table, output: OutputSettings, partition: Optional[str] = None):
         super().__init__()
         self._table = table
         self._output = output
+        self._partition = partition
 
     def expand(self, rows: beam.PCollection) -> dict[str, Any]:
         name, output = self._table.name, self._output
@@ -59,7 +61,7 @@ class WriteTable(beam.PTransform):
                 counted
                 | "ToJson" >> beam.Map(to_json_line)
                 | "WriteJsonl"
-                >> WriteToText(table_path(output.dir, "jsonl", name), file_name_suffix=".jsonl",
+                >> WriteToText(table_path(output.dir, "jsonl", name, self._partition), file_name_suffix=".jsonl",
                                num_shards=output.num_shards)
             )
         if "parquet" in output.formats:
@@ -67,7 +69,7 @@ class WriteTable(beam.PTransform):
                 counted
                 | "ToDict" >> beam.Map(lambda record: record._asdict())
                 | "WriteParquet"
-                >> WriteToParquet(table_path(output.dir, "parquet", name), arrow_schema(self._table.record),
+                >> WriteToParquet(table_path(output.dir, "parquet", name, self._partition), arrow_schema(self._table.record),
                                   file_name_suffix=".parquet", num_shards=output.num_shards)
             )
         return written
@@ -76,12 +78,14 @@ class WriteTable(beam.PTransform):
 class WriteTables(beam.PTransform):
     """`{table name: PCollection of its records}` -> files for every table."""
 
-    def __init__(self, output: OutputSettings):
+    def __init__(self, output: OutputSettings, partition: Optional[str] = None):
         super().__init__()
         self._output = output
+        self._partition = partition
 
     def expand(self, tables: dict[str, beam.PCollection]) -> dict[str, Any]:
         return {
-            name: rows | f"Write{name.title().replace('_', '')}" >> WriteTable(TABLES_BY_NAME[name], self._output)
+            name: rows | f"Write{name.title().replace('_', '')}" >> WriteTable(TABLES_BY_NAME[name], self._output,
+                                                                               self._partition)
             for name, rows in tables.items()
         }
