@@ -44,9 +44,9 @@ def parse(spacy_model: SpacyModel) -> Iterator[Callable[[str], Any]]:
 
 
 def read_table(output_dir: Path, table: str) -> list[dict[str, Any]]:
-    """All rows of one table's JSON Lines files."""
+    """All rows of one table's JSON Lines files (of every partition, with the partitioned layout)."""
     rows = []
-    for path in sorted((output_dir / "jsonl" / table).glob("*.jsonl")):
+    for path in sorted((output_dir / "jsonl" / table).rglob("*.jsonl")):
         rows.extend(json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line)
     return rows
 
