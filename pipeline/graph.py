@@ -15,7 +15,7 @@ import apache_beam as beam
 
 from pipeline.config import Settings
 from pipeline.records import FeedState
-from transforms import dedup_index
+from transforms import dedup_index, feed_state
 from transforms.actors import Actor
 from transforms.clean import CleanArticles
 from transforms.dedup import ExactDedup
@@ -46,21 +46,25 @@ def build_pipeline(
     taxonomy: Taxonomy,
     lang: str = "en",
     feed_states: Optional[dict[str, FeedState]] = None,
-    feed_state_output: Optional[str] = None,
+    feed_state_outputs: Optional[tuple[str, str]] = None,
     index_output: Optional[str] = None,
     actors: Sequence[Actor] = (),
 ) -> Tables:
     """Add the stages to `pipeline`, reading the files of `patterns` (see
     `sources.resolve_patterns`) and the feeds of `settings.feeds`. With `settings.dedup.index`,
     articles are de-duplicated against the index of earlier runs and, when `index_output` is
-    set, the articles written are added to it there (see `dedup_index.commit`)."""
+    set, the articles written are added to it there (see `dedup_index.commit`). Feeds send the
+    validators of earlier runs (`feed_states`), skip the entries earlier runs passed on (the
+    state directory's entries file) and, with `feed_state_outputs`, write what they learnt there
+    for `feed_state` to commit."""
     reads = []
     if patterns:
         reads.append(pipeline | "ReadArticles" >> ReadArticles(patterns, settings.input.max_bytes,
                                                                settings.input.encoding))
     if settings.feeds.sources:
+        known = feed_state.read_known(pipeline, settings.state_path, settings.dedup.expiry_days)
         reads.append(pipeline | "ReadFeeds" >> ReadFeeds(settings.feeds.sources, settings.feeds, settings.fetch,
-                                                         feed_states, feed_state_output))
+                                                         feed_states, known, feed_state_outputs))
     documents = [read.documents for read in reads] | "Documents" >> beam.Flatten()
     cleaned = documents | "Clean" >> CleanArticles(settings.clean)
     unique = cleaned.articles | "Dedup" >> ExactDedup()

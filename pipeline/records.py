@@ -184,6 +184,13 @@ class FeedState(NamedTuple):
     checked: str  # ISO 8601 UTC time of the request
 
 
+class SeenEntry(NamedTuple):
+    """A feed item passed on by a run: its key (link, or `<feed url>#<guid>`) and when first seen."""
+
+    key: str
+    seen: str  # ISO 8601 UTC
+
+
 class Sketch(NamedTuple):
     """What near-duplicate detection knows of an article: its MinHash signature and ranking fields."""
 
@@ -413,6 +420,6 @@ TABLES: tuple[Table, ...] = (
 
 TABLES_BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
 
-for _record in (RawDocument, FeedEntry, FeedState, Sketch, IndexKey, AnnotatedArticle, Article, Entity, Event,
+for _record in (RawDocument, FeedEntry, FeedState, SeenEntry, Sketch, IndexKey, AnnotatedArticle, Article, Entity, Event,
                 EventCluster, Duplicate, DeadLetter):
     beam.coders.registry.register_coder(_record, beam.coders.RowCoder)

@@ -88,7 +88,7 @@ def prepare(settings: Settings, beam_flags: Iterable[str] = ()) -> Job:
     check_output_dir(settings.output.dir)
     taxonomy = load_taxonomy(settings.events.taxonomy)
     lang = model_language(settings.entities.model)
-    states = feed_state.load(settings.state_path) if settings.feeds.sources else {}
+    states = feed_state.VALIDATORS.load(settings.state_path) if settings.feeds.sources else {}
     actors = load_actors(settings.entities.actors) if settings.entities.actors else []
     return Job(settings, options, patterns, files, taxonomy, lang, states, actors)
 
@@ -136,7 +136,8 @@ def run(job: Job) -> RunSummary:
     _LOG.info("writing %s to %s", "+".join(settings.output.formats), output_dir)
     started = time.monotonic()
     pipeline = beam.Pipeline(options=job.options)
-    pending = feed_state.pending_file(settings.state_path) if settings.feeds.sources else None
+    pending = (feed_state.VALIDATORS.pending_file(settings.state_path),
+               feed_state.ENTRIES.pending_file(settings.state_path)) if settings.feeds.sources else None
     index_pending = dedup_index.pending_dir(settings.index_path) if settings.dedup.index else None
     tables = build_pipeline(pipeline, settings, job.patterns, job.taxonomy, job.lang, job.feed_states, pending,
                             index_pending, job.actors)
@@ -145,7 +146,8 @@ def run(job: Job) -> RunSummary:
         result = pipeline.run()
         result.wait_until_finish()
     if pending:
-        feed_state.commit(settings.state_path, pending)
+        feed_state.VALIDATORS.commit(settings.state_path, pending[0])
+        feed_state.ENTRIES.commit(settings.state_path, pending[1], feed_state.unexpired(settings.dedup.expiry_days))
     if index_pending:
         dedup_index.commit(settings.index_path, index_pending)
     summary = summarize(result, time.monotonic() - started, job.runner, output_dir, settings.run_id)

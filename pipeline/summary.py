@@ -24,6 +24,7 @@ class RunSummary:
     dead_letters: int
     dead_letters_by_stage: dict[str, int]
     summary_fallbacks: int  # page failures whose entry was written from the feed's text
+    entries_known: int  # feed entries an earlier run or poll passed on: skipped, not read
     entities: int
     entities_by_label: dict[str, int]
     events: int
@@ -58,7 +59,8 @@ class RunSummary:
         return "\n".join([
             f"newsbeam: run {self.run_id + ' ' if self.run_id else ''}finished in {self.elapsed_seconds:.1f} s on "
             f"{self.runner} ({rate:.1f} documents/s)",
-            f"  documents     {self.accounting_line()}",
+            f"  documents     {self.accounting_line()}" + (
+                f"; {self.entries_known} feed entries seen before, skipped" if self.entries_known else ""),
             f"  dead letters  {breakdown(self.dead_letters_by_stage)}" + (
                 f"; {self.summary_fallbacks} of them page failures whose entry was written from the feed's "
                 "text (text_source=summary)" if self.summary_fallbacks else ""),
@@ -99,6 +101,8 @@ def summarize(result: PipelineResult, elapsed_seconds: float, runner: str, outpu
         dead_letters=tables.get("dead_letters", 0),
         dead_letters_by_stage=namespace(dead_letters.NAMESPACE),
         summary_fallbacks=counters.get((feeds.NAMESPACE, feeds.SUMMARY_FALLBACKS), 0),
+        entries_known=counters.get((feeds.NAMESPACE, feeds.ENTRIES_KNOWN), 0)
+        + counters.get((feeds.NAMESPACE, feeds.ENTRIES_REPEATED), 0),
         entities=tables.get("entities", 0),
         entities_by_label=by_label,
         events=tables.get("events", 0),

@@ -82,7 +82,7 @@ def test_summary_lists_entities_and_events_by_kind(tmp_path: Path, capsys: pytes
     printed = capsys.readouterr().out
     assert "read 1 = written 1 + duplicates 0 + dead letters 0 (ok)" in printed
     assert "entities      " in printed and "GPE" in printed
-    assert "bombing 1" in printed and "run finished in" in printed
+    assert "bombing 1" in printed and " finished in " in printed
 
 
 def test_progress_is_logged_with_a_rate(caplog: pytest.LogCaptureFixture) -> None:

@@ -3,6 +3,7 @@ its operator's options are a valid newsbeam run; repeated runs add only what is 
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 import types
 from pathlib import Path
@@ -79,8 +80,6 @@ def test_the_dags_options_are_a_valid_newsbeam_run(dag: _Dag, capsys: pytest.Cap
 
 
 def partition_rows(output: Path, table: str, run_id: str) -> list[dict[str, Any]]:
-    import json
-
     (directory,) = (output / "jsonl" / table).glob(f"dt=*/run={run_id}")
     return [json.loads(line) for path in directory.glob("*.jsonl") for line in path.read_text().splitlines() if line]
 
@@ -104,10 +103,12 @@ def test_hourly_runs_add_only_what_is_new_and_a_retry_replaces_its_own_partition
         assert run_feeds_config(tmp_path, site, *partitioned, "--set", "run_id=20261123T0600Z") == 0  # a retry
         items.append(Item("Report 1", "/news/1.html"))
         assert run_feeds_config(tmp_path, site, *partitioned, "--set", "run_id=20261123T0700Z") == 0
+        assert len(site.hits("/news/0.html")) == 1  # the feed changed, but the old item's page is not fetched again
     output = tmp_path / "output"
     written = {run: len(partition_rows(output, "articles", run)) for run in ("20261123T0500Z", "20261123T0600Z",
                                                                               "20261123T0700Z")}
     assert written == {"20261123T0500Z": 1, "20261123T0600Z": 0, "20261123T0700Z": 1}
     assert len(list((output / "jsonl" / "articles").glob("dt=2026-11-23/run=*"))) == 3  # the retry replaced its own
-    (seen,) = partition_rows(output, "duplicates", "20261123T0700Z")  # the old item, known from the index
-    assert seen["method"] == "seen"
+    assert partition_rows(output, "duplicates", "20261123T0700Z") == []  # skipped before it became a document
+    summary = json.loads((output / "_runs" / "dt=2026-11-23" / "run=20261123T0700Z" / "run_summary.json").read_text())
+    assert (summary["read"], summary["entries_known"]) == (1, 1)

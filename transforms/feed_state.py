@@ -1,68 +1,112 @@
-"""Conditional-GET state kept between runs: each feed's ETag and Last-Modified.
+"""Feed state kept between runs, in the state directory, as JSON Lines files of records by key:
 
-A run reads `<state dir>/feeds.jsonl` before it starts and sends the validators with its feed
-requests, so an unchanged feed costs a 304. The run writes what the servers said to a pending
-file; `commit` merges it into `feeds.jsonl` only after the run succeeded, so a failed run never
-marks a feed as seen whose entries it did not write.
+- `feeds.jsonl` (`VALIDATORS`): each feed's ETag and Last-Modified. A run sends them with its
+  feed requests, so an unchanged feed costs a 304;
+- `entries.jsonl` (`ENTRIES`): the feed items already passed on (their link, or feed#guid),
+  with when they were first seen. A run skips them before fetching their pages, so a feed that
+  changed re-fetches only its new items, and a streaming job emits each item once however many
+  polls see it. Items are forgotten `dedup.expiry_days` after they were first seen.
+
+A run writes what it learnt to a pending file; `commit` merges it into the state file only
+after the run succeeded, so a failed run never marks a feed or item as seen that it did not write.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from typing import Any, Generic, Optional, TypeVar
 
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.records import FeedState
+from pipeline.records import FeedState, SeenEntry
 
-STATE_FILE = "feeds.jsonl"
 _LOG = logging.getLogger(__name__)
+R = TypeVar("R", FeedState, SeenEntry)
 
 
-def state_file(state_dir: str) -> str:
-    return f"{state_dir.rstrip('/')}/{STATE_FILE}"
+@dataclasses.dataclass(frozen=True)
+class StateFile(Generic[R]):
+    """One kind of state: a file of `record`s, one per `key`."""
+
+    name: str
+    record: type[R]
+    key: str
+
+    def path(self, state_dir: str) -> str:
+        return f"{state_dir.rstrip('/')}/{self.name}"
+
+    def pending_file(self, state_dir: str) -> str:
+        """A new, unique path for one run's state, before it is committed."""
+        return f"{state_dir.rstrip('/')}/pending-{uuid.uuid4().hex}-{self.name}"
+
+    @staticmethod
+    def to_json(record: R) -> str:
+        return json.dumps(record._asdict(), sort_keys=True)
+
+    def read(self, path: str) -> dict[str, R]:
+        if not FileSystems.exists(path):
+            return {}
+        records: dict[str, R] = {}
+        with FileSystems.open(path) as handle:
+            for number, line in enumerate(handle.read().decode("utf-8").splitlines(), 1):
+                if not line.strip():
+                    continue
+                try:
+                    record = self.record(**json.loads(line))
+                except (ValueError, TypeError) as exc:
+                    _LOG.warning("%s line %d: ignored, not a %s (%s)", path, number, self.record.__name__, exc)
+                    continue
+                records[getattr(record, self.key)] = record
+        return records
+
+    def load(self, state_dir: str, keep: Callable[[R], bool] = lambda record: True) -> dict[str, R]:
+        """Key -> record from earlier runs (empty when there is none), those `keep` accepts."""
+        return {key: record for key, record in self.read(self.path(state_dir)).items() if keep(record)}
+
+    def commit(self, state_dir: str, pending: str, keep: Callable[[R], bool] = lambda record: True) -> int:
+        """Merge a run's pending records into the state file (the run's win; `keep` filters the
+        result) and return how many it holds."""
+        records = self.load(state_dir)
+        records.update(self.read(pending))
+        kept = {key: record for key, record in records.items() if keep(record)}
+        target, temporary = self.path(state_dir), f"{pending}.merged"
+        with FileSystems.create(temporary) as handle:
+            handle.write("".join(self.to_json(r) + "\n" for _, r in sorted(kept.items())).encode("utf-8"))
+        FileSystems.rename([temporary], [target])  # replaces the old file in one step on local disks
+        if FileSystems.exists(pending):
+            FileSystems.delete([pending])
+        return len(kept)
 
 
-def pending_file(state_dir: str) -> str:
-    """A new, unique path for one run's state, before it is committed."""
-    return f"{state_dir.rstrip('/')}/pending-{uuid.uuid4().hex}-{STATE_FILE}"
+VALIDATORS: StateFile[FeedState] = StateFile("feeds.jsonl", FeedState, "url")
+ENTRIES: StateFile[SeenEntry] = StateFile("entries.jsonl", SeenEntry, "key")
 
 
-def to_json(state: FeedState) -> str:
-    return json.dumps(state._asdict(), sort_keys=True)
+def unexpired(expiry_days: float, now: Optional[datetime] = None) -> Callable[[SeenEntry], bool]:
+    """Seen entries first seen within the last `expiry_days`."""
+    limit = ((now or datetime.now(timezone.utc)) - timedelta(days=expiry_days)).isoformat(timespec="seconds")
+    return lambda entry: entry.seen >= limit
 
 
-def _read(path: str) -> dict[str, FeedState]:
+def read_known(pipeline: Any, state_dir: str, expiry_days: float) -> Optional[Any]:
+    """The keys of the entries earlier runs passed on (unexpired), as a PCollection; None if none."""
+    import apache_beam as beam
+
+    path = ENTRIES.path(state_dir)
     if not FileSystems.exists(path):
-        return {}
-    states = {}
-    with FileSystems.open(path) as handle:
-        for number, line in enumerate(handle.read().decode("utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                state = FeedState(**json.loads(line))
-            except (ValueError, TypeError) as exc:
-                _LOG.warning("%s line %d: ignored, not a feed state (%s)", path, number, exc)
-                continue
-            states[state.url] = state
-    return states
+        return None
+    keep = unexpired(expiry_days)
+    return (pipeline
+            | "ReadSeenEntries" >> beam.io.ReadFromText(path)
+            | "AsSeenEntries" >> beam.Map(lambda line: SeenEntry(**json.loads(line))).with_output_types(SeenEntry)
+            | "Unexpired" >> beam.Filter(keep)
+            | "EntryKeys" >> beam.Map(lambda entry: entry.key).with_output_types(str))
 
 
-def load(state_dir: str) -> dict[str, FeedState]:
-    """Feed URL -> its state from earlier runs (empty when there is none)."""
-    return _read(state_file(state_dir))
-
-
-def commit(state_dir: str, pending: str) -> int:
-    """Merge a run's pending state into the state file (newer wins); return the feeds recorded."""
-    states = load(state_dir)
-    states.update(_read(pending))
-    target = state_file(state_dir)
-    temporary = f"{pending}.merged"
-    with FileSystems.create(temporary) as handle:
-        handle.write("".join(to_json(s) + "\n" for _, s in sorted(states.items())).encode("utf-8"))
-    FileSystems.rename([temporary], [target])  # replaces the old file in one step on local disks
-    if FileSystems.exists(pending):
-        FileSystems.delete([pending])
-    return len(states)
+def seen_now(key: str, when: Optional[Any] = None) -> SeenEntry:
+    moment = when or datetime.now(timezone.utc)
+    return SeenEntry(key=key, seen=moment.astimezone(timezone.utc).isoformat(timespec="seconds"))

@@ -1,30 +1,35 @@
 """Feed source stage: RSS/Atom/RDF feeds -> entries -> article pages -> `RawDocument`s.
 
-    feeds -> by host -> FetchFeeds -> entries -> by host -> FetchPages -> documents
-                           |  \\-> feed states (conditional GET, committed after the run)
-                           +----------------+-> dead letters
+    feeds -> by host -> FetchFeeds -> entries -> [first sighting] -> not seen before -> by host -> FetchPages -> documents
+                           |  \\-> feed validators (conditional GET)        \\-> seen entries (state)
+                           +--------------------------------------------------------------+-> dead letters
 
-Each entry is one document read: it becomes a document with the page's main text
+Each new entry is one document read: it becomes a document with the page's main text
 (`text_source=page`), or with the entry's own text when the page cannot be used
 (`text_source=summary`; the page's failure is still a dead letter, counted apart), or a dead
-letter. A feed that cannot be fetched or read is one document read and one dead letter. Feeds
-and pages are fetched politely and safely (`transforms.fetch`), hosts in parallel
+letter. An entry an earlier run (or, streaming, an earlier poll) already passed on is skipped
+before its page is fetched and is no document read (`newsbeam.feeds/entries_known`,
+`entries_repeated`). A feed that cannot be fetched or read is one document read and one dead
+letter. Feeds and pages are fetched politely and safely (`transforms.fetch`), hosts in parallel
 (`transforms.hostpool`). A feed `url` that is a path or file:// URL is read from disk.
 """
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime, timezone
 from typing import Any, NamedTuple, Optional
 
 import apache_beam as beam
+from apache_beam.coders import BooleanCoder
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
+from apache_beam.transforms.timeutil import TimeDomain
+from apache_beam.transforms.userstate import ReadModifyWriteStateSpec, TimerSpec, on_timer
 from apache_beam.utils import shared
 
 from pipeline.config import FeedSource, FeedsSettings, FetchSettings
-from pipeline.records import DeadLetter, FeedEntry, FeedState, RawDocument
+from pipeline.records import DeadLetter, FeedEntry, FeedState, RawDocument, SeenEntry
 from transforms import feed_state, files, formats
 from transforms.dead_letters import DEAD_LETTERS, Rejected, from_exception, tagged
 from transforms.feed_parse import feed_entries, parse_feed
@@ -35,8 +40,9 @@ from transforms.sources import NAMESPACE as SOURCES_NAMESPACE
 
 NAMESPACE = "newsbeam.feeds"
 SUMMARY_FALLBACKS = "summary_fallbacks"
+ENTRIES_KNOWN, ENTRIES_REPEATED = "entries_known", "entries_repeated"
 FEED_STAGE, PAGE_STAGE = "feed", "page"
-STATES = "states"
+STATES, SEEN = "states", "seen"
 FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, application/xml;q=0.9, "
                "text/xml;q=0.9, */*;q=0.5")
 PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
@@ -64,11 +70,18 @@ class FetchFeedsFn(PerHostFetchFn):
         self._unchanged = Metrics.counter(NAMESPACE, "feeds_unchanged")
         self._entries = Metrics.counter(NAMESPACE, "entries")
 
+    def setup(self) -> None:
+        super().setup()
+        self._validators: dict[str, FeedState] = {}  # the latest per feed on this worker: polls reuse them
+
     def source_of(self, item: tuple[FeedSource, Optional[FeedState]]) -> str:
         return item[0].url
 
     def handle(self, item: tuple[FeedSource, Optional[FeedState]]) -> Iterator[Any]:
         source, previous = item
+        latest = self._validators.get(source.url)
+        if latest is not None and (previous is None or latest.checked > previous.checked):
+            previous = latest
         if not is_remote(source.url):
             yield from feed_entries(source, parse_feed(self._read_file(source.url), source.url), source.url)
             return
@@ -94,12 +107,12 @@ class FetchFeedsFn(PerHostFetchFn):
 
     def route(self, output: Any) -> Any:
         if isinstance(output, FeedState):
+            self._validators[output.url] = output
             return beam.pvalue.TaggedOutput(STATES, output)
         if isinstance(output, DeadLetter):
             self._read.inc()  # the feed is one document read, and it ends here
             return tagged(output)
-        self._read.inc()
-        self._entries.inc()
+        self._entries.inc()  # read once `NewEntriesFn` has let it through
         return output
 
     def _read_file(self, path: str) -> bytes:
@@ -208,33 +221,74 @@ def _host_key(url: Optional[str]) -> str:
     return host_of(url) if url and is_remote(url) else ""
 
 
-class ReadFeeds(beam.PTransform):
-    """Feed sources -> `ReadResult(documents=RawDocument, dead_letters=DeadLetter)`.
+class FirstSightingFn(beam.DoFn):
+    """(entry key, FeedEntry) -> the entry the first time its key is seen in the stream; the key
+    is forgotten `expiry_days` later (an event-time timer). Streaming only: it keeps state."""
 
-    `states`: the conditional-GET state of earlier runs by feed URL. When `state_output` is set,
-    the new states are written there (one JSON line per feed) for `feed_state.commit`.
+    SEEN = ReadModifyWriteStateSpec("seen", BooleanCoder())
+    EXPIRY = TimerSpec("expiry", TimeDomain.WATERMARK)
+
+    def __init__(self, expiry_days: float):
+        self._expiry = expiry_days * 24 * 3600
+        self._repeated = Metrics.counter(NAMESPACE, ENTRIES_REPEATED)
+
+    def process(self, keyed: tuple[str, FeedEntry], timestamp: Any = beam.DoFn.TimestampParam,
+                seen: Any = beam.DoFn.StateParam(SEEN), expiry: Any = beam.DoFn.TimerParam(EXPIRY)) -> Iterator[FeedEntry]:
+        if seen.read():
+            self._repeated.inc()
+            return
+        seen.write(True)
+        expiry.set(timestamp + self._expiry)
+        yield keyed[1]
+
+    @on_timer(EXPIRY)
+    def expire(self, seen: Any = beam.DoFn.StateParam(SEEN)) -> None:
+        seen.clear()
+
+
+class NewEntriesFn(beam.DoFn):
+    """FeedEntry -> the entry unless an earlier run passed it on (`known`: their keys, a side
+    input), counted as a document read; and its `SeenEntry` on the `seen` output."""
+
+    def __init__(self) -> None:
+        self._read = Metrics.counter(SOURCES_NAMESPACE, DOCUMENTS_READ)
+        self._known_count = Metrics.counter(NAMESPACE, ENTRIES_KNOWN)
+        self._known: frozenset[str] = frozenset()
+        self._known_from: Optional[int] = None
+
+    def process(self, entry: FeedEntry, known: Iterable[str] = ()) -> Iterator[Any]:
+        if self._known_from != id(known):  # a side input is read once per bundle, not per element
+            self._known, self._known_from = frozenset(known), id(known)
+        if entry.source in self._known:
+            self._known_count.inc()
+            return
+        self._read.inc()
+        yield entry
+        yield beam.pvalue.TaggedOutput(SEEN, feed_state.seen_now(entry.source))
+
+
+class FetchFeeds(beam.PTransform):
+    """(FeedSource, its validators or None) -> `ReadResult(documents=RawDocument, dead_letters=DeadLetter)`.
+
+    `known`: keys of the entries earlier runs passed on (a PCollection of str), skipped before
+    their pages are fetched. `first_sighting_days`: streaming, where polls repeat entries: each
+    entry passes once, forgotten after that many days. When `state_outputs` (validators file,
+    entries file) are given, what the run learnt is written there for `feed_state` to commit.
     """
 
-    def __init__(
-        self,
-        sources: list[FeedSource],
-        feeds: FeedsSettings,
-        fetch: FetchSettings,
-        states: Optional[dict[str, FeedState]] = None,
-        state_output: Optional[str] = None,
-    ):
+    def __init__(self, feeds: FeedsSettings, fetch: FetchSettings, known: Optional[beam.PCollection] = None,
+                 state_outputs: Optional[tuple[str, str]] = None, first_sighting_days: Optional[float] = None):
         super().__init__()
-        self._sources = sources
         self._feeds = feeds
         self._fetch = fetch
-        self._states = states or {}
-        self._state_output = state_output
+        self._known = known
+        self._state_outputs = state_outputs
+        self._first_sighting_days = first_sighting_days
 
-    def expand(self, pbegin: beam.pvalue.PBegin) -> ReadResult:
+    def expand(self, feeds: beam.PCollection) -> ReadResult:
         hosts = shared.Shared()  # one per worker process: politeness holds across both fetch stages
         fetched = (
-            pbegin
-            | "Feeds" >> beam.Create([(s, self._states.get(s.url)) for s in self._sources])
+            feeds
             | "FeedsByHost" >> beam.Map(lambda item: (_host_key(item[0].url), item))
             | "GroupFeeds" >> beam.GroupByKey()
             | "FetchFeeds"
@@ -242,8 +296,19 @@ class ReadFeeds(beam.PTransform):
             .with_output_types(FeedEntry, states=FeedState, dead_letters=DeadLetter)
             .with_outputs(STATES, DEAD_LETTERS, main="entries")
         )
+        entries = fetched.entries
+        if self._first_sighting_days is not None:
+            entries = (
+                entries
+                | "ByEntryKey" >> beam.Map(lambda entry: (entry.source, entry)).with_output_types(tuple[str, FeedEntry])
+                | "FirstSighting" >> beam.ParDo(FirstSightingFn(self._first_sighting_days)).with_output_types(FeedEntry)
+            )
+        known = beam.pvalue.AsList(self._known if self._known is not None
+                                   else feeds.pipeline | "NoneKnown" >> beam.Create([]).with_output_types(str))
+        new = entries | "NewEntries" >> beam.ParDo(NewEntriesFn(), known=known).with_output_types(
+            FeedEntry, seen=SeenEntry).with_outputs(SEEN, main="entries")
         pages = (
-            fetched.entries
+            new.entries
             | "EntriesByHost" >> beam.Map(lambda entry: (_host_key(entry.url), entry))
             | "GroupEntries" >> beam.GroupByKey()
             | "FetchPages"
@@ -251,14 +316,31 @@ class ReadFeeds(beam.PTransform):
             .with_output_types(RawDocument, dead_letters=DeadLetter)
             .with_outputs(DEAD_LETTERS, main="documents")
         )
-        if self._state_output:
-            _ = (
-                fetched[STATES]
-                | "StateAsJson" >> beam.Map(feed_state.to_json)
-                | "SaveState" >> beam.io.WriteToText(self._state_output, shard_name_template="", num_shards=1)
-            )
+        if self._state_outputs:
+            validators, seen = self._state_outputs
+            _ = (fetched[STATES] | "ValidatorsAsJson" >> beam.Map(feed_state.VALIDATORS.to_json)
+                 | "SaveValidators" >> beam.io.WriteToText(validators, shard_name_template="", num_shards=1))
+            _ = (new[SEEN] | "SeenAsJson" >> beam.Map(feed_state.ENTRIES.to_json)
+                 | "SaveSeen" >> beam.io.WriteToText(seen, shard_name_template="", num_shards=1))
         dead_letters = (fetched[DEAD_LETTERS], pages[DEAD_LETTERS]) | "FeedDeadLetters" >> beam.Flatten()
         return ReadResult(pages.documents, dead_letters)
+
+
+class ReadFeeds(beam.PTransform):
+    """The configured feeds, once -> `ReadResult`: `FetchFeeds` fed with each source and the
+    validators earlier runs got for it (`states`)."""
+
+    def __init__(self, sources: list[FeedSource], feeds: FeedsSettings, fetch: FetchSettings,
+                 states: Optional[dict[str, FeedState]] = None, known: Optional[beam.PCollection] = None,
+                 state_outputs: Optional[tuple[str, str]] = None):
+        super().__init__()
+        self._sources = sources
+        self._fetch_feeds = FetchFeeds(feeds, fetch, known, state_outputs)
+        self._states = states or {}
+
+    def expand(self, pbegin: beam.pvalue.PBegin) -> ReadResult:
+        return (pbegin | "Feeds" >> beam.Create([(s, self._states.get(s.url)) for s in self._sources])
+                | "Fetch" >> self._fetch_feeds)
 
 
 def local_feed_exists(url: str) -> bool:
