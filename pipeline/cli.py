@@ -28,6 +28,7 @@ Any other --flag is passed to Beam as a pipeline option, after the config's `bea
   newsbeam run --feed https://example.org/rss.xml --output out/
   newsbeam run --config configs/local.yaml --direct_running_mode=multi_processing --direct_num_workers=2
   newsbeam run --config configs/local.yaml --set clean.min_words=50 --set events.min_confidence=0.6
+  newsbeam run --config configs/streaming.yaml --max-duration 3600
 """
 
 
@@ -74,6 +75,9 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
                               formatter_class=argparse.RawDescriptionHelpFormatter,
                               description="Run the pipeline and print a summary of what happened.")
     _add_settings_arguments(run)
+    run.add_argument("--max-duration", metavar="SECONDS", type=float,
+                     help="streaming (--streaming): stop after this long and print the summary "
+                     "(replaces streaming.max_duration)")
     run.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv: Beam's too)")
     run.add_argument("-q", "--quiet", action="count", default=0, help="warnings and errors only")
 
@@ -114,6 +118,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         overrides.append(f"input.paths={json.dumps(args.input)}")
     if args.output:
         overrides.append(f"output.dir={json.dumps(args.output)}")
+    if getattr(args, "max_duration", None):
+        overrides.append(f"streaming.max_duration={args.max_duration}")
     return load_settings(args.config, overrides, args.feed)
 
 

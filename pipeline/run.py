@@ -16,7 +16,7 @@ from typing import Optional
 import apache_beam as beam
 import spacy.util
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from pipeline.config import ConfigError, FeedSource, Settings
 from pipeline.graph import build_pipeline
@@ -81,6 +81,8 @@ def prepare(settings: Settings, beam_flags: Iterable[str] = ()) -> Job:
     if settings.run_id is None:
         settings = settings.model_copy(update={"run_id": datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")})
     check_remote(settings, options)
+    if options.view_as(StandardOptions).streaming and (settings.input.paths or not settings.feeds.sources):
+        raise ConfigError("a streaming run reads feeds: set feeds.sources and no input.paths (files are read in batch)")
     if not settings.input.paths and not settings.feeds.sources:
         raise ConfigError("nothing to read: set input.paths or feeds.sources (or pass --input or --feed)")
     patterns, files = resolve_patterns(settings.input.paths) if settings.input.paths else ([], 0)
@@ -125,8 +127,17 @@ def summary_path(settings: Settings) -> str:
 
 
 def run(job: Job) -> RunSummary:
-    """Run the job to completion, write `run_summary.json` beside the tables and return the summary."""
+    """Run the job to completion (a streaming job: until its max duration or a stop signal),
+    write `run_summary.json` beside the tables and return the summary."""
     settings = job.settings
+    if job.options.view_as(StandardOptions).streaming:
+        from pipeline.streaming import run_streaming, write_windowed
+
+        _LOG.info("streaming %d feed(s), tables in %s-second windows to %s", len(settings.feeds.sources),
+                  settings.streaming.window_seconds, settings.output.dir)
+        summary = run_streaming(settings, job.options, job.taxonomy, job.lang, job.actors, write_windowed)
+        _write_summary(summary, settings)
+        return summary
     output_dir = settings.output.dir
     if job.patterns:
         _LOG.info("reading %d file(s) from %s", job.files, ", ".join(job.patterns))
@@ -151,6 +162,10 @@ def run(job: Job) -> RunSummary:
     if index_pending:
         dedup_index.commit(settings.index_path, index_pending)
     summary = summarize(result, time.monotonic() - started, job.runner, output_dir, settings.run_id)
+    _write_summary(summary, settings)
+    return summary
+
+
+def _write_summary(summary: RunSummary, settings: Settings) -> None:
     with FileSystems.create(summary_path(settings)) as handle:
         handle.write(summary.to_json().encode("utf-8"))
-    return summary

@@ -8,7 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections import defaultdict
-from typing import Optional
+from typing import Any, Optional
 
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.runners.runner import PipelineResult
@@ -70,6 +70,22 @@ class RunSummary:
             f"  time          {self.spacy_seconds:.1f} s in spaCy (summed over workers)",
             f"  output        {self.output_dir}",
         ])
+
+    def plus(self, other: RunSummary) -> RunSummary:
+        """The summary of this run and `other` together (the segments of a local streaming run)."""
+        merged: dict[str, Any] = {}
+        for field in dataclasses.fields(self):
+            mine, theirs = getattr(self, field.name), getattr(other, field.name)
+            if isinstance(mine, dict):
+                merged[field.name] = {k: mine.get(k, 0) + theirs.get(k, 0) for k in {*mine, *theirs}}
+            elif isinstance(mine, (int, float)) and not isinstance(mine, bool):
+                merged[field.name] = mine + theirs
+            else:
+                merged[field.name] = mine
+        return RunSummary(**merged)
+
+    def with_elapsed(self, seconds: float) -> RunSummary:
+        return dataclasses.replace(self, elapsed_seconds=round(seconds, 3))
 
     def to_json(self) -> str:
         return json.dumps({**dataclasses.asdict(self), "balanced": self.balanced}, indent=2, sort_keys=True)

@@ -1,7 +1,6 @@
 """Shared fixtures: the real spaCy model and taxonomy (loaded once), CLI runs and table readers."""
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -10,7 +9,7 @@ import pytest
 
 from pipeline.cli import main
 from pipeline.config import DEFAULT_PLACE_WORDS
-from pipeline.records import TABLES
+from pipeline.tables import read_table, read_tables, sorted_tables  # noqa: F401 (for the tests)
 from transforms.nlp import DocReader, SpacyModel, doc_to_bytes
 from transforms.taxonomy import Taxonomy, load_taxonomy
 
@@ -41,26 +40,6 @@ def parse(spacy_model: SpacyModel) -> Iterator[Callable[[str], Any]]:
         return reader.read(data)
 
     yield _parse
-
-
-def read_table(output_dir: Path, table: str) -> list[dict[str, Any]]:
-    """All rows of one table's JSON Lines files (of every partition, with the partitioned layout)."""
-    rows = []
-    for path in sorted((output_dir / "jsonl" / table).rglob("*.jsonl")):
-        rows.extend(json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line)
-    return rows
-
-
-def read_tables(output_dir: Path) -> dict[str, list[dict[str, Any]]]:
-    return {t.name: read_table(output_dir, t.name) for t in TABLES}
-
-
-def sorted_tables(output_dir: Path) -> dict[str, list[dict[str, Any]]]:
-    """Every table with its rows sorted by primary key, for comparing runs."""
-    return {
-        t.name: sorted(read_table(output_dir, t.name), key=lambda row, key=t.key: [row[k] for k in key])
-        for t in TABLES
-    }
 
 
 def run_cli(*args: str) -> int:

@@ -22,6 +22,7 @@ from pipeline.config import DedupSettings
 from pipeline.records import Article, IndexKey, Sketch
 from pipeline.schemas import arrow_schema
 from transforms.near_dedup import SketchingFn
+from transforms.sinks import PENDING_SHARDS
 
 KEYS, SKETCHES = "keys", "sketches"
 
@@ -82,7 +83,8 @@ class WriteIndex(beam.PTransform):
                 rows[part]
                 | f"{part.title()}AsDicts" >> beam.Map(lambda r: r._asdict())
                 | f"Write{part.title()}" >> WriteToParquet(f"{_dir(self._pending, part)}/part", arrow_schema(record),
-                                                          file_name_suffix=".parquet", num_shards=1)
+                                                          file_name_suffix=".parquet", num_shards=1,
+                                                          shard_name_template=PENDING_SHARDS)
             )
         return rows
 

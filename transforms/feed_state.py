@@ -7,8 +7,9 @@
   changed re-fetches only its new items, and a streaming job emits each item once however many
   polls see it. Items are forgotten `dedup.expiry_days` after they were first seen.
 
-A run writes what it learnt to a pending file; `commit` merges it into the state file only
-after the run succeeded, so a failed run never marks a feed or item as seen that it did not write.
+A run writes what it learnt to pending files (one per window when its input is windowed);
+`commit` merges them into the state file only after the run succeeded, so a failed run never
+marks a feed or item as seen that it did not write.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from typing import Any, Generic, Optional, TypeVar
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.records import FeedState, SeenEntry
+
 
 _LOG = logging.getLogger(__name__)
 R = TypeVar("R", FeedState, SeenEntry)
@@ -40,7 +42,7 @@ class StateFile(Generic[R]):
         return f"{state_dir.rstrip('/')}/{self.name}"
 
     def pending_file(self, state_dir: str) -> str:
-        """A new, unique path for one run's state, before it is committed."""
+        """A new, unique path prefix for one run's state files, before they are committed."""
         return f"{state_dir.rstrip('/')}/pending-{uuid.uuid4().hex}-{self.name}"
 
     @staticmethod
@@ -71,14 +73,16 @@ class StateFile(Generic[R]):
         """Merge a run's pending records into the state file (the run's win; `keep` filters the
         result) and return how many it holds."""
         records = self.load(state_dir)
-        records.update(self.read(pending))
+        written = [m.path for m in FileSystems.match([f"{pending}*"])[0].metadata_list]
+        for path in sorted(written):
+            records.update(self.read(path))
         kept = {key: record for key, record in records.items() if keep(record)}
         target, temporary = self.path(state_dir), f"{pending}.merged"
         with FileSystems.create(temporary) as handle:
             handle.write("".join(self.to_json(r) + "\n" for _, r in sorted(kept.items())).encode("utf-8"))
         FileSystems.rename([temporary], [target])  # replaces the old file in one step on local disks
-        if FileSystems.exists(pending):
-            FileSystems.delete([pending])
+        if written:
+            FileSystems.delete(written)
         return len(kept)
 
 

@@ -24,6 +24,7 @@ import apache_beam as beam
 from apache_beam.coders import BooleanCoder
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
+from apache_beam.transforms import window
 from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.transforms.userstate import ReadModifyWriteStateSpec, TimerSpec, on_timer
 from apache_beam.utils import shared
@@ -36,6 +37,7 @@ from transforms.feed_parse import feed_entries, parse_feed
 from transforms.fetch import HTML_TYPES, SCHEMES, Response, host_of
 from transforms.hostpool import PerHostFetchFn
 from transforms.sources import DOCUMENTS_READ, ReadResult
+from transforms.sinks import PENDING_SHARDS
 from transforms.sources import NAMESPACE as SOURCES_NAMESPACE
 
 NAMESPACE = "newsbeam.feeds"
@@ -223,13 +225,14 @@ def _host_key(url: Optional[str]) -> str:
 
 class FirstSightingFn(beam.DoFn):
     """(entry key, FeedEntry) -> the entry the first time its key is seen in the stream; the key
-    is forgotten `expiry_days` later (an event-time timer). Streaming only: it keeps state."""
+    is forgotten `expiry_days` later (an event-time timer), or never when that is None (a bounded
+    segment of a local stream, whose successor learns the entries from the state file)."""
 
     SEEN = ReadModifyWriteStateSpec("seen", BooleanCoder())
     EXPIRY = TimerSpec("expiry", TimeDomain.WATERMARK)
 
-    def __init__(self, expiry_days: float):
-        self._expiry = expiry_days * 24 * 3600
+    def __init__(self, expiry_days: Optional[float]):
+        self._expiry = None if expiry_days is None else expiry_days * 24 * 3600
         self._repeated = Metrics.counter(NAMESPACE, ENTRIES_REPEATED)
 
     def process(self, keyed: tuple[str, FeedEntry], timestamp: Any = beam.DoFn.TimestampParam,
@@ -238,7 +241,8 @@ class FirstSightingFn(beam.DoFn):
             self._repeated.inc()
             return
         seen.write(True)
-        expiry.set(timestamp + self._expiry)
+        if self._expiry is not None:
+            expiry.set(timestamp + self._expiry)
         yield keyed[1]
 
     @on_timer(EXPIRY)
@@ -271,19 +275,23 @@ class FetchFeeds(beam.PTransform):
     """(FeedSource, its validators or None) -> `ReadResult(documents=RawDocument, dead_letters=DeadLetter)`.
 
     `known`: keys of the entries earlier runs passed on (a PCollection of str), skipped before
-    their pages are fetched. `first_sighting_days`: streaming, where polls repeat entries: each
-    entry passes once, forgotten after that many days. When `state_outputs` (validators file,
+    their pages are fetched. `first_sighting`: streaming, where polls repeat entries: each entry
+    passes once, forgotten after `first_sighting_days` (None: never); first sightings are judged
+    in the global window, and entries are then windowed again by `poll_seconds`. When `state_outputs` (validators file,
     entries file) are given, what the run learnt is written there for `feed_state` to commit.
     """
 
     def __init__(self, feeds: FeedsSettings, fetch: FetchSettings, known: Optional[beam.PCollection] = None,
-                 state_outputs: Optional[tuple[str, str]] = None, first_sighting_days: Optional[float] = None):
+                 state_outputs: Optional[tuple[str, str]] = None, first_sighting: bool = False,
+                 first_sighting_days: Optional[float] = None, poll_seconds: float = 60.0):
         super().__init__()
         self._feeds = feeds
         self._fetch = fetch
         self._known = known
         self._state_outputs = state_outputs
+        self._first_sighting = first_sighting
         self._first_sighting_days = first_sighting_days
+        self._poll_seconds = poll_seconds
 
     def expand(self, feeds: beam.PCollection) -> ReadResult:
         hosts = shared.Shared()  # one per worker process: politeness holds across both fetch stages
@@ -297,11 +305,13 @@ class FetchFeeds(beam.PTransform):
             .with_outputs(STATES, DEAD_LETTERS, main="entries")
         )
         entries = fetched.entries
-        if self._first_sighting_days is not None:
+        if self._first_sighting:
             entries = (
                 entries
+                | "AcrossPolls" >> beam.WindowInto(window.GlobalWindows())
                 | "ByEntryKey" >> beam.Map(lambda entry: (entry.source, entry)).with_output_types(tuple[str, FeedEntry])
                 | "FirstSighting" >> beam.ParDo(FirstSightingFn(self._first_sighting_days)).with_output_types(FeedEntry)
+                | "PollWindows" >> beam.WindowInto(window.FixedWindows(self._poll_seconds))
             )
         known = beam.pvalue.AsList(self._known if self._known is not None
                                    else feeds.pipeline | "NoneKnown" >> beam.Create([]).with_output_types(str))
@@ -319,9 +329,10 @@ class FetchFeeds(beam.PTransform):
         if self._state_outputs:
             validators, seen = self._state_outputs
             _ = (fetched[STATES] | "ValidatorsAsJson" >> beam.Map(feed_state.VALIDATORS.to_json)
-                 | "SaveValidators" >> beam.io.WriteToText(validators, shard_name_template="", num_shards=1))
+                 | "SaveValidators" >> beam.io.WriteToText(validators, shard_name_template=PENDING_SHARDS,
+                                                           num_shards=1))
             _ = (new[SEEN] | "SeenAsJson" >> beam.Map(feed_state.ENTRIES.to_json)
-                 | "SaveSeen" >> beam.io.WriteToText(seen, shard_name_template="", num_shards=1))
+                 | "SaveSeen" >> beam.io.WriteToText(seen, shard_name_template=PENDING_SHARDS, num_shards=1))
         dead_letters = (fetched[DEAD_LETTERS], pages[DEAD_LETTERS]) | "FeedDeadLetters" >> beam.Flatten()
         return ReadResult(pages.documents, dead_letters)
 

@@ -23,6 +23,10 @@ from pipeline.schemas import arrow_schema, to_json_dict
 NAMESPACE = "newsbeam.tables"
 
 
+# Shard names of files a run writes for a later commit (state, index): the window's span (none in
+# the global window) keeps the windows of a streaming segment from overwriting each other's file.
+PENDING_SHARDS = "-V-SSSSS-of-NNNNN"
+
 def table_path(output_dir: str, fmt: str, table: str, partition: Optional[str] = None) -> str:
     """The file prefix of one table in one format (in one partition)."""
     return f"{output_dir.rstrip('/')}/{fmt}/{table}/" + (f"{partition}/" if partition else "") + "part"
@@ -32,7 +36,7 @@ def to_json_line(record: tuple) -> str:
     return json.dumps(to_json_dict(record), ensure_ascii=False)
 
 
-class _Count(beam.DoFn):
+class CountRows(beam.DoFn):
     """Counts the rows handed to a table's writers (`newsbeam.tables/<table>`)."""
 
     def __init__(self, table: str):
@@ -54,7 +58,7 @@ class WriteTable(beam.PTransform):
 
     def expand(self, rows: beam.PCollection) -> dict[str, Any]:
         name, output = self._table.name, self._output
-        counted = rows | "Count" >> beam.ParDo(_Count(name)).with_output_types(self._table.record)
+        counted = rows | "Count" >> beam.ParDo(CountRows(name)).with_output_types(self._table.record)
         written: dict[str, Any] = {}
         if "jsonl" in output.formats:
             written["jsonl"] = (

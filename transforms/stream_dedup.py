@@ -7,10 +7,17 @@ after `dedup.expiry_days`, so memory stays bounded however long the stream runs.
       DecideFn, keyed by article id: waits for the article and all its votes, then emits the
         article once, or a `Duplicate` of the article it repeats
 
+Earlier runs: the cross-run index (`transforms.dedup_index`) seeds the keys: each indexed
+article claims its keys just before the stream starts, holding them without a vote, so a copy of
+an old story arriving now is its duplicate (a restarted stream, or the next segment of a local
+one, knows what was written before).
+
 Order: claims on a key wait for the watermark to pass their timestamp and are then judged in
 (event timestamp, id) order, so of two copies in flight together the earlier one wins every key
 and exactly one survives, whatever order the claims arrived in. A holder expires `expiry_days`
-after it claimed the key (an event-time timer), after which a copy of it counts as new.
+after it claimed the key (an event-time timer), after which a copy of it counts as new; with no
+expiry (a bounded segment of a local stream, whose successor is seeded from the index) keys are
+held for the life of the job.
 """
 from __future__ import annotations
 
@@ -46,6 +53,16 @@ class Vote(NamedTuple):
     method: str
 
 
+def _millis(seconds: float) -> int:
+    """Event time in whole milliseconds, the resolution timers fire at: claims are judged in
+    these units (a claim at .974389 s whose timer fires at .974 s would otherwise stay pending)."""
+    return round(seconds * 1_000_000) // 1000
+
+
+def _at(seconds: float) -> Timestamp:
+    return Timestamp(micros=_millis(seconds) * 1000)
+
+
 def _order(claim: Claim) -> tuple[float, str]:
     return (claim.timestamp, claim.sketch.article_id)
 
@@ -75,9 +92,9 @@ class ClaimKeyFn(beam.DoFn):
     FLUSH = TimerSpec("flush", TimeDomain.WATERMARK)
     EXPIRY = TimerSpec("expiry", TimeDomain.WATERMARK)
 
-    def __init__(self, threshold: float, expiry_days: float):
+    def __init__(self, threshold: float, expiry_days: Optional[float]):
         self._threshold = threshold
-        self._expiry = expiry_days * _DAY
+        self._expiry = None if expiry_days is None else expiry_days * _DAY
 
     def process(
         self, keyed: tuple[str, Claim], pending: Any = beam.DoFn.StateParam(PENDING),
@@ -85,7 +102,7 @@ class ClaimKeyFn(beam.DoFn):
     ) -> None:
         key, claim = keyed
         pending.add((key, claim))
-        flush.set(Timestamp(claim.timestamp))
+        flush.set(_at(claim.timestamp))
 
     @on_timer(FLUSH)
     def on_flush(
@@ -103,26 +120,31 @@ class ClaimKeyFn(beam.DoFn):
     ) -> Iterator[tuple[str, tuple[str, Any, int]]]:
         yield from self._judge(float(fired), pending, holder, flush, expiry)  # claims due first
         held: Optional[Claim] = holder.read()
-        if held is not None and held.timestamp + self._expiry <= float(fired):
+        if held is not None and self._expired(held, float(fired)):
             holder.clear()
+
+    def _expired(self, held: Claim, at: float) -> bool:
+        return self._expiry is not None and _millis(held.timestamp + self._expiry) <= _millis(at)
 
     def _judge(self, upto: float, pending: Any, holder: Any, flush: Any, expiry: Any) -> Iterator[Any]:
         waiting = list(pending.read())
-        due = sorted((c for c in waiting if c[1].timestamp <= upto), key=lambda kc: _order(kc[1]))
-        later = [c for c in waiting if c[1].timestamp > upto]
+        due = sorted((c for c in waiting if _millis(c[1].timestamp) <= _millis(upto)), key=lambda kc: _order(kc[1]))
+        later = [c for c in waiting if _millis(c[1].timestamp) > _millis(upto)]
         pending.clear()
         for item in later:
             pending.add(item)
         if later:
-            flush.set(Timestamp(min(c[1].timestamp for c in later)))
+            flush.set(_at(min(c[1].timestamp for c in later)))
         for key, claim in due:
             held: Optional[Claim] = holder.read()
-            if held is not None and held.timestamp + self._expiry <= claim.timestamp:
+            if held is not None and self._expired(held, claim.timestamp):
                 held = None  # expired, though its timer has not fired yet
             if held is None:
                 holder.write(claim)
-                expiry.set(Timestamp(claim.timestamp + self._expiry))
-            yield claim.delivery, ("vote", self._vote(key, claim, held), claim.keys)
+                if self._expiry is not None:
+                    expiry.set(_at(claim.timestamp + self._expiry))
+            if not claim.sketch.seen:  # an indexed article holds its keys, nobody waits for its votes
+                yield claim.delivery, ("vote", self._vote(key, claim, held), claim.keys)
 
     def _vote(self, key: str, claim: Claim, held: Optional[Claim]) -> Vote:
         kind = key.split(":", 1)[0]
@@ -162,19 +184,50 @@ class DecideFn(beam.DoFn):
                 yield article
 
 
-class StreamingDedup(beam.PTransform):
-    """Article stream -> `(articles, duplicates)`: each story emitted once within the expiry."""
+def index_claims(keyed: tuple[str, dict[str, list[Any]]], timestamp: float) -> Iterator[tuple[str, Claim]]:
+    """An indexed article's keys and sketch -> a claim per key, dated `timestamp`."""
+    article_id, grouped = keyed
+    keys, sketches = grouped["keys"], grouped["sketches"]
+    for sketch in sketches[:1]:
+        for key in keys:
+            yield key, Claim(sketch._replace(seen=True), timestamp, len(keys), f"seen/{article_id}")
 
-    def __init__(self, settings: DedupSettings):
+
+class StreamingDedup(beam.PTransform):
+    """Article stream -> `(articles, duplicates)`: each story emitted once within the expiry.
+
+    `earlier`: the cross-run index's (IndexKey, Sketch) PCollections, whose articles hold their
+    keys from `earlier_at` (seconds since the epoch, before the stream's first element).
+    `expires`: False holds keys for the life of the job (see the module docstring).
+    """
+
+    def __init__(self, settings: DedupSettings, earlier: Optional[tuple[beam.PCollection, beam.PCollection]] = None,
+                 earlier_at: float = 0.0, expires: bool = True):
         super().__init__()
         self._settings = settings
+        self._expires = expires
+        self._earlier = earlier
+        self._earlier_at = earlier_at
 
     def expand(self, articles: beam.PCollection) -> tuple[beam.PCollection, beam.PCollection]:
         settings = self._settings
         claims = articles | "Claims" >> beam.ParDo(ClaimsFn(settings)).with_output_types(
             tuple[str, tuple], claims=tuple[str, Claim]).with_outputs(ClaimsFn.CLAIMS, main="articles")
-        votes = claims[ClaimsFn.CLAIMS] | "ClaimKeys" >> beam.ParDo(
-            ClaimKeyFn(settings.threshold, settings.expiry_days)).with_output_types(tuple[str, tuple])
+        all_claims = claims[ClaimsFn.CLAIMS]
+        if self._earlier is not None:
+            keys, sketches = self._earlier
+            at = self._earlier_at
+            seeded = (
+                {"keys": keys | "IndexKeysById" >> beam.Map(lambda k: (k.article_id, k.key)),
+                 "sketches": sketches | "IndexSketchesById" >> beam.Map(lambda s: (s.article_id, s))}
+                | "IndexByArticle" >> beam.CoGroupByKey()
+                | "IndexClaims" >> beam.FlatMap(index_claims, at).with_output_types(tuple[str, Claim])
+                | "DatedClaims" >> beam.Map(lambda claim, at=at: beam.window.TimestampedValue(claim, at))
+                .with_output_types(tuple[str, Claim])
+            )
+            all_claims = (all_claims, seeded) | "WithIndexClaims" >> beam.Flatten()
+        votes = all_claims | "ClaimKeys" >> beam.ParDo(
+            ClaimKeyFn(settings.threshold, settings.expiry_days if self._expires else None)).with_output_types(tuple[str, tuple])
         decided = (
             (claims.articles, votes)
             | "ArticlesAndVotes" >> beam.Flatten()

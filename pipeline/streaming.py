@@ -1,0 +1,183 @@
+"""Streaming: feeds polled on their period, each new item emitted once, tables written per window.
+
+    clock (PeriodicImpulse) -> due feeds -> FetchFeeds (first sighting, entries seen before skipped)
+      -> Clean -> StreamingDedup (keys held in state, seeded from the cross-run index)
+      -> Entities -> Events -> event clusters -> every table in `streaming.window_seconds` windows
+
+On a streaming runner (Dataflow, Flink, Spark, Prism, a portable job server) this is one
+unbounded job; `--max-duration` (or `streaming.max_duration`) stops its clock, so it drains and
+ends. Beam's local runners cannot run an unbounded pipeline whose steps group (the fetch stages
+group by host, the outputs by window), so locally the same graph runs in consecutive segments of
+one window each: a bounded pipeline over its slice of the clock, after which the feed validators,
+the entries seen and the dedup index are committed, so the next segment carries on where the
+last one stopped. A segment's state never expires (a bounded clock lets the runner's watermark
+run ahead of the ticks, which would fire a days-long expiry timer at once); the state files and
+the index, which do expire, carry memory from one segment to the next. A stop signal (Ctrl-C, SIGTERM) ends the run after the current segment, with
+the summary; a second one stops at once.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any, Optional
+
+import apache_beam as beam
+from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.transforms import window
+from apache_beam.transforms.periodicsequence import PeriodicImpulse
+
+from pipeline.config import FeedSource, Settings
+from pipeline.graph import Tables
+from pipeline.records import FeedState
+from pipeline.runners import runner_name
+from pipeline.summary import RunSummary, summarize
+from transforms import dedup_index, feed_state
+from transforms.actors import Actor
+from transforms.clean import CleanArticles
+from transforms.entities import ExtractEntities
+from transforms.event_clusters import ClusterEvents
+from transforms.events import ExtractEvents
+from transforms.feeds import FetchFeeds
+from transforms.stream_dedup import StreamingDedup
+from transforms.taxonomy import Taxonomy
+from transforms.window_sinks import WriteWindowedTables
+
+STREAMING_RUNNERS = ("DataflowRunner", "FlinkRunner", "SparkRunner", "PrismRunner", "PortableRunner")
+FOREVER = float(2**62)  # PeriodicImpulse's stop for a job that runs until cancelled
+_LOG = logging.getLogger(__name__)
+
+
+def tick_seconds(sources: Sequence[FeedSource]) -> float:
+    """The clock's period: the shortest poll period of the feeds."""
+    return min(source.poll_seconds for source in sources)
+
+
+def due_feeds(tick: Any, sources: Sequence[FeedSource], start: float, period: float,
+              states: dict[str, FeedState]) -> Iterator[tuple[FeedSource, Optional[FeedState]]]:
+    """The feeds to poll at a clock tick: every feed whose poll period has come round."""
+    elapsed = round((float(tick) - start) / period)
+    for source in sources:
+        if elapsed % max(1, round(source.poll_seconds / period)) == 0:
+            yield source, states.get(source.url)
+
+
+def build_stream(pipeline: beam.Pipeline, settings: Settings, taxonomy: Taxonomy, lang: str,
+                 actors: Sequence[Actor], start: float, stop: float, states: dict[str, FeedState],
+                 state_outputs: Optional[tuple[str, str]] = None, index_output: Optional[str] = None,
+                 expires: bool = True) -> Tables:
+    """The streaming graph over the clock's ticks from `start` to `stop` (seconds since the epoch).
+    `expires`: whether stateful memory (first sightings, dedup keys) expires after `dedup.expiry_days`."""
+    sources, windowing = settings.feeds.sources, window.FixedWindows(settings.streaming.window_seconds)
+    period = tick_seconds(sources)
+    feeds = (
+        pipeline
+        | "Clock" >> PeriodicImpulse(start_timestamp=start, stop_timestamp=stop, fire_interval=period,
+                                     apply_windowing=False)
+        | "DueFeeds" >> beam.FlatMap(due_feeds, sources, start, period, states)
+        | "PollWindows" >> beam.WindowInto(window.FixedWindows(period))
+    )
+    known = feed_state.read_known(pipeline, settings.state_path, settings.dedup.expiry_days)
+    read = feeds | "Feeds" >> FetchFeeds(settings.feeds, settings.fetch, known, state_outputs, first_sighting=True,
+                                          first_sighting_days=settings.dedup.expiry_days if expires else None,
+                                          poll_seconds=period)
+    cleaned = read.documents | "Clean" >> CleanArticles(settings.clean)
+    earlier = dedup_index.read_earlier(pipeline, settings.index_path) if settings.dedup.index else None
+    articles, duplicates = (
+        cleaned.articles
+        | "AcrossWindows" >> beam.WindowInto(window.GlobalWindows())
+        | "Dedup" >> StreamingDedup(settings.dedup, earlier, start - 1, expires)
+    )
+    annotated = (articles | "OutputWindows" >> beam.WindowInto(windowing)
+                 | "Entities" >> ExtractEntities(settings.entities, settings.progress_seconds, actors))
+    events = annotated.annotated | "Events" >> ExtractEvents(taxonomy, settings.events.min_confidence, lang)
+    if index_output:
+        _ = events.articles | "AddToIndex" >> dedup_index.WriteIndex(settings.dedup, index_output)
+    letters = (read.dead_letters, cleaned.dead_letters, annotated.dead_letters, events.dead_letters)
+    dead_letters = [pc | f"DeadLetterWindows{n}" >> beam.WindowInto(windowing) for n, pc in enumerate(letters)] \
+        | "DeadLetters" >> beam.Flatten()
+    return Tables(
+        articles=events.articles,
+        entities=annotated.entities,
+        events=events.events,
+        event_clusters=events.events | "EventClusters" >> ClusterEvents(),
+        duplicates=duplicates | "DuplicateWindows" >> beam.WindowInto(windowing),
+        dead_letters=dead_letters,
+    )
+
+
+def is_streaming_runner(options: PipelineOptions) -> bool:
+    return runner_name(options).rsplit(".", 1)[-1] in STREAMING_RUNNERS
+
+
+@contextlib.contextmanager
+def stop_signals() -> Iterator[threading.Event]:
+    """An event set by the first SIGINT/SIGTERM; the second one interrupts at once."""
+    stop = threading.Event()
+
+    def handle(signum: int, frame: Any) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        _LOG.warning("stopping after the current segment (signal again to stop at once)")
+        stop.set()
+
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def run_streaming(settings: Settings, options: PipelineOptions, taxonomy: Taxonomy, lang: str,
+                  actors: Sequence[Actor], write: Any) -> RunSummary:
+    """Run the streaming job until `streaming.max_duration` or a stop signal; the summary of all
+    of it. `write(tables, settings)` adds the sinks to a graph."""
+    started = time.time()
+    deadline = started + settings.streaming.max_duration if settings.streaming.max_duration else FOREVER
+    if is_streaming_runner(options):
+        pipeline = beam.Pipeline(options=options)
+        write(build_stream(pipeline, settings, taxonomy, lang, actors, started, deadline,
+                           feed_state.VALIDATORS.load(settings.state_path)), settings)
+        result = pipeline.run()
+        result.wait_until_finish()
+        return summarize(result, time.time() - started, runner_name(options), settings.output.dir, settings.run_id)
+    total: Optional[RunSummary] = None
+    with stop_signals() as stop:
+        segment = 0
+        while not stop.is_set() and time.time() < deadline:
+            segment += 1
+            begin = time.time()
+            summary = _segment(settings, options, taxonomy, lang, actors, write, begin,
+                               min(begin + settings.streaming.window_seconds, deadline))
+            _LOG.info("segment %d: %s", segment, summary.accounting_line())
+            total = summary if total is None else total.plus(summary)
+    assert total is not None, "the run stopped before its first segment"
+    return total.with_elapsed(time.time() - started)
+
+
+def _segment(settings: Settings, options: PipelineOptions, taxonomy: Taxonomy, lang: str, actors: Sequence[Actor],
+             write: Any, start: float, stop: float) -> RunSummary:
+    """One bounded run of the streaming graph over [start, stop), run as a batch job (its clock
+    is bounded); its state committed after it."""
+    state_dir = settings.state_path
+    pending = (feed_state.VALIDATORS.pending_file(state_dir), feed_state.ENTRIES.pending_file(state_dir))
+    index_pending = dedup_index.pending_dir(settings.index_path) if settings.dedup.index else None
+    batch = PipelineOptions.from_dictionary({**options.get_all_options(drop_default=True), "streaming": False})
+    pipeline = beam.Pipeline(options=batch)
+    write(build_stream(pipeline, settings, taxonomy, lang, actors, start, stop,
+                       feed_state.VALIDATORS.load(state_dir), pending, index_pending, expires=False), settings)
+    result = pipeline.run()
+    result.wait_until_finish()
+    feed_state.VALIDATORS.commit(state_dir, pending[0])
+    feed_state.ENTRIES.commit(state_dir, pending[1], feed_state.unexpired(settings.dedup.expiry_days))
+    if index_pending:
+        dedup_index.commit(settings.index_path, index_pending)
+    return summarize(result, time.time() - start, runner_name(options), settings.output.dir, settings.run_id)
+
+
+def write_windowed(tables: Tables, settings: Settings) -> None:
+    _ = tables._asdict() | "Write" >> WriteWindowedTables(settings.output, settings.streaming.window_seconds)
