@@ -24,11 +24,13 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 run: $(VENV)/.installed
 	$(BIN)/newsbeam run --config $(CONFIG)
 
+# Two test processes; TEST_WORKERS=0 runs the suite in one (each worker loads spaCy: ~1 GB).
+TEST_WORKERS ?= 2
 test: $(VENV)/.installed-test
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python -m pip install --quiet -e '.[bench,dask,postgres]'
 	touch $@
 
 bench: $(VENV)/.installed-bench
@@ -37,6 +39,9 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python -m bench.feeds
 	$(BIN)/python -m bench.neardup
 	$(BIN)/python -m bench.dedup_speed
+	$(BIN)/python -m bench.postgres_load
+	$(BIN)/python -m bench.scale
+	$(BIN)/python -m bench.memory
 
 clean:
 	rm -rf $(VENV) output *.egg-info

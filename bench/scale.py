@@ -53,6 +53,8 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=16, help="corpus files (readers split by file)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    for noisy in ("distributed", "newsbeam", "pipeline", "transforms"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     with tempfile.TemporaryDirectory() as tmp:
         corpus, small = Path(tmp) / "corpus", Path(tmp) / "small"
         write_jsonl(corpus, args.docs, seed=7, files=args.files)

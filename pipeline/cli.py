@@ -12,6 +12,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from importlib import metadata
+from pathlib import Path
 from typing import Optional
 
 from pipeline.config import ConfigError, Settings, dump_settings, load_settings
@@ -78,6 +79,8 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     run.add_argument("--max-duration", metavar="SECONDS", type=float,
                      help="streaming (--streaming): stop after this long and print the summary "
                      "(replaces streaming.max_duration)")
+    run.add_argument("--postgres-dsn", metavar="DSN",
+                     help="PostgreSQL to upsert the tables into (postgres.enabled; default: $NEWSBEAM_POSTGRES_DSN)")
     run.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv: Beam's too)")
     run.add_argument("-q", "--quiet", action="count", default=0, help="warnings and errors only")
 
@@ -100,9 +103,18 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
 
     schema = commands.add_parser("schema", help="print the output tables' schemas",
                                  description="Print the schema of each output table.")
-    schema.add_argument("--format", choices=("markdown", "arrow"), default="markdown")
+    schema.add_argument("--format", choices=("markdown", "arrow", "sql", "bigquery"), default="markdown",
+                        help="markdown (the README's reference), arrow (Parquet), sql (PostgreSQL DDL), "
+                        "bigquery (JSON schema, partitioning and clustering)")
     schema.add_argument("tables", nargs="*", metavar="TABLE", help="tables to show (default: all)")
-    return parser, {"run": run, "config": config, "eval": evaluate, "schema": schema}
+
+    report = commands.add_parser("report", help="what a run's tables hold: terminal summary and an HTML page",
+                                 description="Counts by table, events by type and day, top actors and places, "
+                                 "the duplicate ratio and dead letters by reason, read from an output folder "
+                                 "(Parquet, else JSON Lines; a whole lake too).")
+    report.add_argument("output", nargs="?", default="output", help="the run's output folder (default: output)")
+    report.add_argument("--html", metavar="FILE", help="also write a self-contained HTML page with charts")
+    return parser, {"run": run, "config": config, "eval": evaluate, "schema": schema, "report": report}
 
 
 def _version() -> str:
@@ -137,9 +149,11 @@ def _check_own_flags(extra: Sequence[str], parser: argparse.ArgumentParser) -> N
 def _command_run(args: argparse.Namespace, extra: Sequence[str], parser: argparse.ArgumentParser) -> int:
     _check_own_flags(extra, parser)
     settings = _settings(args)
+    if args.postgres_dsn:
+        settings = settings.model_copy(update={"postgres": settings.postgres.model_copy(update={"enabled": True})})
     from pipeline.run import prepare, run  # imports Beam and spaCy
 
-    job = prepare(settings, extra)
+    job = prepare(settings, extra, args.postgres_dsn)
     try:
         summary = run(job)
     except Exception:  # pylint: disable=broad-except  # reported with its traceback, exit 1
@@ -159,7 +173,7 @@ def _command_config(args: argparse.Namespace, extra: Sequence[str], parser: argp
 
 def _command_schema(args: argparse.Namespace, extra: Sequence[str], parser: argparse.ArgumentParser) -> int:
     from pipeline.records import TABLES, TABLES_BY_NAME
-    from pipeline.schemas import arrow_schema, markdown
+    from pipeline.schemas import bigquery_table, markdown, sql_ddl, table_arrow_schema
 
     unknown = [t for t in args.tables if t not in TABLES_BY_NAME]
     if unknown:
@@ -167,9 +181,27 @@ def _command_schema(args: argparse.Namespace, extra: Sequence[str], parser: argp
     tables = [TABLES_BY_NAME[t] for t in args.tables] or list(TABLES)
     if args.format == "markdown":
         print(markdown(tables), end="")
+    elif args.format == "sql":
+        print("\n\n".join(sql_ddl(table) for table in tables))
+    elif args.format == "bigquery":
+        print(json.dumps({table.name: bigquery_table(table) for table in tables}, indent=2))
     else:
         for table in tables:
-            print(f"{table.name}:\n{arrow_schema(table.record)}\n")
+            print(f"{table.name}:\n{table_arrow_schema(table)}\n")
+    return 0
+
+
+def _command_report(args: argparse.Namespace, extra: Sequence[str], parser: argparse.ArgumentParser) -> int:
+    from pipeline.report import ReportError, build, to_html, to_text
+
+    try:
+        report = build(Path(args.output))
+    except ReportError as exc:
+        raise ConfigError(str(exc)) from None
+    print(to_text(report), end="")
+    if args.html:
+        Path(args.html).write_text(to_html(report), encoding="utf-8")
+        print(f"HTML report: {args.html}")
     return 0
 
 
@@ -202,6 +234,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace, Sequence[str], argparse.Argum
     "config": _command_config,
     "eval": _command_eval,
     "schema": _command_schema,
+    "report": _command_report,
 }
 
 

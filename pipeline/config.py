@@ -80,6 +80,12 @@ class InputSettings(_Section):
     encoding: str = Field(
         "utf-8", description="Encoding of .txt, .json and .jsonl files; invalid bytes are dead letters."
     )
+    segment_mb: float = Field(
+        16.0, ge=0,
+        description="Local runners hold a stage's whole input in memory: a batch run over more input files "
+        "than this (MB) runs as consecutive segments of whole files, so memory does not grow with the input "
+        "(pipeline/segments.py); 0 runs one pipeline whatever the size.",
+    )
 
     @field_validator("encoding")
     @classmethod
@@ -99,8 +105,8 @@ class OutputSettings(_Section):
     formats: list[Format] = Field(default_factory=lambda: list(FORMATS), min_length=1)
     num_shards: int = Field(1, ge=0, description="Files per table; 0 lets the runner decide.")
     layout: Literal["flat", "partitioned"] = Field(
-        "flat", description="flat: <format>/<table>/part-*; partitioned: <format>/<table>/dt=<run date>/run=<run_id>/part-* "
-        "(scheduled runs: each run adds its own partition, a re-run of one run_id replaces it).")
+        "flat", description="flat: <format>/<table>/part-*, replaced by each run; partitioned: the lake, "
+        "<format>/<table>/dt=<run date>/<run_id>-part-*, each key once across runs (pipeline/lake.py).")
 
 
 class CleanSettings(_Section):
@@ -247,6 +253,24 @@ class StreamingSettings(_Section):
         None, gt=0, description="Seconds after which a streaming run stops and prints its summary; none: until stopped.")
 
 
+class PostgresSettings(_Section):
+    enabled: bool = Field(False, description="Upsert every table into PostgreSQL.")
+    dsn_env: str = Field("NEWSBEAM_POSTGRES_DSN", description="Environment variable holding the DSN "
+                         "(`--postgres-dsn` wins); a DSN is never read from a config file.")
+    schema_name: str = Field("public", alias="schema", pattern=r"^[a-z_][a-z0-9_]*$",
+                             description="Database schema of the tables.")
+    batch_size: int = Field(1000, ge=1, description="Rows per upsert.")
+    retries: int = Field(3, ge=0, description="Retries of a batch after a transient failure (connection lost, ...).")
+    backoff_seconds: float = Field(0.5, ge=0, description="First retry delay; doubles with each retry.")
+
+
+class BigQuerySettings(_Section):
+    table_prefix: Optional[str] = Field(
+        None, pattern=r"^[A-Za-z0-9_.:-]+$",
+        description="`project:dataset` (or `project.dataset`) to write every table to; none: no BigQuery sink.")
+    temp_location: Optional[str] = Field(None, description="gs:// folder for load files; default: --temp_location.")
+
+
 class Settings(_Section):
     input: InputSettings = InputSettings()
     feeds: FeedsSettings = FeedsSettings()
@@ -264,6 +288,8 @@ class Settings(_Section):
         description="Names this run (the run= partition); default: its UTC start time. A scheduler should pass "
         "the schedule slot, so a retried run replaces its own partition.")
     dask: DaskSettings = DaskSettings()
+    postgres: PostgresSettings = PostgresSettings()
+    bigquery: BigQuerySettings = BigQuerySettings()
     streaming: StreamingSettings = StreamingSettings()
     progress_seconds: float = Field(10.0, gt=0, description="Seconds between progress log lines.")
     beam: dict[str, Any] = Field(
@@ -379,4 +405,4 @@ def load_settings(
 
 def dump_settings(settings: Settings) -> str:
     """The effective settings as YAML (what `newsbeam config` prints)."""
-    return yaml.safe_dump(settings.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+    return yaml.safe_dump(settings.model_dump(mode="json", by_alias=True), sort_keys=False, allow_unicode=True)

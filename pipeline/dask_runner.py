@@ -13,7 +13,10 @@ Beam's runner (`apache_beam.runners.dask`, 2.77) translates the graph into Dask 
 5. a side input is iterated lazily inside every task that reads it, recomputing its whole
    upstream graph (spaCy included) once per partition;
 6. each partition gets a new DoFn instance (setup and teardown per partition), so per-worker
-   resources such as the spaCy model are loaded again and again.
+   resources such as the spaCy model are loaded again and again;
+7. a `Create` of fewer than 128 items is one partition and a GroupByKey keeps its input's
+   partition count, so a pipeline that starts from a few file patterns runs on one worker
+   from end to end, however large the cluster.
 
 Here each ParDo bundle (a Dask partition) runs under a state sampler with its own
 `MetricsContainer`, as Beam's own executors do, and returns its counters beside its outputs;
@@ -21,7 +24,9 @@ outputs are collected after `finish_bundle`; a consumer of a tagged output gets 
 elements only; a side input is one graph node computed once and handed whole to every task;
 a step's DoFn is set up once per worker process and run (like other runners, which reuse
 DoFn instances; teardown comes with the worker's end); every leaf of the graph (and every
-bundle's counters) is computed. What the runner does not do (state and timers, so no
+bundle's counters) is computed; a Create is split over the cluster's threads and a GroupByKey
+shuffles into at least twice as many partitions as the cluster has threads (`--dask_npartitions`
+sets both). What the runner does not do (state and timers, so no
 streaming) is unchanged.
 
     newsbeam run --config configs/dask.yaml                       # a LocalCluster of dask.workers
@@ -30,6 +35,7 @@ streaming) is unchanged.
 from __future__ import annotations
 
 import collections
+import copy
 import dataclasses
 import uuid
 from collections.abc import Iterable, Iterator
@@ -87,6 +93,7 @@ def _set_up(run: str, label: str, fn: beam.DoFn) -> beam.DoFn:
     if key not in _WORKER_FNS:
         for stale in [k for k in _WORKER_FNS if k[0] != run]:  # an earlier run's steps
             _WORKER_FNS.pop(stale).teardown()
+        fn = copy.deepcopy(fn)  # the graph's own copy stays unset-up: workers still send it to each other
         fn.setup()
         _WORKER_FNS[key] = fn
     return _WORKER_FNS[key]
@@ -124,6 +131,36 @@ def _run_bundle(items: Iterable[Any], fn: beam.DoFn, window_fn: Any, label: str,
     return outputs + ([_Counters(counters)] if counters else [])
 
 
+class _Create(evaluator.Create):
+    partitions = 1  # set by the visitor
+
+    def apply(self, input_bag: Any, side_inputs: Any = None) -> Any:
+        import dask.bag as db
+
+        if self.bag_kwargs.get("npartitions") or self.bag_kwargs.get("partition_size"):
+            return super().apply(input_bag, side_inputs)
+        items = self.transform.values
+        return db.from_sequence(items, npartitions=max(1, min(len(items), self.partitions)))
+
+
+def _group_value(item: tuple[Any, list[Any]]) -> tuple[Any, list[Any]]:
+    key, values = item
+    return key, [evaluator.defenestrate(value[1]) for value in values]
+
+
+class _GroupByKey(evaluator.GroupByKey):
+    partitions = 1  # set by the visitor
+
+    def apply(self, input_bag: Any, side_inputs: Any = None) -> Any:
+        if input_bag.npartitions < self.partitions:  # Dask's task shuffle keeps the input's partitions
+            input_bag = input_bag.repartition(self.partitions)
+        return input_bag.groupby(_first, npartitions=input_bag.npartitions).map(_group_value)
+
+
+def _first(item: tuple[Any, Any]) -> Any:
+    return item[0]
+
+
 class _ParDo(evaluator.ParDo):
     run = ""  # the run's token, set by the visitor
 
@@ -140,7 +177,8 @@ class _ParDo(evaluator.ParDo):
             list(sides), list(args), kwargs, *side_values)
 
 
-_TRANSLATIONS = {**evaluator.TRANSLATIONS, beam.ParDo: _ParDo}
+_OURS = {evaluator.ParDo: _ParDo, evaluator.Create: _Create, evaluator.GroupByKey: _GroupByKey}
+_TRANSLATIONS = {kind: _OURS.get(op, op) for kind, op in evaluator.TRANSLATIONS.items()}
 
 
 def _only(tag: Optional[str]) -> Any:
@@ -171,6 +209,7 @@ class _BagVisitor(PipelineVisitor):
 
     bag_kwargs: dict[str, Any]
     run: str
+    threads: int  # of the cluster: how many partitions keep it busy
     bags: dict[AppliedPTransform, Any] = dataclasses.field(default_factory=collections.OrderedDict)
     consumed: set[AppliedPTransform] = dataclasses.field(default_factory=set)
 
@@ -188,6 +227,10 @@ class _BagVisitor(PipelineVisitor):
         op = op_class(transform_node, bag_kwargs=self.bag_kwargs)
         if isinstance(op, _ParDo):
             op.run = self.run
+        if isinstance(op, _Create):
+            op.partitions = self.threads
+        if isinstance(op, _GroupByKey):
+            op.partitions = self.bag_kwargs.get("npartitions") or 2 * self.threads
         kwargs: dict[str, Any] = {"input_bag": None, "side_inputs": None}
         inputs = [i for i in transform_node.inputs if not isinstance(i, pvalue.PBegin)]
         if inputs:
@@ -257,7 +300,7 @@ class DaskRunner(beam_dask.DaskRunner):
         bag_kwargs = DaskOptions._extract_bag_kwargs(dask_options)  # pylint: disable=protected-access
         client = ddist.Client(**dask_options)
         pipeline.replace_all(dask_overrides())
-        visitor = _BagVisitor(bag_kwargs, uuid.uuid4().hex)
+        visitor = _BagVisitor(bag_kwargs, uuid.uuid4().hex, max(1, sum(client.nthreads().values())))
         pipeline.visit(visitor)
         leaves, counters = visitor.leaves(), visitor.counters()
         # Not optimised: fusion would copy a shared task (a sink's finalisation) into each chain

@@ -1,6 +1,6 @@
 """The pipeline graph: wires the stages; holds no logic of its own.
 
-    files -> ReadArticles --+
+    files -> ReadArticles --+  (re-driven dead letters of pages -> FetchPages -+)
                             +-> CleanArticles -> ExactDedup -> NearDedup -> ExtractEntities -> ExtractEvents -> ClusterEvents
     feeds -> ReadFeeds -----+
                |               |               |              |                  |
@@ -15,14 +15,15 @@ import apache_beam as beam
 
 from pipeline.config import Settings
 from pipeline.records import FeedState
+from pipeline.runners import is_remote
 from transforms import dedup_index, feed_state
 from transforms.actors import Actor
 from transforms.clean import CleanArticles
-from transforms.dedup import ExactDedup
+from transforms.dedup import DropAlreadyWritten, ExactDedup
 from transforms.entities import ExtractEntities
 from transforms.event_clusters import ClusterEvents
 from transforms.events import ExtractEvents
-from transforms.feeds import ReadFeeds
+from transforms.feeds import FetchPages, ReadFeeds
 from transforms.near_dedup import NearDedup
 from transforms.sources import ReadArticles
 from transforms.taxonomy import Taxonomy
@@ -49,18 +50,20 @@ def build_pipeline(
     feed_state_outputs: Optional[tuple[str, str]] = None,
     index_output: Optional[str] = None,
     actors: Sequence[Actor] = (),
+    history: Sequence[str] = (),
 ) -> Tables:
     """Add the stages to `pipeline`, reading the files of `patterns` (see
     `sources.resolve_patterns`) and the feeds of `settings.feeds`. With `settings.dedup.index`,
     articles are de-duplicated against the index of earlier runs and, when `index_output` is
-    set, the articles written are added to it there (see `dedup_index.commit`). Feeds send the
+    set, the articles written are added to it there (see `dedup_index.commit`); `history` names
+    more index directories to read (the segments of a run, `pipeline.segments`). Feeds send the
     validators of earlier runs (`feed_states`), skip the entries earlier runs passed on (the
     state directory's entries file) and, with `feed_state_outputs`, write what they learnt there
     for `feed_state` to commit."""
     reads = []
     if patterns:
-        reads.append(pipeline | "ReadArticles" >> ReadArticles(patterns, settings.input.max_bytes,
-                                                               settings.input.encoding))
+        files = pipeline | "ReadArticles" >> ReadArticles(patterns, settings.input.max_bytes, settings.input.encoding)
+        reads += [files, files.pages | "RedrivePages" >> FetchPages(settings.fetch)]
     if settings.feeds.sources:
         known = feed_state.read_known(pipeline, settings.state_path, settings.dedup.expiry_days)
         reads.append(pipeline | "ReadFeeds" >> ReadFeeds(settings.feeds.sources, settings.feeds, settings.fetch,
@@ -70,8 +73,9 @@ def build_pipeline(
     unique = cleaned.articles | "Dedup" >> ExactDedup()
     stages = [unique]
     if settings.dedup.near or settings.dedup.index:
-        earlier = dedup_index.read_earlier(pipeline, settings.index_path) if settings.dedup.index else None
-        stages.append(unique.articles | "NearDedup" >> NearDedup(settings.dedup, earlier))
+        earlier = dedup_index.read_earlier(pipeline, [settings.index_path, *history]) if settings.dedup.index else None
+        stages.append(unique.articles | "NearDedup" >> NearDedup(settings.dedup, earlier,
+                                                                 narrow_earlier=not is_remote(pipeline.options)))
     annotated = stages[-1].articles | "Entities" >> ExtractEntities(settings.entities, settings.progress_seconds,
                                                                                     actors)
     events = annotated.annotated | "Events" >> ExtractEvents(taxonomy, settings.events.min_confidence, lang)
@@ -89,6 +93,7 @@ def build_pipeline(
         entities=annotated.entities,
         events=events.events,
         event_clusters=events.events | "EventClusters" >> ClusterEvents(),
-        duplicates=[stage.duplicates for stage in stages] | "Duplicates" >> beam.Flatten(),
+        duplicates=[stage.duplicates for stage in stages] | "Duplicates" >> beam.Flatten()
+        | "DropAlreadyWritten" >> DropAlreadyWritten(),
         dead_letters=dead_letters,
     )

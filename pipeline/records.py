@@ -219,13 +219,17 @@ class AnnotatedArticle(NamedTuple):
 
 @dataclasses.dataclass(frozen=True)
 class Table:
-    """An output table: its name, record type, primary key and documentation."""
+    """An output table: its name, record type, primary key, documentation, schema version and the
+    fields a warehouse partitions (a timestamp; ingestion time when none) and clusters it by."""
 
     name: str
     record: type
     key: tuple[str, ...]
     doc: str
     fields: dict[str, str]
+    version: int = 1  # bump when a field is added or removed; sinks migrate on it
+    partition_field: Optional[str] = None
+    cluster_fields: tuple[str, ...] = ()
 
 
 TABLES: tuple[Table, ...] = (
@@ -262,6 +266,7 @@ TABLES: tuple[Table, ...] = (
             "primary_acled_event_type": "The primary event's ACLED event type.",
             "primary_acled_sub_event_type": "The primary event's ACLED sub-event type.",
         },
+        partition_field="published", cluster_fields=("language", "primary_event_type", "feed"),
     ),
     Table(
         "entities",
@@ -300,6 +305,7 @@ TABLES: tuple[Table, ...] = (
             "how early the first mention comes.",
             "variants": "Distinct surface forms seen.",
         },
+        cluster_fields=("label", "country", "name"),
     ),
     Table(
         "events",
@@ -342,6 +348,7 @@ TABLES: tuple[Table, ...] = (
             "published": "The article's publication time (UTC).",
             "publisher": "Who published the article: the feed's name, else the site's name, else the URL's host.",
         },
+        partition_field="published", cluster_fields=("event_type", "location_country", "actor_sector"),
     ),
     Table(
         "event_clusters",
@@ -378,6 +385,7 @@ TABLES: tuple[Table, ...] = (
             "event_ids": "The event rows of its mentions.",
             "article_ids": "The articles that reported it.",
         },
+        partition_field="first_date", cluster_fields=("event_type", "location_country"),
     ),
     Table(
         "duplicates",
@@ -396,6 +404,7 @@ TABLES: tuple[Table, ...] = (
             "source": "Where the duplicate came from.",
             "url": "Its canonical URL, if known.",
         },
+        cluster_fields=("method", "cluster_id"),
     ),
     Table(
         "dead_letters",
@@ -415,10 +424,16 @@ TABLES: tuple[Table, ...] = (
             "status": "HTTP status of the last response, for fetch failures that got one.",
             "attempts": "Requests made before giving up, for fetch failures.",
         },
+        cluster_fields=("stage", "error_type"),
     ),
 )
 
 TABLES_BY_NAME: dict[str, Table] = {t.name: t for t in TABLES}
+
+
+def table_label(name: str) -> str:
+    """A table's name as part of step labels: `event_clusters` -> `EventClusters`."""
+    return name.title().replace("_", "")
 
 for _record in (RawDocument, FeedEntry, FeedState, SeenEntry, Sketch, IndexKey, AnnotatedArticle, Article, Entity, Event,
                 EventCluster, Duplicate, DeadLetter):

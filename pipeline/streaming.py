@@ -12,7 +12,10 @@ one window each: a bounded pipeline over its slice of the clock, after which the
 the entries seen and the dedup index are committed, so the next segment carries on where the
 last one stopped. A segment's state never expires (a bounded clock lets the runner's watermark
 run ahead of the ticks, which would fire a days-long expiry timer at once); the state files and
-the index, which do expire, carry memory from one segment to the next. A stop signal (Ctrl-C, SIGTERM) ends the run after the current segment, with
+the index, which do expire, carry memory from one segment to the next. Each segment writes to a
+staging folder and is committed like a lake run (`pipeline.lake`, its files added to their
+window folders under the segment's name), so a segment killed midway is emitted again, whole, by
+the restarted job, and two segments sharing a window both keep their files. A stop signal (Ctrl-C, SIGTERM) ends the run after the current segment, with
 the summary; a second one stops at once.
 """
 from __future__ import annotations
@@ -30,6 +33,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.transforms import window
 from apache_beam.transforms.periodicsequence import PeriodicImpulse
 
+from pipeline import lake
 from pipeline.config import FeedSource, Settings
 from pipeline.graph import Tables
 from pipeline.records import FeedState
@@ -38,10 +42,12 @@ from pipeline.summary import RunSummary, summarize
 from transforms import dedup_index, feed_state
 from transforms.actors import Actor
 from transforms.clean import CleanArticles
+from transforms.dedup import DropAlreadyWritten
 from transforms.entities import ExtractEntities
 from transforms.event_clusters import ClusterEvents
 from transforms.events import ExtractEvents
 from transforms.feeds import FetchFeeds
+from transforms.postgres import UpsertTables
 from transforms.stream_dedup import StreamingDedup
 from transforms.taxonomy import Taxonomy
 from transforms.window_sinks import WriteWindowedTables
@@ -85,7 +91,7 @@ def build_stream(pipeline: beam.Pipeline, settings: Settings, taxonomy: Taxonomy
                                           first_sighting_days=settings.dedup.expiry_days if expires else None,
                                           poll_seconds=period)
     cleaned = read.documents | "Clean" >> CleanArticles(settings.clean)
-    earlier = dedup_index.read_earlier(pipeline, settings.index_path) if settings.dedup.index else None
+    earlier = dedup_index.read_earlier(pipeline, [settings.index_path]) if settings.dedup.index else None
     articles, duplicates = (
         cleaned.articles
         | "AcrossWindows" >> beam.WindowInto(window.GlobalWindows())
@@ -104,7 +110,8 @@ def build_stream(pipeline: beam.Pipeline, settings: Settings, taxonomy: Taxonomy
         entities=annotated.entities,
         events=events.events,
         event_clusters=events.events | "EventClusters" >> ClusterEvents(),
-        duplicates=duplicates | "DuplicateWindows" >> beam.WindowInto(windowing),
+        duplicates=duplicates | "DuplicateWindows" >> beam.WindowInto(windowing)
+        | "DropAlreadyWritten" >> DropAlreadyWritten(),
         dead_letters=dead_letters,
     )
 
@@ -145,6 +152,8 @@ def run_streaming(settings: Settings, options: PipelineOptions, taxonomy: Taxono
         result = pipeline.run()
         result.wait_until_finish()
         return summarize(result, time.time() - started, runner_name(options), settings.output.dir, settings.run_id)
+    for line in lake.recover(settings.output.dir):
+        _LOG.warning("lake: %s", line)
     total: Optional[RunSummary] = None
     with stop_signals() as stop:
         segment = 0
@@ -152,7 +161,7 @@ def run_streaming(settings: Settings, options: PipelineOptions, taxonomy: Taxono
             segment += 1
             begin = time.time()
             summary = _segment(settings, options, taxonomy, lang, actors, write, begin,
-                               min(begin + settings.streaming.window_seconds, deadline))
+                               min(begin + settings.streaming.window_seconds, deadline), segment)
             _LOG.info("segment %d: %s", segment, summary.accounting_line())
             total = summary if total is None else total.plus(summary)
     assert total is not None, "the run stopped before its first segment"
@@ -160,24 +169,35 @@ def run_streaming(settings: Settings, options: PipelineOptions, taxonomy: Taxono
 
 
 def _segment(settings: Settings, options: PipelineOptions, taxonomy: Taxonomy, lang: str, actors: Sequence[Actor],
-             write: Any, start: float, stop: float) -> RunSummary:
+             write: Any, start: float, stop: float, number: int) -> RunSummary:
     """One bounded run of the streaming graph over [start, stop), run as a batch job (its clock
-    is bounded); its state committed after it."""
-    state_dir = settings.state_path
+    is bounded), writing to a staging folder; then one lake commit moves its files into their
+    window folders and commits its state, so a segment killed at any point is emitted again
+    whole or not at all."""
+    state_dir, output_dir = settings.state_path, settings.output.dir
+    segment_id = f"{settings.run_id}-w{number:05d}"
     pending = (feed_state.VALIDATORS.pending_file(state_dir), feed_state.ENTRIES.pending_file(state_dir))
     index_pending = dedup_index.pending_dir(settings.index_path) if settings.dedup.index else None
+    staged = settings.model_copy(update={
+        "state_dir": state_dir,
+        "output": settings.output.model_copy(update={"dir": lake.staging_dir(output_dir, segment_id)})})
     batch = PipelineOptions.from_dictionary({**options.get_all_options(drop_default=True), "streaming": False})
     pipeline = beam.Pipeline(options=batch)
-    write(build_stream(pipeline, settings, taxonomy, lang, actors, start, stop,
-                       feed_state.VALIDATORS.load(state_dir), pending, index_pending, expires=False), settings)
+    write(build_stream(pipeline, staged, taxonomy, lang, actors, start, stop,
+                       feed_state.VALIDATORS.load(state_dir), pending, index_pending, expires=False), staged)
     result = pipeline.run()
     result.wait_until_finish()
-    feed_state.VALIDATORS.commit(state_dir, pending[0])
-    feed_state.ENTRIES.commit(state_dir, pending[1], feed_state.unexpired(settings.dedup.expiry_days))
-    if index_pending:
-        dedup_index.commit(settings.index_path, index_pending)
-    return summarize(result, time.time() - start, runner_name(options), settings.output.dir, settings.run_id)
+    commit = lake.Commit(output_dir, segment_id, "", tuple(settings.output.formats), index_pending,
+                         settings.index_path if index_pending else None, state_dir, pending,
+                         settings.dedup.expiry_days, windowed=True)
+    lake.begin(commit)
+    lake.apply(commit)
+    return summarize(result, time.time() - start, runner_name(options), output_dir, settings.run_id)
 
 
-def write_windowed(tables: Tables, settings: Settings) -> None:
-    _ = tables._asdict() | "Write" >> WriteWindowedTables(settings.output, settings.streaming.window_seconds)
+def write_windowed(tables: Tables, settings: Settings, postgres_dsn: Optional[str] = None) -> None:
+    """Every table to its window's files (and upserted into PostgreSQL when a DSN is given)."""
+    written = tables._asdict()
+    if postgres_dsn:
+        written = written | "Postgres" >> UpsertTables(settings.postgres, postgres_dsn)
+    _ = written | "Write" >> WriteWindowedTables(settings.output, settings.streaming.window_seconds)

@@ -13,7 +13,7 @@ from typing import Any, Optional
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.runners.runner import PipelineResult
 
-from transforms import dead_letters, entities, events, feeds, sinks, sources
+from transforms import dead_letters, dedup, entities, events, feeds, postgres, sinks, sources
 
 
 @dataclasses.dataclass
@@ -35,11 +35,16 @@ class RunSummary:
     runner: str
     output_dir: str
     run_id: Optional[str] = None
+    already_written: int = 0  # duplicates that are articles an earlier run wrote: counted, no row
+    postgres_rows: int = 0  # rows upserted into PostgreSQL, all tables
+    postgres_refused: int = 0  # rows PostgreSQL refused: dead letters of stage `postgres`
+    postgres_unwritable: int = 0  # of the dead letters, those PostgreSQL refused too (logged)
 
     @property
     def rejected(self) -> int:
-        """Documents that ended as dead letters (a page failure with a fallback did not end one)."""
-        return self.dead_letters - self.summary_fallbacks
+        """Documents that ended as dead letters (a page failure with a fallback did not end one,
+        nor did a row a database refused: its document was written to the files)."""
+        return self.dead_letters - self.summary_fallbacks - self.postgres_refused
 
     @property
     def balanced(self) -> bool:
@@ -60,6 +65,8 @@ class RunSummary:
             f"newsbeam: run {self.run_id + ' ' if self.run_id else ''}finished in {self.elapsed_seconds:.1f} s on "
             f"{self.runner} ({rate:.1f} documents/s)",
             f"  documents     {self.accounting_line()}" + (
+                f"; {self.already_written} of the duplicates already written by earlier runs"
+                if self.already_written else "") + (
                 f"; {self.entries_known} feed entries seen before, skipped" if self.entries_known else ""),
             f"  dead letters  {breakdown(self.dead_letters_by_stage)}" + (
                 f"; {self.summary_fallbacks} of them page failures whose entry was written from the feed's "
@@ -67,6 +74,10 @@ class RunSummary:
             f"  entities      {self.entities}: {breakdown(self.entities_by_label)}",
             f"  events        {self.events}: {breakdown(self.events_by_type)}",
             f"  clusters      {self.event_clusters} real-world events (mentions merged across sentences and articles)",
+            *([f"  postgres      {self.postgres_rows} rows upserted; {self.postgres_refused} refused (dead letters, "
+               f"stage postgres)" + (f"; {self.postgres_unwritable} dead letters refused too (see the log)"
+                                     if self.postgres_unwritable else "")]
+              if self.postgres_rows or self.postgres_refused else []),
             f"  time          {self.spacy_seconds:.1f} s in spaCy (summed over workers)",
             f"  output        {self.output_dir}",
         ])
@@ -108,12 +119,14 @@ def summarize(result: PipelineResult, elapsed_seconds: float, runner: str, outpu
         return {name: value for (space, name), value in counters.items() if space == ns and value}
 
     tables = namespace(sinks.NAMESPACE)
+    database = namespace(postgres.NAMESPACE)
+    refused = {name.removeprefix("refused/"): n for name, n in database.items() if name.startswith("refused/")}
     by_label = namespace(entities.NAMESPACE)
     by_type = namespace(events.NAMESPACE)
     return RunSummary(
         read=counters.get((sources.NAMESPACE, sources.DOCUMENTS_READ), 0),
         written=tables.get("articles", 0),
-        duplicates=tables.get("duplicates", 0),
+        duplicates=tables.get("duplicates", 0) + counters.get((dedup.NAMESPACE, dedup.ALREADY_WRITTEN), 0),
         dead_letters=tables.get("dead_letters", 0),
         dead_letters_by_stage=namespace(dead_letters.NAMESPACE),
         summary_fallbacks=counters.get((feeds.NAMESPACE, feeds.SUMMARY_FALLBACKS), 0),
@@ -129,4 +142,8 @@ def summarize(result: PipelineResult, elapsed_seconds: float, runner: str, outpu
         runner=runner,
         output_dir=output_dir,
         run_id=run_id,
+        already_written=counters.get((dedup.NAMESPACE, dedup.ALREADY_WRITTEN), 0),
+        postgres_rows=sum(n for name, n in database.items() if name.startswith("rows/")),
+        postgres_refused=sum(n for name, n in refused.items() if name != dead_letters.DEAD_LETTERS),
+        postgres_unwritable=refused.get(dead_letters.DEAD_LETTERS, 0),
     )

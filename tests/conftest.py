@@ -1,14 +1,18 @@
-"""Shared fixtures: the real spaCy model and taxonomy (loaded once), CLI runs and table readers."""
+"""Shared fixtures: the real spaCy model and taxonomy (loaded once), CLI runs, table readers and
+database schemas on the local PostgreSQL."""
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 
 from pipeline.cli import main
 from pipeline.config import DEFAULT_PLACE_WORDS
+from pipeline.records import TABLES
 from pipeline.tables import read_table, read_tables, sorted_tables  # noqa: F401 (for the tests)
 from transforms.nlp import DocReader, SpacyModel, doc_to_bytes
 from transforms.taxonomy import Taxonomy, load_taxonomy
@@ -52,3 +56,30 @@ def seeds_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     output = tmp_path_factory.mktemp("seeds_run") / "output"
     code = run_cli("--input", str(SEEDS), "--output", str(output))
     return {"code": code, "output": output, "tables": read_tables(output)}
+
+
+# --- PostgreSQL: the real server on this machine (tests fail, not skip, when it is down) ---------
+DSN = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def drop_schemas(*names: str) -> None:
+    with psycopg.connect(DSN, autocommit=True) as conn:
+        for name in names:
+            conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+
+
+@pytest.fixture
+def schema() -> Iterator[str]:
+    """A fresh database schema, dropped afterwards."""
+    name = f"nb_test_{uuid.uuid4().hex[:10]}"
+    yield name
+    drop_schemas(name)
+
+
+def count(schema: str, table: str) -> int:
+    with psycopg.connect(DSN) as conn:
+        return conn.execute(f"SELECT count(*) FROM {schema}.{table}").fetchone()[0]
+
+
+def counts(schema: str) -> dict[str, int]:
+    return {table.name: count(schema, table.name) for table in TABLES}

@@ -48,10 +48,12 @@ def test_relative_links_resolve_against_the_feed_url() -> None:
 def test_entry_without_link_uses_a_url_guid_or_keeps_its_text() -> None:
     got = entries(rss([Item("guid", None, summary="text", guid="http://news.example.org/a/9"),
                        Item("none", None, summary="only text", guid="tag:x,2021:1"),
-                       Item("mail", "mailto:desk@example.org", summary="text")]))
+                       Item("mail", "mailto:desk@example.org", summary="text"),
+                       Item("opaque", None, summary="text", guid="g5")]))
     assert got[0].url == "http://news.example.org/a/9"
     assert got[1].url is None and got[1].source == f"{BASE}#tag:x,2021:1" and got[1].summary == "only text"
     assert got[2].url is None  # not an http(s) link
+    assert got[3].url is None and got[3].source == f"{BASE}#g5"  # an identifier, not a page beside the feed
 
 
 def test_a_non_utf8_feed_is_decoded_by_its_declared_encoding() -> None:

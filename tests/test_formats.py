@@ -6,7 +6,7 @@ import codecs
 import pytest
 
 from tests.fixtures import ARTICLE, HTML_PAGE, NO_MAIN_TEXT_HTML
-from transforms import formats
+from transforms import deep_html, formats
 from transforms.dead_letters import Rejected
 
 
@@ -67,6 +67,22 @@ def test_html_main_text_and_metadata() -> None:
 def test_html_without_main_text_is_rejected() -> None:
     with pytest.raises(Rejected, match="no main text"):
         formats.html_document("x.html", NO_MAIN_TEXT_HTML.encode())
+
+
+@pytest.mark.parametrize("depth", [300, 100_000])
+def test_html_nested_deeper_than_lxml_parses_keeps_its_text(depth: int) -> None:
+    paragraphs = ARTICLE.split("\n")
+    page = ("<!DOCTYPE html><html><head><meta charset='iso-8859-1'><title>Deep</title></head><body>"
+            + "<div class='wrap'>" * depth + "".join(f"<p>{p} caf&eacute; &amp; co</p>" for p in paragraphs)
+            + "</div>" * depth + "</body></html>")
+    document = formats.html_document("deep.html", page.encode("utf-8"))
+    assert document.text.count("café & co") == len(paragraphs)
+    assert paragraphs[0] in document.text and document.title == "Deep"
+
+
+def test_a_page_within_the_depth_limit_is_not_flattened() -> None:
+    assert deep_html.flatten(HTML_PAGE.encode("utf-8")) is None
+    assert deep_html.flatten(b"<div>" * 150 + b"text" + b"</div>" * 150) is None
 
 
 def test_json_record_field_aliases() -> None:

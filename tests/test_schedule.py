@@ -80,8 +80,9 @@ def test_the_dags_options_are_a_valid_newsbeam_run(dag: _Dag, capsys: pytest.Cap
 
 
 def partition_rows(output: Path, table: str, run_id: str) -> list[dict[str, Any]]:
-    (directory,) = (output / "jsonl" / table).glob(f"dt=*/run={run_id}")
-    return [json.loads(line) for path in directory.glob("*.jsonl") for line in path.read_text().splitlines() if line]
+    """The rows a run filed in the lake (its files are named after it)."""
+    return [json.loads(line) for path in (output / "jsonl" / table).glob(f"dt=*/{run_id}-*.jsonl")
+            for line in path.read_text().splitlines() if line]
 
 
 def test_hourly_runs_add_only_what_is_new_and_a_retry_replaces_its_own_partition(tmp_path: Path) -> None:
@@ -108,7 +109,8 @@ def test_hourly_runs_add_only_what_is_new_and_a_retry_replaces_its_own_partition
     written = {run: len(partition_rows(output, "articles", run)) for run in ("20261123T0500Z", "20261123T0600Z",
                                                                               "20261123T0700Z")}
     assert written == {"20261123T0500Z": 1, "20261123T0600Z": 0, "20261123T0700Z": 1}
-    assert len(list((output / "jsonl" / "articles").glob("dt=2026-11-23/run=*"))) == 3  # the retry replaced its own
+    assert len(list((output / "jsonl" / "articles").glob("dt=2026-11-23/*.jsonl"))) == 2  # runs that add nothing add no file
+    assert not (output / "_staging").exists() and not list((output / "_runs").glob("*.commit.json"))
     assert partition_rows(output, "duplicates", "20261123T0700Z") == []  # skipped before it became a document
     summary = json.loads((output / "_runs" / "dt=2026-11-23" / "run=20261123T0700Z" / "run_summary.json").read_text())
     assert (summary["read"], summary["entries_known"]) == (1, 1)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timezone
 from typing import NamedTuple, Optional
 from urllib.parse import urlsplit, urlunsplit
@@ -36,6 +36,8 @@ _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u2060\ufeff\u00ad\u200e\u200f\u202a\
                                     "\u2066\u2067\u2068\u2069"), None)
 _SPACES = re.compile(r"\s+")
 _WORD = re.compile(r"\w+")
+# Repair passes before giving up on a fixed point (ftfy output is not always final).
+_MAX_ROUNDS = 4
 _EPOCH = re.compile(r"\d{9,13}(\.\d+)?")
 # Dates outside this range are treated as wrong (year 0, 9999, ...), not as publication dates.
 _EARLIEST, _LATEST = datetime(1900, 1, 1, tzinfo=timezone.utc), datetime(2200, 1, 1, tzinfo=timezone.utc)
@@ -53,20 +55,37 @@ def clean_line(line: str) -> str:
     return _SPACES.sub(" ", line).strip()
 
 
+def _repair(text: str) -> str:
+    return unicodedata.normalize("NFC", ftfy.fix_text(text.translate(_INVISIBLE)).translate(_INVISIBLE))
+
+
+def _to_fixed_point(clean: Callable[[str], str], text: str) -> str:
+    """`clean` applied until the text stops changing (at most `_MAX_ROUNDS` times).
+
+    One pass is not idempotent: removing an invisible character or collapsing a no-break space
+    can join bytes into mojibake that ftfy repairs on a second pass. Clean text costs one pass.
+    """
+    for _ in range(_MAX_ROUNDS):
+        cleaned = clean(text)
+        if cleaned == text:
+            break
+        text = cleaned
+    return text
+
+
 def clean_text(text: str, boilerplate: Optional[re.Pattern[str]] = None) -> str:
     """Repaired, normalised text with one paragraph per line; idempotent."""
-    text = ftfy.fix_text(text).translate(_INVISIBLE)
-    text = unicodedata.normalize("NFC", text)
-    lines = (clean_line(line) for line in text.splitlines())
-    return "\n".join(line for line in lines if line and not (boilerplate and boilerplate.fullmatch(line)))
+    def once(value: str) -> str:
+        lines = (clean_line(line) for line in _repair(value).splitlines())
+        return "\n".join(line for line in lines if line and not (boilerplate and boilerplate.fullmatch(line)))
+    return _to_fixed_point(once, text)
 
 
 def clean_field(value: Optional[str]) -> Optional[str]:
     """A one-line metadata field (title, author) cleaned like text; None when empty."""
     if value is None:
         return None
-    cleaned = clean_line(unicodedata.normalize("NFC", ftfy.fix_text(value).translate(_INVISIBLE)))
-    return cleaned or None
+    return _to_fixed_point(lambda v: clean_line(_repair(v)), value) or None
 
 
 def word_count(text: str) -> int:

@@ -46,6 +46,27 @@ def cluster_id(representative_id: str) -> str:
     return stable_id("story", representative_id)
 
 
+ALREADY_WRITTEN = "already_written"
+
+
+class DropAlreadyWritten(beam.PTransform):
+    """Duplicates -> those that are new facts. An article an earlier run wrote itself (method
+    `seen`, its own duplicate) is already a row of `articles`; a row saying so would grow the
+    warehouse each time the same input comes again. It is counted (`already_written`) instead,
+    and the summary counts it among the duplicates."""
+
+    def expand(self, duplicates: beam.PCollection) -> beam.PCollection:
+        counter = Metrics.counter(NAMESPACE, ALREADY_WRITTEN)
+
+        def new_fact(row: Duplicate) -> bool:
+            if row.method == "seen" and row.article_id == row.duplicate_of:
+                counter.inc()
+                return False
+            return True
+
+        return duplicates | "New" >> beam.Filter(new_fact).with_output_types(Duplicate)
+
+
 def duplicate_row(article: Article, representative_id: str, method: str, similarity: float = 1.0) -> Duplicate:
     return Duplicate(
         article_id=article.article_id,

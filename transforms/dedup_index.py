@@ -11,7 +11,7 @@ hides its stories from the next one.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any, Optional
 
 import apache_beam as beam
@@ -40,21 +40,29 @@ def has_history(index_dir: str) -> bool:
     return bool(FileSystems.match([f"{_dir(index_dir, KEYS)}/*.parquet"])[0].metadata_list)
 
 
-def read_earlier(pipeline: beam.Pipeline, index_dir: str) -> Optional[tuple[beam.PCollection, beam.PCollection]]:
-    """(IndexKey, Sketch) PCollections of earlier runs, or None when there are none."""
-    if not has_history(index_dir):
+def read_earlier(pipeline: beam.Pipeline, index_dirs: Sequence[str]) -> Optional[tuple[beam.PCollection, beam.PCollection]]:
+    """(IndexKey, Sketch) PCollections of earlier runs in any of `index_dirs`, or None when there are none."""
+    dirs = [d for d in index_dirs if has_history(d)]
+    if not dirs:
         return None
-    keys = (
-        pipeline
-        | "ReadIndexKeys" >> ReadFromParquet(f"{_dir(index_dir, KEYS)}/*.parquet")
-        | "AsIndexKeys" >> beam.Map(lambda row: IndexKey(**row)).with_output_types(IndexKey)
-    )
-    sketches = (
-        pipeline
-        | "ReadIndexSketches" >> ReadFromParquet(f"{_dir(index_dir, SKETCHES)}/*.parquet")
-        | "AsSketches" >> beam.Map(lambda row: Sketch(**row)).with_output_types(Sketch)
-    )
-    return keys, sketches
+    parts = []
+    for n, index_dir in enumerate(dirs):
+        suffix = str(n) if n else ""
+        keys = (
+            pipeline
+            | f"ReadIndexKeys{suffix}" >> ReadFromParquet(f"{_dir(index_dir, KEYS)}/*.parquet")
+            | f"AsIndexKeys{suffix}" >> beam.Map(lambda row: IndexKey(**row)).with_output_types(IndexKey)
+        )
+        sketches = (
+            pipeline
+            | f"ReadIndexSketches{suffix}" >> ReadFromParquet(f"{_dir(index_dir, SKETCHES)}/*.parquet")
+            | f"AsSketches{suffix}" >> beam.Map(lambda row: Sketch(**row)).with_output_types(Sketch)
+        )
+        parts.append((keys, sketches))
+    if len(parts) == 1:
+        return parts[0]
+    return (tuple(keys for keys, _ in parts) | "AllIndexKeys" >> beam.Flatten(),
+            tuple(sketches for _, sketches in parts) | "AllIndexSketches" >> beam.Flatten())
 
 
 class IndexRowsFn(SketchingFn):
@@ -90,12 +98,15 @@ class WriteIndex(beam.PTransform):
 
 
 def commit(index_dir: str, pending: str) -> None:
-    """Move a successful run's index files into the index, under names no other run uses."""
+    """Move a successful run's index files into the index, under names no other run uses. Doing
+    it again after an interruption finishes the move (a killed run's commit is rolled forward)."""
+    if not FileSystems.exists(pending):
+        return
     run = pending.rstrip("/").rsplit("pending-", 1)[-1]
     for part in (KEYS, SKETCHES):
         found = FileSystems.match([f"{_dir(pending, part)}/*.parquet"])[0].metadata_list
         sources = [m.path for m in found]
-        targets = [f"{_dir(index_dir, part)}/{run}-{n:05d}.parquet" for n in range(len(sources))]
+        targets = [f"{_dir(index_dir, part)}/{run}-{path.rsplit('/', 1)[-1]}" for path in sources]
         if not sources:
             continue
         if not FileSystems.exists(_dir(index_dir, part)):

@@ -62,16 +62,18 @@ def feed_entries(source: FeedSource, parsed: Any, base_url: str) -> Iterator[Fee
 
 
 def entry_link(entry: Any, base_url: str) -> Optional[str]:
-    """The entry's absolute link; a GUID that is a URL when there is no link."""
+    """The entry's absolute link; a GUID that is an absolute URL when there is no link (an opaque
+    GUID such as `g5` or `tag:...` is an identifier, not a page to fetch: it is never resolved
+    against the feed's URL)."""
     candidates = [entry.get("link")] + [link.get("href") for link in entry.get("links", [])]
-    candidates.append(entry.get("id"))
     for candidate in candidates:
         if not candidate or not candidate.strip():
             continue
         absolute = urljoin(base_url, candidate.strip())
         if urlsplit(absolute).scheme in ("http", "https"):
             return absolute
-    return None
+    guid = (entry.get("id") or "").strip()
+    return guid if urlsplit(guid).scheme in ("http", "https") and urlsplit(guid).netloc else None
 
 
 def _longest_text(entry: Any) -> Optional[str]:

@@ -36,14 +36,14 @@ from transforms.dead_letters import DEAD_LETTERS, Rejected, from_exception, tagg
 from transforms.feed_parse import feed_entries, parse_feed
 from transforms.fetch import HTML_TYPES, SCHEMES, Response, host_of
 from transforms.hostpool import PerHostFetchFn
-from transforms.sources import DOCUMENTS_READ, ReadResult
+from transforms.sources import DOCUMENTS_READ, FEED_STAGE, ReadResult
 from transforms.sinks import PENDING_SHARDS
 from transforms.sources import NAMESPACE as SOURCES_NAMESPACE
 
 NAMESPACE = "newsbeam.feeds"
 SUMMARY_FALLBACKS = "summary_fallbacks"
 ENTRIES_KNOWN, ENTRIES_REPEATED = "entries_known", "entries_repeated"
-FEED_STAGE, PAGE_STAGE = "feed", "page"
+PAGE_STAGE = "page"
 STATES, SEEN = "states", "seen"
 FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, application/xml;q=0.9, "
                "text/xml;q=0.9, */*;q=0.5")
@@ -317,15 +317,7 @@ class FetchFeeds(beam.PTransform):
                                    else feeds.pipeline | "NoneKnown" >> beam.Create([]).with_output_types(str))
         new = entries | "NewEntries" >> beam.ParDo(NewEntriesFn(), known=known).with_output_types(
             FeedEntry, seen=SeenEntry).with_outputs(SEEN, main="entries")
-        pages = (
-            new.entries
-            | "EntriesByHost" >> beam.Map(lambda entry: (_host_key(entry.url), entry))
-            | "GroupEntries" >> beam.GroupByKey()
-            | "FetchPages"
-            >> beam.ParDo(FetchPagesFn(self._fetch, hosts, self._feeds.fetch_pages))
-            .with_output_types(RawDocument, dead_letters=DeadLetter)
-            .with_outputs(DEAD_LETTERS, main="documents")
-        )
+        pages = new.entries | "Pages" >> FetchPages(self._fetch, self._feeds.fetch_pages, hosts)
         if self._state_outputs:
             validators, seen = self._state_outputs
             _ = (fetched[STATES] | "ValidatorsAsJson" >> beam.Map(feed_state.VALIDATORS.to_json)
@@ -333,8 +325,32 @@ class FetchFeeds(beam.PTransform):
                                                            num_shards=1))
             _ = (new[SEEN] | "SeenAsJson" >> beam.Map(feed_state.ENTRIES.to_json)
                  | "SaveSeen" >> beam.io.WriteToText(seen, shard_name_template=PENDING_SHARDS, num_shards=1))
-        dead_letters = (fetched[DEAD_LETTERS], pages[DEAD_LETTERS]) | "FeedDeadLetters" >> beam.Flatten()
+        dead_letters = (fetched[DEAD_LETTERS], pages.dead_letters) | "FeedDeadLetters" >> beam.Flatten()
         return ReadResult(pages.documents, dead_letters)
+
+
+class FetchPages(beam.PTransform):
+    """FeedEntry -> `ReadResult(documents=RawDocument, dead_letters=DeadLetter)`: each entry's page
+    (else its own text), fetched host by host. `hosts`: the politeness pool, to share it with
+    the feed fetches of the same worker."""
+
+    def __init__(self, fetch: FetchSettings, fetch_pages: bool = True, hosts: Optional[shared.Shared] = None):
+        super().__init__()
+        self._fetch = fetch
+        self._fetch_pages = fetch_pages
+        self._hosts = hosts
+
+    def expand(self, entries: beam.PCollection) -> ReadResult:
+        pages = (
+            entries
+            | "EntriesByHost" >> beam.Map(lambda entry: (_host_key(entry.url), entry))
+            | "GroupEntries" >> beam.GroupByKey()
+            | "FetchPages"
+            >> beam.ParDo(FetchPagesFn(self._fetch, self._hosts or shared.Shared(), self._fetch_pages))
+            .with_output_types(RawDocument, dead_letters=DeadLetter)
+            .with_outputs(DEAD_LETTERS, main="documents")
+        )
+        return ReadResult(pages.documents, pages[DEAD_LETTERS])
 
 
 class ReadFeeds(beam.PTransform):

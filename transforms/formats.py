@@ -15,6 +15,7 @@ import trafilatura
 from trafilatura.settings import Document
 
 from pipeline.records import RawDocument
+from transforms import deep_html
 from transforms.dead_letters import Rejected
 
 # Extension (after any compression suffix) -> format.
@@ -103,12 +104,12 @@ def html_document(source: str, data: bytes) -> RawDocument:
     check_text_bytes(data)
     # Precision over recall, without the fallback extractors: a page whose main text cannot be
     # found is a dead letter rather than an article made of navigation links.
-    extracted = trafilatura.bare_extraction(
-        data, with_metadata=True, include_comments=False, favor_precision=True, fast=True,
-        date_extraction_params=_DATE_PARAMS,
-    )
-    text = (extracted.text or "").strip() if isinstance(extracted, Document) else ""
-    if not isinstance(extracted, Document) or not text:
+    extracted = _extract(data)
+    text = (extracted.text or "").strip() if extracted else ""
+    if not text and (flat := deep_html.flatten(data)) is not None:  # nested deeper than lxml parses
+        extracted = _extract(flat)
+        text = (extracted.text or "").strip() if extracted else ""
+    if not extracted or not text:
         raise Rejected("no main text found in the HTML page")
     title = extracted.title
     first, _, rest = text.partition("\n")
@@ -125,6 +126,14 @@ def html_document(source: str, data: bytes) -> RawDocument:
         site_name=extracted.sitename,
         language=_html_language(data),
     )
+
+
+def _extract(data: bytes) -> Optional[Document]:
+    extracted = trafilatura.bare_extraction(
+        data, with_metadata=True, include_comments=False, favor_precision=True, fast=True,
+        date_extraction_params=_DATE_PARAMS,
+    )
+    return extracted if isinstance(extracted, Document) else None
 
 
 def _html_language(data: bytes) -> Optional[str]:

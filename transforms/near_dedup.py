@@ -30,7 +30,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from pipeline.config import DedupSettings
-from pipeline.records import Article, DeadLetter, Duplicate, Sketch
+from pipeline.records import Article, DeadLetter, Duplicate, IndexKey, Sketch
 from transforms import minhash
 from transforms.dead_letters import DEAD_LETTERS, guarded
 from transforms.dedup import DUPLICATES, DedupResult, duplicate_row, rank
@@ -268,13 +268,18 @@ class NearDedup(beam.PTransform):
     """Article -> `DedupResult(articles, duplicates, dead_letters)`, against `earlier` runs.
 
     `earlier`: (keys, sketches) PCollections of the cross-run index (`IndexKey`, `Sketch` with
-    seen=True), or None for a run that remembers nothing.
+    seen=True), or None for a run that remembers nothing. `narrow_earlier`: only the index keys
+    this run's articles also have go on to the shuffle (the run's key set is a side input; exact,
+    since other keys pair no article of this run). For runners that hold collections in memory,
+    where the index outgrows the run: memory then follows the run, not the history.
     """
 
-    def __init__(self, settings: DedupSettings, earlier: Optional[tuple[beam.PCollection, beam.PCollection]] = None):
+    def __init__(self, settings: DedupSettings, earlier: Optional[tuple[beam.PCollection, beam.PCollection]] = None,
+                 narrow_earlier: bool = False):
         super().__init__()
         self._settings = settings
         self._earlier = earlier
+        self._narrow_earlier = narrow_earlier
 
     def expand(self, articles: beam.PCollection) -> DedupResult:
         settings, shards = self._settings, self._settings.shards
@@ -291,6 +296,12 @@ class NearDedup(beam.PTransform):
         sketch_inputs = [sketched[SketchFn.SKETCHES]]
         if self._earlier is not None:
             index_keys, earlier_sketches = self._earlier
+            if self._narrow_earlier:
+                keys_now = (sketched[SketchFn.KEYS]
+                            | "KeysNow" >> beam.FlatMap(lambda keys: [key for key, _ in keys]).with_output_types(str)
+                            | "KeySetNow" >> beam.combiners.ToSet())
+                index_keys = index_keys | "EarlierKeysOfNow" >> beam.Filter(
+                    lambda k, now: k.key in now, beam.pvalue.AsSingleton(keys_now)).with_output_types(IndexKey)
             packed_keys.append(
                 index_keys
                 | "BatchEarlierKeys" >> beam.BatchElements(min_batch_size=64, max_batch_size=2048)
@@ -307,15 +318,14 @@ class NearDedup(beam.PTransform):
             | "AllCandidates" >> beam.CombineGlobally(merge_candidates)
         )
         # The signatures of the candidates only (few: the duplicates and their near misses) are
-        # looked up in side inputs; the sketches of every article are filtered, never shuffled.
-        candidate_sketches = (
-            sketch_inputs
-            | "AllSketches" >> beam.Flatten()
-            | "OfCandidates" >> beam.Filter(
-                lambda s, ids: s.article_id in ids,
-                beam.pvalue.AsSingleton(candidates | "CandidateIds" >> beam.Map(lambda c: c.ids)),
-            ).with_output_types(Sketch)
-        )
+        # looked up in side inputs; the sketches of every article are filtered where they are
+        # read, never shuffled (nor gathered by a Flatten, which a local runner would hold whole).
+        candidate_ids = beam.pvalue.AsSingleton(candidates | "CandidateIds" >> beam.Map(lambda c: c.ids))
+        candidate_sketches = [
+            sketches | f"{name}OfCandidates" >> beam.Filter(lambda s, ids: s.article_id in ids, candidate_ids)
+            .with_output_types(Sketch)
+            for name, sketches in zip(("", "Earlier"), sketch_inputs)
+        ] | "CandidateSketches" >> beam.Flatten()
         assignments = candidates | "Resolve" >> beam.FlatMap(
             resolve, beam.pvalue.AsList(candidate_sketches), settings.threshold)
         # Only this run's duplicates are in the side input, never the history.

@@ -1,7 +1,8 @@
 """Sinks: every table as JSON Lines and/or Parquet under the output directory.
 
-Layout: `<dir>/jsonl/<table>/part-SSSSS-of-NNNNN.jsonl` and `<dir>/parquet/<table>/part-...parquet`,
-or with a partition (`output.layout: partitioned`) `<dir>/<format>/<table>/dt=<date>/run=<run_id>/part-...`.
+Layout: `<dir>/jsonl/<table>/part-SSSSS-of-NNNNN.jsonl` and `<dir>/parquet/<table>/part-...parquet`
+(with `output.layout: partitioned`, `<dir>` is the run's staging folder; `pipeline.lake` files
+the parts under `dt=<date>/` after the run).
 The Parquet schema is derived from the table's record type (`pipeline.schemas.arrow_schema`);
 an empty table is still written (a file with the schema and no rows), so readers can rely on
 every table existing. With a fixed number of shards (`output.num_shards`, default 1) a re-run
@@ -10,15 +11,15 @@ overwrites the same files rather than adding new ones.
 from __future__ import annotations
 
 import json
-from typing import Any, Optional
+from typing import Any
 
 import apache_beam as beam
 from apache_beam.io import WriteToParquet, WriteToText
 from apache_beam.metrics import Metrics
 
 from pipeline.config import OutputSettings
-from pipeline.records import TABLES_BY_NAME, Table
-from pipeline.schemas import arrow_schema, to_json_dict
+from pipeline.records import TABLES_BY_NAME, Table, table_label
+from pipeline.schemas import table_arrow_schema, to_json_dict
 
 NAMESPACE = "newsbeam.tables"
 
@@ -27,9 +28,9 @@ NAMESPACE = "newsbeam.tables"
 # the global window) keeps the windows of a streaming segment from overwriting each other's file.
 PENDING_SHARDS = "-V-SSSSS-of-NNNNN"
 
-def table_path(output_dir: str, fmt: str, table: str, partition: Optional[str] = None) -> str:
-    """The file prefix of one table in one format (in one partition)."""
-    return f"{output_dir.rstrip('/')}/{fmt}/{table}/" + (f"{partition}/" if partition else "") + "part"
+def table_path(output_dir: str, fmt: str, table: str) -> str:
+    """The file prefix of one table in one format."""
+    return f"{output_dir.rstrip('/')}/{fmt}/{table}/part"
 
 
 def to_json_line(record: tuple) -> str:
@@ -50,11 +51,10 @@ class CountRows(beam.DoFn):
 class WriteTable(beam.PTransform):
     """Records of one table -> its files in each configured format."""
 
-    def __init__(self, table: Table, output: OutputSettings, partition: Optional[str] = None):
+    def __init__(self, table: Table, output: OutputSettings):
         super().__init__()
         self._table = table
         self._output = output
-        self._partition = partition
 
     def expand(self, rows: beam.PCollection) -> dict[str, Any]:
         name, output = self._table.name, self._output
@@ -65,7 +65,7 @@ class WriteTable(beam.PTransform):
                 counted
                 | "ToJson" >> beam.Map(to_json_line)
                 | "WriteJsonl"
-                >> WriteToText(table_path(output.dir, "jsonl", name, self._partition), file_name_suffix=".jsonl",
+                >> WriteToText(table_path(output.dir, "jsonl", name), file_name_suffix=".jsonl",
                                num_shards=output.num_shards)
             )
         if "parquet" in output.formats:
@@ -73,7 +73,7 @@ class WriteTable(beam.PTransform):
                 counted
                 | "ToDict" >> beam.Map(lambda record: record._asdict())
                 | "WriteParquet"
-                >> WriteToParquet(table_path(output.dir, "parquet", name, self._partition), arrow_schema(self._table.record),
+                >> WriteToParquet(table_path(output.dir, "parquet", name), table_arrow_schema(self._table),
                                   file_name_suffix=".parquet", num_shards=output.num_shards)
             )
         return written
@@ -82,14 +82,12 @@ class WriteTable(beam.PTransform):
 class WriteTables(beam.PTransform):
     """`{table name: PCollection of its records}` -> files for every table."""
 
-    def __init__(self, output: OutputSettings, partition: Optional[str] = None):
+    def __init__(self, output: OutputSettings):
         super().__init__()
         self._output = output
-        self._partition = partition
 
     def expand(self, tables: dict[str, beam.PCollection]) -> dict[str, Any]:
         return {
-            name: rows | f"Write{name.title().replace('_', '')}" >> WriteTable(TABLES_BY_NAME[name], self._output,
-                                                                               self._partition)
+            name: rows | f"Write{table_label(name)}" >> WriteTable(TABLES_BY_NAME[name], self._output)
             for name, rows in tables.items()
         }

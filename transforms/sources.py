@@ -4,6 +4,13 @@ A .txt or .html file is one document; a .jsonl file is one document per non-blan
 .json file one per record (an object, or each object of a top-level array). Compressed files
 (.gz, .bz2, .zst, ...) are read transparently. Every document read is counted once, whether it
 becomes a `RawDocument` or a dead letter, so the run summary can account for all of them.
+
+Re-drive: a line of a .jsonl file that is a dead letter (the `dead_letters` table's JSON Lines)
+stands for the input it names, which is read again: a file, or one record of a file
+(`path#L12`, `path#3`), under its original source, so what now succeeds gets the id it would
+have had. A page (an http(s) source) comes out on the `pages` output, as a feed entry whose page
+is fetched again (`feeds.FetchPages`). Feeds, feed entries without a link and database rows
+cannot be read again here; each is a dead letter saying what re-drives it.
 """
 from __future__ import annotations
 
@@ -14,15 +21,18 @@ from typing import Any, NamedTuple, Optional
 
 import apache_beam as beam
 from apache_beam.io import fileio
+from apache_beam.io.filesystem import FileMetadata
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
 from pipeline.config import ConfigError
-from pipeline.records import DeadLetter, RawDocument
+from pipeline.records import DeadLetter, FeedEntry, RawDocument
 from transforms import files, formats
 from transforms.dead_letters import DEAD_LETTERS, Rejected, guarded
 
 STAGE = "read"
+FEED_STAGE = "feed"  # the stage of a feed's own dead letters (`transforms.feeds`)
+PAGES = "pages"
 NAMESPACE = "newsbeam.sources"
 DOCUMENTS_READ = "documents_read"
 
@@ -30,6 +40,18 @@ DOCUMENTS_READ = "documents_read"
 class ReadResult(NamedTuple):
     documents: beam.PCollection  # RawDocument
     dead_letters: beam.PCollection  # DeadLetter
+
+
+class FileReadResult(NamedTuple):
+    documents: beam.PCollection  # RawDocument
+    dead_letters: beam.PCollection  # DeadLetter
+    pages: beam.PCollection  # FeedEntry: pages named by re-driven dead letters, to fetch again
+
+
+def matched_files(pattern: str) -> list[FileMetadata]:
+    """The files (not directories) a Beam file pattern matches."""
+    return [m for m in FileSystems.match([pattern])[0].metadata_list
+            if not (FileSystems.get_scheme(m.path) is None and os.path.isdir(m.path))]
 
 
 def resolve_patterns(paths: list[str]) -> tuple[list[str], int]:
@@ -45,10 +67,9 @@ def resolve_patterns(paths: list[str]) -> tuple[list[str], int]:
         is_directory = (is_local and os.path.isdir(path)) or path.endswith("/")
         pattern = path.rstrip("/") + "/*" if is_directory else path
         try:
-            matched = FileSystems.match([pattern])[0].metadata_list
+            found = matched_files(pattern)
         except ValueError as exc:  # unknown scheme, or its filesystem is not installed
             raise ConfigError(f"input.paths: {pattern}: {exc}") from None
-        found = [m for m in matched if not (is_local and os.path.isdir(m.path))]
         if not found:
             raise ConfigError(f"input.paths: '{pattern}' matches no files")
         patterns.append(pattern)
@@ -79,11 +100,11 @@ class ParseFile(beam.DoFn):
             self._read.inc()
             yield output
 
-    def _documents(self, path: str) -> Iterator[Any]:
+    def _documents(self, path: str, redrive: bool = True) -> Iterator[Any]:
         kind = formats.format_of(path)
         try:
             if kind == "jsonl":
-                yield from self._json_lines(path)
+                yield from self._json_lines(path, redrive)
                 return
             data = files.read_head(path, self._max_bytes)
         except files.READ_ERRORS as exc:
@@ -97,20 +118,56 @@ class ParseFile(beam.DoFn):
         else:
             yield from self._json(path, data)
 
-    def _json_lines(self, path: str) -> Iterator[Any]:
+    def _lines(self, path: str) -> Iterator[tuple[int, Optional[bytes]]]:
         chunks = files.read_chunks(path)
         first = next(chunks, b"")
         formats.check_text_bytes(first)  # an empty or binary file is one dead letter, not many
         for number, line in formats.split_lines(itertools.chain([first], chunks), self._max_bytes):
-            if line is not None and not line.strip():
-                continue  # blank lines are not documents
-            source = f"{path}#L{number}"
-            yield from guarded(STAGE, source, _once(self._record, source, line))
+            if line is None or line.strip():  # blank lines are not documents
+                yield number, line
 
-    def _record(self, source: str, line: Optional[bytes]) -> RawDocument:
+    def _json_lines(self, path: str, redrive: bool = True) -> Iterator[Any]:
+        for number, line in self._lines(path):
+            source = f"{path}#L{number}"
+            yield from guarded(STAGE, source, self._records(source, line, redrive))
+
+    def _records(self, source: str, line: Optional[bytes], redrive: bool = False) -> Iterator[Any]:
         if line is None:
             raise Rejected(f"record larger than input.max_bytes ({self._max_bytes:,} bytes)")
-        return formats.record_document(source, formats.parse_json(formats.decode(line, self._encoding)))
+        record = formats.parse_json(formats.decode(line, self._encoding))
+        if redrive and is_dead_letter(record):
+            yield from guarded(STAGE, record["source"], self._redrive(record))
+        else:
+            yield formats.record_document(source, record)
+
+    def _redrive(self, letter: dict[str, Any]) -> Iterator[Any]:
+        """The input a dead letter names, read again (see the module docstring)."""
+        source = letter["source"]
+        if FileSystems.get_scheme(source) in ("http", "https"):
+            if letter["stage"] == FEED_STAGE or "#" in source:
+                raise Rejected("re-drive: feeds and their link-less entries are read by feed runs; the next run "
+                               "reads this feed again (an entry once it is gone from <state_dir>/entries.jsonl)")
+            yield beam.pvalue.TaggedOutput(PAGES, FeedEntry(source, "re-drive", source, None, None, None, None))
+            return
+        if letter["stage"] == "postgres":
+            raise Rejected("re-drive: a row PostgreSQL refused is written again by running its job again")
+        path, line = _record_of(source)
+        try:
+            if line is None:
+                yield from self._documents(path, redrive=False)
+            elif line.startswith("L"):
+                wanted = int(line[1:])
+                found = [text for number, text in self._lines(path) if number == wanted]
+                if not found:
+                    raise Rejected(f"re-drive: {path} has no line {wanted} now")
+                yield from self._records(source, found[0])
+            else:
+                records = formats.parse_json(formats.decode(files.read_head(path, self._max_bytes), self._encoding))
+                if not isinstance(records, list) or int(line) >= len(records):
+                    raise Rejected(f"re-drive: {path} has no record {line} now")
+                yield formats.record_document(source, records[int(line)])
+        except files.READ_ERRORS as exc:
+            raise Rejected(f"re-drive: cannot read {path}: {exc}") from None
 
     def _json(self, path: str, data: bytes) -> Iterator[Any]:
         value = formats.parse_json(formats.decode(data, self._encoding))
@@ -124,8 +181,24 @@ class ParseFile(beam.DoFn):
             yield from guarded(STAGE, source, _once(formats.record_document, source, record))
 
 
+DEAD_LETTER_KEYS = frozenset({"dead_letter_id", "source", "stage", "reason"})
+
+
+def is_dead_letter(record: Any) -> bool:
+    """A record of the `dead_letters` table (its JSON Lines form)."""
+    return isinstance(record, dict) and DEAD_LETTER_KEYS <= record.keys()
+
+
+def _record_of(source: str) -> tuple[str, Optional[str]]:
+    """`path#L12` -> (path, "L12"); `path#3` -> (path, "3"); `path` -> (path, None)."""
+    path, sep, part = source.rpartition("#")
+    if sep and (part.isdigit() or (part.startswith("L") and part[1:].isdigit())):
+        return path, part
+    return source, None
+
+
 class ReadArticles(beam.PTransform):
-    """File patterns -> `ReadResult(documents=RawDocument, dead_letters=DeadLetter)`."""
+    """File patterns -> `FileReadResult(documents=RawDocument, dead_letters=DeadLetter, pages=FeedEntry)`."""
 
     def __init__(self, patterns: list[str], max_bytes: int, encoding: str = "utf-8"):
         super().__init__()
@@ -133,7 +206,7 @@ class ReadArticles(beam.PTransform):
         self._max_bytes = max_bytes
         self._encoding = encoding
 
-    def expand(self, pbegin: beam.pvalue.PBegin) -> ReadResult:
+    def expand(self, pbegin: beam.pvalue.PBegin) -> FileReadResult:
         parsed = (
             pbegin
             | "Patterns" >> beam.Create(self._patterns)
@@ -143,7 +216,7 @@ class ReadArticles(beam.PTransform):
             | "DistinctPaths" >> beam.Distinct()
             | "Parse"
             >> beam.ParDo(ParseFile(self._max_bytes, self._encoding))
-            .with_output_types(RawDocument, dead_letters=DeadLetter)
-            .with_outputs(DEAD_LETTERS, main="documents")
+            .with_output_types(RawDocument, dead_letters=DeadLetter, pages=FeedEntry)
+            .with_outputs(DEAD_LETTERS, PAGES, main="documents")
         )
-        return ReadResult(parsed.documents, parsed[DEAD_LETTERS])
+        return FileReadResult(parsed.documents, parsed[DEAD_LETTERS], parsed[PAGES])

@@ -19,8 +19,8 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.transforms import window
 
 from pipeline.config import OutputSettings
-from pipeline.records import TABLES_BY_NAME, Table
-from pipeline.schemas import arrow_schema
+from pipeline.records import TABLES_BY_NAME, Table, table_label
+from pipeline.schemas import table_arrow_schema
 from transforms.sinks import CountRows, to_json_line
 
 
@@ -33,7 +33,7 @@ class ParquetSink(fileio.FileSink):
     """Records of one table, buffered and written as one Parquet file when the file closes."""
 
     def __init__(self, table: Table):
-        self._schema = arrow_schema(table.record)
+        self._schema = table_arrow_schema(table)
         self._rows: list[dict[str, Any]] = []
         self._handle: Any = None
 
@@ -106,7 +106,7 @@ class WriteWindowedTables(beam.PTransform):
 
     def expand(self, tables: dict[str, beam.PCollection]) -> dict[str, Any]:
         return {
-            name: rows | f"Write{name.title().replace('_', '')}" >> WriteWindowedTable(
+            name: rows | f"Write{table_label(name)}" >> WriteWindowedTable(
                 TABLES_BY_NAME[name], self._output, self._window_seconds)
             for name, rows in tables.items()
         }
