@@ -2,8 +2,8 @@
 
     articles -> Sketch (MinHash signature) + keys (id:, url:, hash:, one per LSH band)
     keys now + keys of earlier runs (index) -> packed by shard -> GroupByKey -> buckets -> pairs
-    candidate pairs + the candidates' sketches (side input) -> verified edges
-    verified edges -> connected components (one worker; edges are few) -> assignments
+    each shard's pairs + the candidates' sketches (side input) -> verified edges, in the shard
+    verified edges of all shards -> connected components (one worker; edges are few) -> assignments
     articles + this run's assignments (side input) -> articles that flow on | duplicates
 
 The keys, whose number grows with the data, are grouped by key in a shuffle that scales out; they
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import zlib
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import combinations
 from typing import Any, NamedTuple, Optional
 
@@ -172,51 +172,50 @@ def buckets(shard: tuple[int, Iterable[tuple[str, list[tuple[str, str]]]]], max_
     yield result
 
 
-def merge_candidates(parts: Iterable[Candidates]) -> Candidates:
-    merged = Candidates({}, set())
-    for part in parts:
-        merged.seen.update(part.seen)
-        for pair, method in part.pairs.items():
-            merged.pairs[pair] = best_method((method, merged.pairs.get(pair, method)))
-    return merged
-
-
 def best_method(methods: Iterable[str]) -> str:
     return min(methods, key=_METHOD_PRIORITY.__getitem__)
 
 
-def verify(candidates: Candidates, sketches: dict[str, Sketch], threshold: float) -> Iterator[Edge]:
-    """The candidate pairs that are near-duplicates: estimated similarity at or above the
-    threshold (pairs found by an exact key always are)."""
+class Verified(NamedTuple):
+    """What one shard's candidates came to: the near-duplicate pairs among them, and the articles
+    of this run that an earlier run wrote."""
+
+    edges: list[Edge]
+    seen: set[str]
+
+
+def verify(candidates: Candidates, sketches: Mapping[tuple[str, bool], Sketch], threshold: float) -> Iterator[Verified]:
+    """One shard's candidate pairs -> those that are near-duplicates: estimated similarity at or
+    above the threshold (pairs found by an exact key always are). `sketches`: (id, seen) -> Sketch;
+    the index's copy (seen) is preferred; pairs whose sketch is missing are skipped."""
+
+    def sketch(article_id: str) -> Optional[Sketch]:
+        return sketches.get((article_id, True)) or sketches.get((article_id, False))
+
+    edges = []
     for (first_id, second_id), method in candidates.pairs.items():
-        first, second = sketches.get(first_id), sketches.get(second_id)
+        first, second = sketch(first_id), sketch(second_id)
         if first is None or second is None:
             continue
         if method != MINHASH:
-            yield Edge(first, second, 1.0, method)
+            edges.append(Edge(first, second, 1.0, method))
             continue
         score = minhash.similarity(minhash.from_bytes(first.signature), minhash.from_bytes(second.signature))
         if score >= threshold:
-            yield Edge(first, second, score, method)
+            edges.append(Edge(first, second, score, method))
+    yield Verified(edges, candidates.seen)
 
 
-def resolve(candidates: Candidates, sketches: Iterable[Sketch], threshold: float) -> Iterator[tuple[str, Assignment]]:
-    """Candidates -> (article id, Assignment) for every article of this run that repeats another.
-    `sketches`: the candidates' sketches (several per id when the index has one too)."""
-    copies: dict[str, list[Sketch]] = defaultdict(list)
-    for sketch in sketches:  # one pass: a lookup per id in a side input costs far more
-        copies[sketch.article_id].append(sketch)
-    chosen = {article_id: preferred_sketch(found) for article_id, found in copies.items()}
-    for article_id in candidates.seen:
+def resolve(shards: Iterable[Verified]) -> Iterator[tuple[str, Assignment]]:
+    """Every shard's verified pairs -> (article id, Assignment) for every article of this run that
+    repeats another."""
+    shards = list(shards)
+    seen = set().union(*(shard.seen for shard in shards))
+    for article_id in seen:
         yield article_id, Assignment(article_id, 1.0, SEEN)
-    for article_id, assignment in assign(verify(candidates, chosen, threshold)):
-        if article_id not in candidates.seen:
+    for article_id, assignment in assign(edge for shard in shards for edge in shard.edges):
+        if article_id not in seen:
             yield article_id, assignment
-
-
-def preferred_sketch(sketches: Iterable[Sketch]) -> Sketch:
-    """One sketch per id: the index's copy (seen) if there is one."""
-    return max(sketches, key=lambda s: s.seen)
 
 
 def assign(edges: Iterable[Edge]) -> Iterator[tuple[str, Assignment]]:
@@ -293,7 +292,8 @@ class NearDedup(beam.PTransform):
                                                              lambda kv: kv[0])).with_output_types(_PackedKeys)
         )
         packed_keys = [now_keys]
-        sketch_inputs = [sketched[SketchFn.SKETCHES]]
+        now_sketches = sketched[SketchFn.SKETCHES]
+        earlier_sketches = None
         if self._earlier is not None:
             index_keys, earlier_sketches = self._earlier
             if self._narrow_earlier:
@@ -309,25 +309,36 @@ class NearDedup(beam.PTransform):
                                                                        "earlier", shards, lambda kv: kv[0]))
                 .with_output_types(_PackedKeys)
             )
-            sketch_inputs.append(earlier_sketches)
         candidates = (
             packed_keys
             | "AllKeys" >> beam.Flatten()
             | "GroupKeys" >> beam.GroupByKey()
             | "Buckets" >> beam.FlatMap(buckets, settings.max_bucket)
-            | "AllCandidates" >> beam.CombineGlobally(merge_candidates)
         )
-        # The signatures of the candidates only (few: the duplicates and their near misses) are
-        # looked up in side inputs; the sketches of every article are filtered where they are
-        # read, never shuffled (nor gathered by a Flatten, which a local runner would hold whole).
-        candidate_ids = beam.pvalue.AsSingleton(candidates | "CandidateIds" >> beam.Map(lambda c: c.ids))
-        candidate_sketches = [
-            sketches | f"{name}OfCandidates" >> beam.Filter(lambda s, ids: s.article_id in ids, candidate_ids)
-            .with_output_types(Sketch)
-            for name, sketches in zip(("", "Earlier"), sketch_inputs)
-        ] | "CandidateSketches" >> beam.Flatten()
-        assignments = candidates | "Resolve" >> beam.FlatMap(
-            resolve, beam.pvalue.AsList(candidate_sketches), settings.threshold)
+        # Each shard's pairs are verified where they are found, against the signatures in a side
+        # input: the pairs, which grow with the history on a runner that holds collections in
+        # memory, are never gathered in one place. The side input holds this run's sketches and,
+        # of the earlier runs', those of the candidates: narrowed, the articles sharing a key with
+        # this run (known before the shuffle, so bucketing and verifying fuse); else the ids the
+        # buckets name. Sketches are filtered where they are read, never shuffled.
+        if earlier_sketches is None:
+            sketches = now_sketches
+        else:
+            if self._narrow_earlier:
+                earlier_ids = index_keys | "EarlierIds" >> beam.Map(lambda k: k.article_id).with_output_types(str)
+            else:
+                earlier_ids = candidates | "CandidateIds" >> beam.FlatMap(lambda c: c.ids).with_output_types(str)
+            wanted = beam.pvalue.AsSingleton(earlier_ids | "EarlierIdSet" >> beam.combiners.ToSet())
+            sketches = (now_sketches, earlier_sketches | "EarlierOfCandidates" >> beam.Filter(
+                lambda s, ids: s.article_id in ids, wanted).with_output_types(Sketch)) | "Sketches" >> beam.Flatten()
+        by_id = beam.pvalue.AsDict(sketches | "ById" >> beam.Map(lambda s: ((s.article_id, s.seen), s))
+                                   .with_output_types(tuple[tuple[str, bool], Sketch]))
+        assignments = (
+            candidates
+            | "Verify" >> beam.FlatMap(verify, by_id, settings.threshold)
+            | "AllVerified" >> beam.combiners.ToList()
+            | "Resolve" >> beam.FlatMap(resolve)
+        )
         # Only this run's duplicates are in the side input, never the history.
         result = sketched.articles | "Apply" >> beam.FlatMap(
             apply_assignment, beam.pvalue.AsDict(assignments)
