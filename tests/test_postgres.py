@@ -144,6 +144,32 @@ def test_running_the_same_input_twice_leaves_every_table_unchanged(schema: str, 
     assert sorted(stored) == sorted((e["entity_id"], e["variants"], e["salience"]) for e in files)
 
 
+def test_a_duplicates_row_retracts_its_article_written_by_a_run_killed_before_its_commit(
+    schema: str, tmp_path: Path
+) -> None:
+    # A killed streaming segment wrote a story to the database; its replay chose another copy of
+    # the story as the representative and writes the first as its duplicate.
+    assert run_cli("--input", str(SEEDS), "--postgres-dsn", DSN, "--set", f"postgres.schema={schema}",
+                   "--output", str(tmp_path / "out")) == 0
+    with psycopg.connect(DSN) as conn:
+        orphan, kept = (a for (a,) in conn.execute(f"SELECT article_id FROM {schema}.articles ORDER BY 1"))
+    rows_of = {table: count(schema, table) for table in ("articles", "entities", "events")}
+    fn = UpsertFn(TABLES_BY_NAME["duplicates"], DSN, schema, retries=0, backoff_seconds=0,
+                  retract_from=("articles", "entities", "events"))
+    fn.setup()
+    try:
+        assert list(fn.process([Duplicate(kept, kept, "story", "seen", 1.0, "s", None)])) == []  # retracts nothing
+        assert [count(schema, table) for table in rows_of] == list(rows_of.values())
+        assert list(fn.process([Duplicate(orphan, kept, "story", "content", 1.0, "s", None)])) == []
+    finally:
+        fn.teardown()
+    with psycopg.connect(DSN) as conn:
+        for table in rows_of:
+            ids = {a for (a,) in conn.execute(f"SELECT DISTINCT article_id FROM {schema}.{table}")}
+            assert ids == {kept}, table  # the story once: its representative's rows only
+        assert (orphan, kept) in conn.execute(f"SELECT article_id, duplicate_of FROM {schema}.duplicates").fetchall()
+
+
 def test_a_dsn_missing_or_in_a_config_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NEWSBEAM_POSTGRES_DSN", raising=False)

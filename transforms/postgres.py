@@ -15,6 +15,10 @@ worker.
   is retried with back-off on a fresh connection; a batch the database refuses for its data is
   split in halves until the refused rows are alone, and each becomes a dead letter (stage
   `postgres`) while the rest are written.
+- A `duplicates` row retracts its article from `articles`, `entities` and `events` (same
+  transaction): an article is a duplicate or a written story, never both. Rows of a run killed
+  before its commit can otherwise outlive it: replayed with a copy of the story that arrived
+  meanwhile (a streaming segment), the run may choose the copy as the representative.
 """
 from __future__ import annotations
 
@@ -37,6 +41,8 @@ from transforms.dead_letters import DEAD_LETTERS, dead_letter
 STAGE = "postgres"
 NAMESPACE = "newsbeam.postgres"
 VERSIONS_TABLE = "newsbeam_tables"
+DUPLICATES_TABLE = "duplicates"
+RETRACTED_BY_DUPLICATES = ("articles", "entities", "events")  # the tables keyed by an article's rows
 _LOG = logging.getLogger(__name__)
 
 
@@ -144,8 +150,10 @@ def _transient(exc: BaseException) -> bool:
 class UpsertFn(beam.DoFn):
     """Batches of one table's records -> upserted rows; rows the database refuses -> dead letters."""
 
-    def __init__(self, table: Table, dsn: str, schema: str, retries: int, backoff_seconds: float):
+    def __init__(self, table: Table, dsn: str, schema: str, retries: int, backoff_seconds: float,
+                 retract_from: Sequence[str] = ()):
         self._table = table
+        self._retract = [f"DELETE FROM {schema}.{name} WHERE article_id = ANY(%s)" for name in retract_from]
         self._dsn = dsn
         self._schema = schema
         self._retries = retries
@@ -234,6 +242,9 @@ class UpsertFn(beam.DoFn):
                 self._copy(cur, self._staging, rows)
                 cur.execute(self._sql)
                 self._conflicted = not self._conflicted
+            retracted = [row.article_id for row in rows if row.article_id != row.duplicate_of] if self._retract else []
+            for sql in self._retract if retracted else ():
+                cur.execute(sql, (retracted,))
         self._conn.commit()
 
     def _copy(self, cur: Any, table: str, rows: list[tuple]) -> None:
@@ -269,7 +280,8 @@ class WriteToPostgres(beam.PTransform):
     def __init__(self, table: Table, dsn: str, schema: str, batch_size: int, retries: int, backoff_seconds: float):
         super().__init__()
         self._table = table
-        self._fn = UpsertFn(table, dsn, schema, retries, backoff_seconds)
+        retract = RETRACTED_BY_DUPLICATES if table.name == DUPLICATES_TABLE else ()
+        self._fn = UpsertFn(table, dsn, schema, retries, backoff_seconds, retract)
         self._batch_size = batch_size
 
     def expand(self, rows: beam.PCollection) -> beam.PCollection:
