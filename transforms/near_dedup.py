@@ -9,7 +9,8 @@
 The keys, whose number grows with the data, are grouped by key in a shuffle that scales out; they
 travel packed, many (key, id) pairs per element, into `dedup.shards` groups, because one Beam
 element per key costs more than the dedup itself. What meets in side inputs or on one worker is
-bounded by this run's candidates and duplicates, never by the history. A candidate pair is a
+bounded by this run and its candidates in the history (the earlier articles sharing a band with
+it), never by the whole history. A candidate pair is a
 near-duplicate when its estimated Jaccard similarity reaches `dedup.threshold`; pairs found by an
 exact key (the same URL or content hash as an article of an earlier run) need no estimate.
 
@@ -270,7 +271,8 @@ class NearDedup(beam.PTransform):
     seen=True), or None for a run that remembers nothing. `narrow_earlier`: only the index keys
     this run's articles also have go on to the shuffle (the run's key set is a side input; exact,
     since other keys pair no article of this run). For runners that hold collections in memory,
-    where the index outgrows the run: memory then follows the run, not the history.
+    where the index outgrows the run: memory then follows the run and its candidates, not the
+    whole history (on text built from shared templates, the candidates can be most of it).
     """
 
     def __init__(self, settings: DedupSettings, earlier: Optional[tuple[beam.PCollection, beam.PCollection]] = None,
