@@ -83,3 +83,8 @@ def count(schema: str, table: str) -> int:
 
 def counts(schema: str) -> dict[str, int]:
     return {table.name: count(schema, table.name) for table in TABLES}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slow tests first, so the two workers share them rather than one finishing them alone."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
