@@ -154,8 +154,7 @@ def test_a_duplicates_row_retracts_its_article_written_by_a_run_killed_before_it
     with psycopg.connect(DSN) as conn:
         orphan, kept = (a for (a,) in conn.execute(f"SELECT article_id FROM {schema}.articles ORDER BY 1"))
     rows_of = {table: count(schema, table) for table in ("articles", "entities", "events")}
-    fn = UpsertFn(TABLES_BY_NAME["duplicates"], DSN, schema, retries=0, backoff_seconds=0,
-                  retract_from=("articles", "entities", "events"))
+    fn = UpsertFn(TABLES_BY_NAME["duplicates"], DSN, schema, retries=0, backoff_seconds=0)
     fn.setup()
     try:
         assert list(fn.process([Duplicate(kept, kept, "story", "seen", 1.0, "s", None)])) == []  # retracts nothing

@@ -185,7 +185,7 @@ class Verified(NamedTuple):
     seen: set[str]
 
 
-def verify(candidates: Candidates, sketches: Mapping[tuple[str, bool], Sketch], threshold: float) -> Iterator[Verified]:
+def verify(candidates: Candidates, sketches: Mapping[tuple[str, bool], Sketch], threshold: float) -> Verified:
     """One shard's candidate pairs -> those that are near-duplicates: estimated similarity at or
     above the threshold (pairs found by an exact key always are). `sketches`: (id, seen) -> Sketch;
     the index's copy (seen) is preferred; pairs whose sketch is missing are skipped."""
@@ -204,7 +204,7 @@ def verify(candidates: Candidates, sketches: Mapping[tuple[str, bool], Sketch], 
         score = minhash.similarity(minhash.from_bytes(first.signature), minhash.from_bytes(second.signature))
         if score >= threshold:
             edges.append(Edge(first, second, score, method))
-    yield Verified(edges, candidates.seen)
+    return Verified(edges, candidates.seen)
 
 
 def resolve(shards: Iterable[Verified]) -> Iterator[tuple[str, Assignment]]:
@@ -337,7 +337,7 @@ class NearDedup(beam.PTransform):
                                    .with_output_types(tuple[tuple[str, bool], Sketch]))
         assignments = (
             candidates
-            | "Verify" >> beam.FlatMap(verify, by_id, settings.threshold)
+            | "Verify" >> beam.Map(verify, by_id, settings.threshold)
             | "AllVerified" >> beam.combiners.ToList()
             | "Resolve" >> beam.FlatMap(resolve)
         )

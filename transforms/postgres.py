@@ -37,12 +37,12 @@ from pipeline.config import PostgresSettings
 from pipeline.records import TABLES, TABLES_BY_NAME, DeadLetter, Table, table_label
 from pipeline.schemas import sql_columns, sql_ddl
 from transforms.dead_letters import DEAD_LETTERS, dead_letter
+from transforms.dedup import DUPLICATES
 
 STAGE = "postgres"
 NAMESPACE = "newsbeam.postgres"
 VERSIONS_TABLE = "newsbeam_tables"
-DUPLICATES_TABLE = "duplicates"
-RETRACTED_BY_DUPLICATES = ("articles", "entities", "events")  # the tables keyed by an article's rows
+RETRACTED_BY_DUPLICATES = ("articles", "entities", "events")  # the tables holding an article's rows
 _LOG = logging.getLogger(__name__)
 
 
@@ -150,10 +150,10 @@ def _transient(exc: BaseException) -> bool:
 class UpsertFn(beam.DoFn):
     """Batches of one table's records -> upserted rows; rows the database refuses -> dead letters."""
 
-    def __init__(self, table: Table, dsn: str, schema: str, retries: int, backoff_seconds: float,
-                 retract_from: Sequence[str] = ()):
+    def __init__(self, table: Table, dsn: str, schema: str, retries: int, backoff_seconds: float):
         self._table = table
-        self._retract = [f"DELETE FROM {schema}.{name} WHERE article_id = ANY(%s)" for name in retract_from]
+        self._retract = ([f"DELETE FROM {schema}.{name} WHERE article_id = ANY(%s)" for name in RETRACTED_BY_DUPLICATES]
+                         if table.name == DUPLICATES else [])
         self._dsn = dsn
         self._schema = schema
         self._retries = retries
@@ -242,9 +242,10 @@ class UpsertFn(beam.DoFn):
                 self._copy(cur, self._staging, rows)
                 cur.execute(self._sql)
                 self._conflicted = not self._conflicted
-            retracted = [row.article_id for row in rows if row.article_id != row.duplicate_of] if self._retract else []
-            for sql in self._retract if retracted else ():
-                cur.execute(sql, (retracted,))
+            if self._retract:  # never the row of an article that is its own representative (seen)
+                retracted = [row.article_id for row in rows if row.article_id != row.duplicate_of]
+                for sql in self._retract if retracted else ():
+                    cur.execute(sql, (retracted,))
         self._conn.commit()
 
     def _copy(self, cur: Any, table: str, rows: list[tuple]) -> None:
@@ -280,8 +281,7 @@ class WriteToPostgres(beam.PTransform):
     def __init__(self, table: Table, dsn: str, schema: str, batch_size: int, retries: int, backoff_seconds: float):
         super().__init__()
         self._table = table
-        retract = RETRACTED_BY_DUPLICATES if table.name == DUPLICATES_TABLE else ()
-        self._fn = UpsertFn(table, dsn, schema, retries, backoff_seconds, retract)
+        self._fn = UpsertFn(table, dsn, schema, retries, backoff_seconds)
         self._batch_size = batch_size
 
     def expand(self, rows: beam.PCollection) -> beam.PCollection:
