@@ -7,8 +7,9 @@
     articles + this run's assignments (side input) -> articles that flow on | duplicates
 
 The keys, whose number grows with the data, are grouped by key in a shuffle that scales out; they
-travel packed, many (key, id) pairs per element, into `dedup.shards` groups, because one Beam
-element per key costs more than the dedup itself. What meets in side inputs or on one worker is
+travel packed into `dedup.shards` groups, many (key, id) pairs per element as two arrays of 64-bit
+codes (`key_code`, `id_code`), because one Beam element, or one Python string, per key costs more
+than the dedup itself. What meets in side inputs or on one worker is
 bounded by this run and its candidates in the history (the earlier articles sharing a band with
 it), never by the whole history. A candidate pair is a
 near-duplicate when its estimated Jaccard similarity reaches `dedup.threshold`; pairs found by an
@@ -21,13 +22,14 @@ wrote (the same `article_id`) becomes a `seen` duplicate of itself.
 """
 from __future__ import annotations
 
-import zlib
+import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from itertools import combinations
 from typing import Any, NamedTuple, Optional
 
 import apache_beam as beam
+import numpy as np
 from apache_beam.metrics import Metrics
 
 from pipeline.config import DedupSettings
@@ -43,7 +45,28 @@ SEEN, MINHASH = "seen", "minhash"
 _METHOD_PRIORITY = {"url": 0, "content": 1, MINHASH: 2}
 
 
-_PackedKeys = tuple[int, tuple[str, list[tuple[str, str]]]]
+# (shard, (side, key codes, id codes)): uint64 arrays as bytes, "now" or "earlier".
+_PackedKeys = tuple[int, tuple[str, bytes, bytes]]
+# The two bits of a key code below its sign bit say what kind of key it is; a pair's method follows from it.
+_KINDS = ("id", "url", "hash", "band")
+_METHOD_OF_KIND = {1: "url", 2: "content", 3: MINHASH}
+_KIND_SHIFT = 61
+
+
+def _hash64(text: str) -> int:
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little")
+
+
+def key_code(key: str) -> int:
+    """A 63-bit code of a key (Beam's int coder is signed): its kind (id, url, hash, band) in the
+    top two bits, a hash below."""
+    kind, _ = key.split(":", 1)
+    return (_KINDS.index(kind) << _KIND_SHIFT) | (_hash64(key) >> 3)
+
+
+def id_code(article_id: str) -> int:
+    """A 63-bit code of an article id (n ids hold two equal codes with odds of about n^2 / 2^64)."""
+    return _hash64(article_id) >> 1
 
 
 class Edge(NamedTuple):
@@ -104,25 +127,24 @@ class SketchFn(SketchingFn):
         yield beam.pvalue.TaggedOutput(self.KEYS, [(key, article.article_id) for key in keys])
 
 
-def shard_of(key: str, shards: int) -> int:
-    return zlib.crc32(key.encode("utf-8")) % shards
+def pack(pairs: Iterable[tuple[str, str]], side: str, shards: int) -> Iterator[tuple[int, tuple[str, bytes, bytes]]]:
+    """(key, article id) pairs -> one (shard, (side, key codes, id codes)) per shard their keys fall in."""
+    pairs = list(pairs)
+    keys = np.fromiter((key_code(key) for key, _ in pairs), dtype=np.uint64, count=len(pairs))
+    ids = np.fromiter((id_code(article_id) for _, article_id in pairs), dtype=np.uint64, count=len(pairs))
+    of_shard = keys % np.uint64(shards)
+    for shard in np.unique(of_shard).tolist():
+        chosen = of_shard == shard
+        yield shard, (side, keys[chosen].tobytes(), ids[chosen].tobytes())
 
 
-def pack(batch: Iterable[Any], side: str, shards: int, key_of: Callable[[Any], str]) -> Iterator[tuple[int, tuple[str, list[Any]]]]:
-    """A batch of items -> one (shard, (side, items)) per shard their keys fall in."""
-    groups: dict[int, list[Any]] = defaultdict(list)
-    for item in batch:
-        groups[shard_of(key_of(item), shards)].append(item)
-    yield from ((shard, (side, items)) for shard, items in groups.items())
-
-
-def bucket_pairs(key: str, now: set[str], earlier: set[str], max_bucket: int) -> Iterator[tuple[tuple[str, str], str]]:
-    """((id, id), method) for the articles of this run sharing `key`, with each other and with the
-    articles of earlier runs that have it. A bucket larger than `max_bucket` pairs each member
-    with its smallest id only."""
-    method = {"url": "url", "hash": "content"}.get(key.split(":", 1)[0], MINHASH)
+def bucket_pairs(key: int, now: set[int], earlier: set[int], max_bucket: int) -> Iterator[tuple[tuple[int, int], str]]:
+    """((id, id), method) for the articles of this run sharing the key coded `key`, with each other
+    and with the articles of earlier runs that have it. A bucket larger than `max_bucket` pairs
+    each member with its smallest id only."""
+    method = _METHOD_OF_KIND[key >> _KIND_SHIFT]
     members = sorted(now | earlier)
-    pairs: Iterable[tuple[str, str]] = (
+    pairs: Iterable[tuple[int, int]] = (
         combinations(members, 2) if len(members) <= max_bucket else ((members[0], m) for m in members[1:])
     )
     for first, second in pairs:
@@ -131,44 +153,39 @@ def bucket_pairs(key: str, now: set[str], earlier: set[str], max_bucket: int) ->
 
 
 class Candidates(NamedTuple):
-    """What the buckets found: candidate pairs with their best method, and the articles of this
-    run that an earlier run wrote (their `id:` key is in the index)."""
+    """What the buckets found, by id code: candidate pairs with their best method, and the articles
+    of this run that an earlier run wrote (their `id:` key is in the index)."""
 
-    pairs: dict[tuple[str, str], str]
-    seen: set[str]
+    pairs: dict[tuple[int, int], str]
+    seen: set[int]
 
     @property
-    def ids(self) -> set[str]:
-        return {article_id for pair in self.pairs for article_id in pair}
+    def ids(self) -> set[int]:
+        return {code for pair in self.pairs for code in pair}
 
 
-def buckets(shard: tuple[int, Iterable[tuple[str, list[tuple[str, str]]]]], max_bucket: int) -> Iterator[Candidates]:
+def buckets(shard: tuple[int, Iterable[tuple[str, bytes, bytes]]], max_bucket: int) -> Iterator[Candidates]:
     """All keys of one shard -> its `Candidates`, one element (a pair shares many bands: emitting
-    it once per band would multiply the elements)."""
-    # Most keys belong to one article: keep a single (side, id) until a second one arrives.
-    found: dict[str, Any] = {}
-    for side, items in shard[1]:
-        for key, article_id in items:
-            entry = found.get(key)
-            if entry is None:
-                found[key] = (side, article_id)
-            elif isinstance(entry, tuple):
-                found[key] = [entry, (side, article_id)]
-            else:
-                entry.append((side, article_id))
+    it once per band would multiply the elements). The keys are sorted as arrays; only keys that
+    several articles share, one of them of this run, become Python objects."""
+    parts = list(shard[1])
+    keys = np.concatenate([np.frombuffer(key_codes, dtype=np.uint64) for _, key_codes, _ in parts])
+    ids = np.concatenate([np.frombuffer(id_codes, dtype=np.uint64) for _, _, id_codes in parts])
+    now = np.concatenate([np.full(len(key_codes) // 8, side == "now") for side, key_codes, _ in parts])
+    order = np.argsort(keys, kind="stable")
+    keys, ids, now = keys[order], ids[order], now[order]
+    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
+    ends = np.append(starts[1:], len(keys))
+    shared = (ends - starts > 1) & (np.add.reduceat(now, starts) > 0) if len(keys) else np.zeros(0, bool)
     result = Candidates({}, set())
-    for key, entry in found.items():
-        if isinstance(entry, tuple):
-            continue  # one article: no pair, and not seen before
-        now = {article_id for side, article_id in entry if side == "now"}
-        earlier = {article_id for side, article_id in entry if side != "now"}
-        if not now:
+    for start, end in zip(starts[shared].tolist(), ends[shared].tolist()):
+        key = int(keys[start])
+        members_now = set(ids[start:end][now[start:end]].tolist())
+        earlier = set(ids[start:end][~now[start:end]].tolist())
+        if key >> _KIND_SHIFT == 0:  # an id: key
+            result.seen.update(members_now & earlier)
             continue
-        if key.startswith("id:"):
-            if earlier:
-                result.seen.add(key[3:])
-            continue
-        for pair, method in bucket_pairs(key, now, earlier, max_bucket):
+        for pair, method in bucket_pairs(key, members_now, earlier, max_bucket):
             result.pairs[pair] = best_method((method, result.pairs.get(pair, method)))
     yield result
 
@@ -185,13 +202,13 @@ class Verified(NamedTuple):
     seen: set[str]
 
 
-def verify(candidates: Candidates, sketches: Mapping[tuple[str, bool], Sketch], threshold: float) -> Verified:
+def verify(candidates: Candidates, sketches: Mapping[tuple[int, bool], Sketch], threshold: float) -> Verified:
     """One shard's candidate pairs -> those that are near-duplicates: estimated similarity at or
-    above the threshold (pairs found by an exact key always are). `sketches`: (id, seen) -> Sketch;
-    the index's copy (seen) is preferred; pairs whose sketch is missing are skipped."""
+    above the threshold (pairs found by an exact key always are). `sketches`: (id code, seen) ->
+    Sketch; the index's copy (seen) is preferred; pairs whose sketch is missing are skipped."""
 
-    def sketch(article_id: str) -> Optional[Sketch]:
-        return sketches.get((article_id, True)) or sketches.get((article_id, False))
+    def sketch(code: int) -> Optional[Sketch]:
+        return sketches.get((code, True)) or sketches.get((code, False))
 
     edges = []
     for (first_id, second_id), method in candidates.pairs.items():
@@ -204,7 +221,7 @@ def verify(candidates: Candidates, sketches: Mapping[tuple[str, bool], Sketch], 
         score = minhash.similarity(minhash.from_bytes(first.signature), minhash.from_bytes(second.signature))
         if score >= threshold:
             edges.append(Edge(first, second, score, method))
-    return Verified(edges, candidates.seen)
+    return Verified(edges, {sketches[code, False].article_id for code in candidates.seen if (code, False) in sketches})
 
 
 def resolve(shards: Iterable[Verified]) -> Iterator[tuple[str, Assignment]]:
@@ -290,8 +307,8 @@ class NearDedup(beam.PTransform):
         now_keys = (
             sketched[SketchFn.KEYS]
             | "BatchKeys" >> beam.BatchElements(min_batch_size=64, max_batch_size=2048)
-            | "PackKeys" >> beam.FlatMap(lambda batch: pack((kv for keys in batch for kv in keys), "now", shards,
-                                                             lambda kv: kv[0])).with_output_types(_PackedKeys)
+            | "PackKeys" >> beam.FlatMap(lambda batch: pack((kv for keys in batch for kv in keys), "now", shards))
+            .with_output_types(_PackedKeys)
         )
         packed_keys = [now_keys]
         now_sketches = sketched[SketchFn.SKETCHES]
@@ -308,7 +325,7 @@ class NearDedup(beam.PTransform):
                 index_keys
                 | "BatchEarlierKeys" >> beam.BatchElements(min_batch_size=64, max_batch_size=2048)
                 | "PackEarlierKeys" >> beam.FlatMap(lambda batch: pack(((k.key, k.article_id) for k in batch),
-                                                                       "earlier", shards, lambda kv: kv[0]))
+                                                                       "earlier", shards))
                 .with_output_types(_PackedKeys)
             )
         candidates = (
@@ -327,14 +344,14 @@ class NearDedup(beam.PTransform):
             sketches = now_sketches
         else:
             if self._narrow_earlier:
-                earlier_ids = index_keys | "EarlierIds" >> beam.Map(lambda k: k.article_id).with_output_types(str)
+                earlier_ids = index_keys | "EarlierIds" >> beam.Map(lambda k: id_code(k.article_id)).with_output_types(int)
             else:
-                earlier_ids = candidates | "CandidateIds" >> beam.FlatMap(lambda c: c.ids).with_output_types(str)
+                earlier_ids = candidates | "CandidateIds" >> beam.FlatMap(lambda c: c.ids).with_output_types(int)
             wanted = beam.pvalue.AsSingleton(earlier_ids | "EarlierIdSet" >> beam.combiners.ToSet())
             sketches = (now_sketches, earlier_sketches | "EarlierOfCandidates" >> beam.Filter(
-                lambda s, ids: s.article_id in ids, wanted).with_output_types(Sketch)) | "Sketches" >> beam.Flatten()
-        by_id = beam.pvalue.AsDict(sketches | "ById" >> beam.Map(lambda s: ((s.article_id, s.seen), s))
-                                   .with_output_types(tuple[tuple[str, bool], Sketch]))
+                lambda s, ids: id_code(s.article_id) in ids, wanted).with_output_types(Sketch)) | "Sketches" >> beam.Flatten()
+        by_id = beam.pvalue.AsDict(sketches | "ById" >> beam.Map(lambda s: ((id_code(s.article_id), s.seen), s))
+                                   .with_output_types(tuple[tuple[int, bool], Sketch]))
         assignments = (
             candidates
             | "Verify" >> beam.Map(verify, by_id, settings.threshold)
