@@ -23,8 +23,7 @@ wrote (the same `article_id`) becomes a `seen` duplicate of itself.
 from __future__ import annotations
 
 import hashlib
-from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from itertools import combinations
 from typing import Any, NamedTuple, Optional
 
