@@ -271,13 +271,21 @@ class DaskRunnerResult(beam_dask.DaskRunnerResult):
         self._metrics: Optional[_Metrics] = None
 
     def wait_until_finish(self, duration: Optional[int] = None) -> str:
-        state = super().wait_until_finish(duration)
-        if state == PipelineState.DONE and self._metrics is None:
-            totals: dict[MetricKey, int] = collections.defaultdict(int)
-            for counters in self._bundle_counters():
-                for key, value in counters.values.items():
-                    totals[key] += value
-            self._metrics = _Metrics(dict(totals))
+        """The final state; then the client is closed (left open, it kept the cluster's worker
+        processes alive after the LocalCluster closed, polling a scheduler that was gone)."""
+        try:
+            state = super().wait_until_finish(duration)
+            if state == PipelineState.DONE and self._metrics is None:
+                totals: dict[MetricKey, int] = collections.defaultdict(int)
+                for counters in self._bundle_counters():
+                    for key, value in counters.values.items():
+                        totals[key] += value
+                self._metrics = _Metrics(dict(totals))
+        except BaseException:
+            self.client.close()
+            raise
+        if PipelineState.is_terminal(state):
+            self.client.close()
         return state
 
     def _bundle_counters(self) -> Iterator[_Counters]:

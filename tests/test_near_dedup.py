@@ -5,6 +5,7 @@ import shutil
 from pathlib import Path
 
 import apache_beam as beam
+import pyarrow as pa
 import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
@@ -14,8 +15,8 @@ from tests.conftest import SEEDS, read_table, run_cli
 from tests.fixtures import article
 from transforms.dedup import cluster_id
 from pipeline.records import IndexKey
-from transforms.dedup_index import IndexRowsFn
-from transforms.near_dedup import NearDedup
+from transforms.dedup_index import IndexRowsFn, RecordsFn
+from transforms.near_dedup import MINHASH, NearDedup, buckets, id_code, key_code, pack
 
 OPTIONS = ["--runner=FnApiRunner"]
 SEED_TEXTS = [p.read_text(encoding="utf-8") for p in sorted(SEEDS.glob("*.txt"))]
@@ -152,3 +153,49 @@ def test_a_failed_run_adds_nothing_to_the_index(tmp_path: Path, monkeypatch: pyt
     monkeypatch.undo()
     assert run_with_index(SEEDS, tmp_path / "out", tmp_path / "state") == 0
     assert len(read_table(tmp_path / "out", "articles")) == 2
+
+
+def _shard(*parts: tuple[str, list[tuple[str, str]]]) -> tuple[int, list[tuple[str, bytes, bytes]]]:
+    """One shard's packed keys, as the shuffle hands them to `buckets`, from (side, [(key, id)])."""
+    packed = [element for side, pairs in parts for _, element in pack(pairs, side, shards=1)]
+    return 0, packed
+
+
+def test_buckets_pair_articles_sharing_a_key_and_name_articles_an_earlier_run_wrote() -> None:
+    shard = _shard(
+        ("now", [("band:00:aa", "new-1"), ("band:00:aa", "new-2"), ("url:https://x.org/1", "new-1"),
+                 ("id:new-3", "new-3"), ("band:01:bb", "new-3"), ("band:02:cc", "new-4")]),
+        ("earlier", [("url:https://x.org/1", "old-1"), ("id:new-3", "new-3"), ("band:01:bb", "new-3"),
+                     ("band:03:dd", "old-2"), ("band:03:dd", "old-3")]),
+    )
+    (found,) = buckets(shard, max_bucket=50)
+    code = {name: id_code(name) for name in ("new-1", "new-2", "new-3", "old-1")}
+    pair = lambda a, b: tuple(sorted((code[a], code[b])))  # noqa: E731
+    # a band shared in this run, a URL shared with an earlier run; a band held by one article, or
+    # only by earlier articles, pairs nothing; new-3 is an article an earlier run wrote
+    assert found.pairs == {pair("new-1", "new-2"): MINHASH, pair("new-1", "old-1"): "url"}
+    assert found.seen == {code["new-3"]}
+
+
+def test_a_bucket_larger_than_max_bucket_pairs_each_member_with_one() -> None:
+    names = [f"a{n}" for n in range(6)]
+    (found,) = buckets(_shard(("now", [("band:00:aa", name) for name in names])), max_bucket=3)
+    smallest = min(id_code(name) for name in names)
+    assert len(found.pairs) == 5 and all(smallest in pair for pair in found.pairs)
+    (small,) = buckets(_shard(("now", [("band:00:aa", name) for name in names[:3]])), max_bucket=3)
+    assert len(small.pairs) == 3
+
+
+def test_key_and_id_codes_fit_beams_signed_int_coder_and_keep_the_key_kind() -> None:
+    keys = ["id:x", "url:https://x.org/", "hash:00ff", "band:31:ffffffffffffffff"]
+    codes = [key_code(key) for key in keys]
+    assert [c >> 61 for c in codes] == [0, 1, 2, 3]
+    assert all(0 <= c < 2**63 for c in codes) and all(0 <= id_code(f"id-{n}") < 2**63 for n in range(1000))
+    assert len({id_code(f"id-{n}") for n in range(100_000)}) == 100_000
+
+
+def test_index_rows_are_read_back_whole_a_few_thousand_at_a_time() -> None:
+    table = pa.table({"key": [f"band:00:{n:016x}" for n in range(10_000)],
+                      "article_id": [f"article-{n % 700}" for n in range(10_000)]})
+    rows = list(RecordsFn(IndexKey).process(table))
+    assert rows == [IndexKey(f"band:00:{n:016x}", f"article-{n % 700}") for n in range(10_000)]
