@@ -22,7 +22,6 @@ wrote (the same `article_id`) becomes a `seen` duplicate of itself.
 """
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Iterator, Mapping
 from itertools import combinations
 from typing import Any, NamedTuple, Optional
@@ -34,7 +33,7 @@ from apache_beam.metrics import Metrics
 from pipeline.config import DedupSettings
 from pipeline.records import Article, DeadLetter, Duplicate, IndexKey, Sketch
 from transforms import minhash
-from transforms.dead_letters import DEAD_LETTERS, guarded
+from transforms.dead_letters import DEAD_LETTERS, guarded, stable_id
 from transforms.dedup import DUPLICATES, DedupResult, duplicate_row, rank
 
 NAMESPACE = "newsbeam.dedup"
@@ -53,7 +52,7 @@ _KIND_SHIFT = 61
 
 
 def _hash64(text: str) -> int:
-    return int.from_bytes(hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little")
+    return int(stable_id(text), 16)
 
 
 def key_code(key: str) -> int:
@@ -126,7 +125,7 @@ class SketchFn(SketchingFn):
         yield beam.pvalue.TaggedOutput(self.KEYS, [(key, article.article_id) for key in keys])
 
 
-def pack(pairs: Iterable[tuple[str, str]], side: str, shards: int) -> Iterator[tuple[int, tuple[str, bytes, bytes]]]:
+def pack(pairs: Iterable[tuple[str, str]], side: str, shards: int) -> Iterator[_PackedKeys]:
     """(key, article id) pairs -> one (shard, (side, key codes, id codes)) per shard their keys fall in."""
     pairs = list(pairs)
     keys = np.fromiter((key_code(key) for key, _ in pairs), dtype=np.uint64, count=len(pairs))
