@@ -73,7 +73,7 @@ def build_pipeline(
     unique = cleaned.articles | "Dedup" >> ExactDedup()
     stages = [unique]
     if settings.dedup.near or settings.dedup.index:
-        earlier = dedup_index.read_earlier(pipeline, [settings.index_path, *history]) if settings.dedup.index else None
+        earlier = dedup_index.read_earlier([settings.index_path, *history]) if settings.dedup.index else None
         stages.append(unique.articles | "NearDedup" >> NearDedup(settings.dedup, earlier,
                                                                  narrow_earlier=not is_remote(pipeline.options)))
     annotated = stages[-1].articles | "Entities" >> ExtractEntities(settings.entities, settings.progress_seconds,

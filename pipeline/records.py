@@ -201,11 +201,18 @@ class Sketch(NamedTuple):
     seen: bool  # written by an earlier run (from the index)
 
 
-class IndexKey(NamedTuple):
-    """Cross-run index: a key (`id:`, `url:`, `hash:` or an LSH band) of an article written earlier."""
+class ArticleKeys(NamedTuple):
+    """Cross-run index: the codes of the keys of an article written earlier (`transforms.dedup_keys`)."""
 
-    key: str
-    article_id: str
+    id_code: int
+    key_codes: list[int]
+
+
+class KeyBlock(NamedTuple):
+    """Keys of many articles in transit: (key code, id code) rows as two uint64 arrays' bytes."""
+
+    key_codes: bytes
+    id_codes: bytes
 
 
 class AnnotatedArticle(NamedTuple):
@@ -435,6 +442,6 @@ def table_label(name: str) -> str:
     """A table's name as part of step labels: `event_clusters` -> `EventClusters`."""
     return name.title().replace("_", "")
 
-for _record in (RawDocument, FeedEntry, FeedState, SeenEntry, Sketch, IndexKey, AnnotatedArticle, Article, Entity, Event,
+for _record in (RawDocument, FeedEntry, FeedState, SeenEntry, Sketch, ArticleKeys, KeyBlock, AnnotatedArticle, Article, Entity, Event,
                 EventCluster, Duplicate, DeadLetter):
     beam.coders.registry.register_coder(_record, beam.coders.RowCoder)

@@ -23,7 +23,7 @@ from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from pipeline.config import ConfigError, FeedSource, Settings
-from pipeline import lake, segments
+from pipeline import lake, memory, segments
 from pipeline.graph import Tables, build_pipeline
 from pipeline.options import pipeline_options
 from pipeline.records import FeedState
@@ -214,7 +214,7 @@ def _execute(job: Job, settings: Settings, patterns: list[str], history: Sequenc
     tables = build_pipeline(pipeline, settings, patterns, job.taxonomy, job.lang, job.feed_states, pending,
                             index_pending, job.actors, history)
     add_sinks(tables, settings, job.postgres_dsn)
-    with dask_cluster(settings, job.options):
+    with dask_cluster(settings, job.options), memory.handed_back():
         result = pipeline.run()
         result.wait_until_finish()
     if settings.bigquery.table_prefix:

@@ -33,7 +33,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.transforms import window
 from apache_beam.transforms.periodicsequence import PeriodicImpulse
 
-from pipeline import lake
+from pipeline import lake, memory
 from pipeline.config import FeedSource, Settings
 from pipeline.graph import Tables
 from pipeline.records import FeedState
@@ -91,7 +91,7 @@ def build_stream(pipeline: beam.Pipeline, settings: Settings, taxonomy: Taxonomy
                                           first_sighting_days=settings.dedup.expiry_days if expires else None,
                                           poll_seconds=period)
     cleaned = read.documents | "Clean" >> CleanArticles(settings.clean)
-    earlier = dedup_index.read_earlier(pipeline, [settings.index_path]) if settings.dedup.index else None
+    earlier = dedup_index.read_earlier([settings.index_path]) if settings.dedup.index else None
     articles, duplicates = (
         cleaned.articles
         | "AcrossWindows" >> beam.WindowInto(window.GlobalWindows())
@@ -185,8 +185,9 @@ def _segment(settings: Settings, options: PipelineOptions, taxonomy: Taxonomy, l
     pipeline = beam.Pipeline(options=batch)
     write(build_stream(pipeline, staged, taxonomy, lang, actors, start, stop,
                        feed_state.VALIDATORS.load(state_dir), pending, index_pending, expires=False), staged)
-    result = pipeline.run()
-    result.wait_until_finish()
+    with memory.handed_back():
+        result = pipeline.run()
+        result.wait_until_finish()
     commit = lake.Commit(output_dir, segment_id, "", tuple(settings.output.formats), index_pending,
                          settings.index_path if index_pending else None, state_dir, pending,
                          settings.dedup.expiry_days, windowed=True)

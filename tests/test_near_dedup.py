@@ -3,20 +3,27 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import NamedTuple
 
 import apache_beam as beam
+import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from pipeline.config import DedupSettings
+from pipeline.schemas import arrow_schema
 from tests.conftest import SEEDS, read_table, run_cli
 from tests.fixtures import article
 from transforms.dedup import cluster_id
-from pipeline.records import IndexKey
-from transforms.dedup_index import IndexRowsFn, RecordsFn
-from transforms.near_dedup import MINHASH, NearDedup, buckets, id_code, key_code, pack
+from pipeline.records import ArticleKeys, KeyBlock, Sketch
+from transforms import dedup_index, dedup_keys
+from transforms.dedup_index import IndexRowsFn, key_blocks, sketch_tables
+from transforms.dedup_keys import id_code, key_code
+from transforms.near_dedup import Candidates, Earlier, NearDedup, buckets, members, merged, narrowed, pack
+from transforms.sketch_table import SketchTable
 
 OPTIONS = ["--runner=FnApiRunner"]
 SEED_TEXTS = [p.read_text(encoding="utf-8") for p in sorted(SEEDS.glob("*.txt"))]
@@ -54,6 +61,30 @@ def test_near_duplicates_cluster_behind_the_earliest_article() -> None:
         )
 
 
+class InMemoryKeys(NamedTuple):
+    """An index's keys held in memory."""
+
+    block: KeyBlock
+
+    def read(self, keys_now: np.ndarray) -> KeyBlock:
+        return narrowed(self.block, keys_now)
+
+    def blocks(self, pipeline: beam.Pipeline) -> beam.PCollection:
+        return pipeline | "IndexKeys" >> beam.Create([self.block])
+
+
+class InMemorySketches(NamedTuple):
+    """An index's sketches held in memory."""
+
+    table: SketchTable
+
+    def read(self, wanted: np.ndarray) -> SketchTable:
+        return self.table.take(np.flatnonzero(members(self.table.codes, wanted)))
+
+    def tables(self, pipeline: beam.Pipeline) -> beam.PCollection:
+        return pipeline | "IndexSketches" >> beam.Create([self.table])
+
+
 @pytest.mark.parametrize("narrow_earlier", [False, True])
 def test_a_run_against_the_index_finds_the_same_duplicates_with_the_index_narrowed_or_not(
         narrow_earlier: bool) -> None:
@@ -62,12 +93,14 @@ def test_a_run_against_the_index_finds_the_same_duplicates_with_the_index_narrow
     indexer.setup()
     earlier_articles = [article("old-story", STORY, day=1), article("old-other", OTHER, day=1)]
     rows = [row for a in earlier_articles for row in indexer.process(a)]
-    keys = [row for row in rows if isinstance(row, IndexKey)]
-    sketches = [row.value for row in rows if isinstance(row, beam.pvalue.TaggedOutput)]
+    keys = merged(KeyBlock(np.array(row.key_codes, np.uint64).tobytes(),
+                           np.full(len(row.key_codes), row.id_code, np.uint64).tobytes())
+                  for row in rows if isinstance(row, ArticleKeys))
+    sketches = SketchTable.of_sketches([row.value for row in rows if isinstance(row, beam.pvalue.TaggedOutput)])
     now = [article("copy", retitled(STORY), day=2), article("old-other", OTHER, day=1),
            article("new", truncated(SEED_TEXTS[1], 0.2), day=2)]
     with TestPipeline(argv=OPTIONS) as p:
-        earlier = (p | "Keys" >> beam.Create(keys), p | "Sketches" >> beam.Create(sketches))
+        earlier = Earlier(InMemoryKeys(keys), InMemorySketches(sketches))
         result = p | beam.Create(now) | NearDedup(settings, earlier, narrow_earlier=narrow_earlier)
         assert_that(result.articles | beam.Map(lambda a: a.article_id), equal_to(["new"]), label="kept")
         assert_that(result.duplicates | beam.Map(lambda d: (d.article_id, d.duplicate_of, d.method)),
@@ -157,8 +190,16 @@ def test_a_failed_run_adds_nothing_to_the_index(tmp_path: Path, monkeypatch: pyt
 
 def _shard(*parts: tuple[str, list[tuple[str, str]]]) -> tuple[int, list[tuple[str, bytes, bytes]]]:
     """One shard's packed keys, as the shuffle hands them to `buckets`, from (side, [(key, id)])."""
-    packed = [element for side, pairs in parts for _, element in pack(pairs, side, shards=1)]
+    packed = []
+    for side, pairs in parts:
+        block = KeyBlock(dedup_keys.codes([key for key, _ in pairs]).tobytes(),
+                         np.array([id_code(i) for _, i in pairs], dtype=np.uint64).tobytes())
+        packed.extend(element for _, element in pack(block, side, shards=1))
     return 0, packed
+
+
+def _pairs(found: Candidates) -> dict[tuple[int, int], int]:
+    return {(a, b): kind for a, b, kind in zip(found.first.tolist(), found.second.tolist(), found.kinds.tolist())}
 
 
 def test_buckets_pair_articles_sharing_a_key_and_name_articles_an_earlier_run_wrote() -> None:
@@ -173,29 +214,95 @@ def test_buckets_pair_articles_sharing_a_key_and_name_articles_an_earlier_run_wr
     pair = lambda a, b: tuple(sorted((code[a], code[b])))  # noqa: E731
     # a band shared in this run, a URL shared with an earlier run; a band held by one article, or
     # only by earlier articles, pairs nothing; new-3 is an article an earlier run wrote
-    assert found.pairs == {pair("new-1", "new-2"): MINHASH, pair("new-1", "old-1"): "url"}
-    assert found.seen == {code["new-3"]}
+    assert _pairs(found) == {pair("new-1", "new-2"): dedup_keys.BAND, pair("new-1", "old-1"): dedup_keys.URL}
+    assert found.seen.tolist() == [code["new-3"]]
+
+
+def test_a_pair_sharing_several_keys_is_one_candidate_with_its_most_exact_key() -> None:
+    shard = _shard(("now", [("band:00:aa", "a"), ("band:01:bb", "a"), ("hash:ff", "a"), ("band:00:aa", "b"),
+                            ("band:01:bb", "b"), ("band:02:cc", "a")]),
+                   ("earlier", [("hash:ff", "b"), ("band:02:cc", "c")]))
+    (found,) = buckets(shard, max_bucket=50)
+    pair = tuple(sorted((id_code("a"), id_code("b"))))
+    assert _pairs(found) == {pair: dedup_keys.HASH, tuple(sorted((id_code("a"), id_code("c")))): dedup_keys.BAND}
 
 
 def test_a_bucket_larger_than_max_bucket_pairs_each_member_with_one() -> None:
     names = [f"a{n}" for n in range(6)]
     (found,) = buckets(_shard(("now", [("band:00:aa", name) for name in names])), max_bucket=3)
     smallest = min(id_code(name) for name in names)
-    assert len(found.pairs) == 5 and all(smallest in pair for pair in found.pairs)
+    assert len(_pairs(found)) == 5 and all(smallest in pair for pair in _pairs(found))
     (small,) = buckets(_shard(("now", [("band:00:aa", name) for name in names[:3]])), max_bucket=3)
-    assert len(small.pairs) == 3
+    assert len(_pairs(small)) == 3
+
+
+def test_keys_held_by_one_article_find_nothing() -> None:
+    (found,) = buckets(_shard(("now", [("band:00:aa", "a"), ("id:a", "a")]), ("earlier", [("band:01:bb", "b")])), 50)
+    assert not len(found.first) and not len(found.seen)
 
 
 def test_key_and_id_codes_fit_beams_signed_int_coder_and_keep_the_key_kind() -> None:
     keys = ["id:x", "url:https://x.org/", "hash:00ff", "band:31:ffffffffffffffff"]
     codes = [key_code(key) for key in keys]
-    assert [c >> 61 for c in codes] == [0, 1, 2, 3]
+    assert [dedup_keys.kind(c) for c in codes] == [dedup_keys.ID, dedup_keys.URL, dedup_keys.HASH, dedup_keys.BAND]
     assert all(0 <= c < 2**63 for c in codes) and all(0 <= id_code(f"id-{n}") < 2**63 for n in range(1000))
     assert len({id_code(f"id-{n}") for n in range(100_000)}) == 100_000
 
 
-def test_index_rows_are_read_back_whole_a_few_thousand_at_a_time() -> None:
-    table = pa.table({"key": [f"band:00:{n:016x}" for n in range(10_000)],
-                      "article_id": [f"article-{n % 700}" for n in range(10_000)]})
-    rows = list(RecordsFn(IndexKey).process(table))
-    assert rows == [IndexKey(f"band:00:{n:016x}", f"article-{n % 700}") for n in range(10_000)]
+def test_index_keys_are_read_as_blocks_of_codes_from_this_and_the_earlier_file_format() -> None:
+    keys = [f"band:00:{n:016x}" for n in range(10_000)]
+    ids = [f"article-{n // 10}" for n in range(10_000)]  # 1,000 articles of 10 keys
+    expected = (dedup_keys.codes(keys).tolist(), [id_code(i) for i in ids])
+    per_article = pa.Table.from_pylist(
+        [{"id_code": id_code(f"article-{a}"), "key_codes": expected[0][a * 10:a * 10 + 10]} for a in range(1000)],
+        schema=arrow_schema(ArticleKeys))
+    for table, rows in ((per_article, 400), (pa.table({"key": keys, "article_id": ids}), 4000)):  # 2nd: version 0.1
+        blocks = list(key_blocks(table, rows=rows))
+        assert [len(b.key_codes) // 8 for b in blocks] == [4000, 4000, 2000]
+        arrays = [dedup_keys.arrays(b) for b in blocks]
+        assert (np.concatenate([k for k, _ in arrays]).tolist(), np.concatenate([i for _, i in arrays]).tolist()) \
+            == expected
+
+
+def test_index_sketches_are_read_as_tables_that_give_back_each_sketch() -> None:
+    from datetime import datetime, timezone
+    sketches = [Sketch(f"a{n}", datetime(2024, 1, 1 + n % 28, 6, 30, 1, 250, tzinfo=timezone.utc) if n % 3 else None,
+                       100 + n, np.arange(n, n + 16, dtype="<u4").tobytes(), True) for n in range(100)]
+    table = pa.Table.from_pylist([s._asdict() for s in sketches], schema=arrow_schema(Sketch))
+    tables = list(sketch_tables(table, rows=40))
+    assert [len(t) for t in tables] == [40, 40, 20]
+    merged = SketchTable.concat(tables)
+    rows = merged.find(np.array([id_code(s.article_id) for s in sketches] + [id_code("missing")], dtype=np.uint64))
+    assert rows[-1] == -1
+    assert [merged.sketch(row) for row in rows[:-1].tolist()] == sketches
+
+
+def test_the_index_reads_only_the_keys_and_sketches_a_run_shares_with_it(tmp_path: Path) -> None:
+    (tmp_path / "sketches").mkdir()
+    (tmp_path / "keys").mkdir()
+    for part in range(2):
+        names = [f"p{part}-{n}" for n in range(300)]
+        sketches = [Sketch(name, None, n, np.full(8, n, "<u4").tobytes(), True) for n, name in enumerate(names)]
+        pq.write_table(pa.Table.from_pylist([s._asdict() for s in sketches], schema=arrow_schema(Sketch)),
+                       tmp_path / "sketches" / f"run{part}.parquet", row_group_size=100)
+        keys = [{"id_code": id_code(name), "key_codes": [key_code(f"url:{name}"), key_code("band:00:aa")]}
+                for name in names]
+        pq.write_table(pa.Table.from_pylist(keys, schema=arrow_schema(ArticleKeys)),
+                       tmp_path / "keys" / f"run{part}.parquet", row_group_size=100)
+    index = dedup_index.read_earlier([str(tmp_path), str(tmp_path / "empty")])
+    assert index is not None and index.keys.dirs == (str(tmp_path),)
+    keys_now = np.sort(np.array([key_code("url:p1-5"), key_code("url:new")], dtype=np.uint64))
+    shared, articles = dedup_keys.arrays(index.keys.read(keys_now))
+    assert shared.tolist() == [key_code("url:p1-5")] and articles.tolist() == [id_code("p1-5")]
+    wanted = sorted(id_code(name) for name in ("p0-7", "p1-299", "p1-150", "nobody"))
+    table = index.sketches.read(np.array(wanted, dtype=np.uint64))
+    assert sorted(table.article_ids) == ["p0-7", "p1-150", "p1-299"]
+    assert table.sketch(int(table.find(np.array([id_code("p1-150")], dtype=np.uint64))[0])).word_count == 150
+
+
+def test_a_sketch_table_finds_the_index_copy_of_an_article_first() -> None:
+    now = Sketch("a", None, 10, np.zeros(8, "<u4").tobytes(), False)
+    indexed = now._replace(word_count=12, seen=True)
+    table = SketchTable.concat([SketchTable.of_sketches([now]), SketchTable.of_sketches([indexed])])
+    (row,) = table.find(np.array([id_code("a")], dtype=np.uint64)).tolist()
+    assert table.sketch(row) == indexed

@@ -1,12 +1,14 @@
 """The cross-run index: what earlier runs wrote, as Parquet, so a run adds only new stories.
 
-    <index dir>/keys/*.parquet       IndexKey(key, article_id): id:, url:, hash: and LSH band keys
+    <index dir>/keys/*.parquet       ArticleKeys(id_code, key_codes): id:, url:, hash: and LSH band keys
     <index dir>/sketches/*.parquet   Sketch(article_id, published, word_count, signature, seen=True)
 
-A run reads both as PCollections and joins them by key and by id (`near_dedup.NearDedup`): the
-history is never a side input. The articles a run writes are added as new files under a pending
-directory, which `commit` moves into place only after the run succeeded, so a failed run never
-hides its stories from the next one.
+Both are read as arrays (`KeyBlock`s, `SketchTable`s), never as an object per row, and either
+where they are used (`IndexKeys.read`, `IndexSketches.read`: narrowed to this run's keys and
+candidates as they are read, for the local runners) or as PCollections (`blocks`, `tables`: the
+keys joined with the run's in a shuffle, on runners that scale out). The articles a run writes
+are added as new files under a pending directory, which `commit` moves into place only after the
+run succeeded, so a failed run never hides its stories from the next one.
 """
 from __future__ import annotations
 
@@ -15,16 +17,22 @@ from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple, Optional
 
 import apache_beam as beam
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 from apache_beam.io import ReadFromParquetBatched, WriteToParquet
 from apache_beam.io.filesystems import FileSystems
 
 from pipeline.config import DedupSettings
-from pipeline.records import Article, IndexKey, Sketch
+from pipeline.records import Article, ArticleKeys, KeyBlock, Sketch
 from pipeline.schemas import arrow_schema
-from transforms.near_dedup import SketchingFn
+from transforms import dedup_keys
+from transforms.near_dedup import Earlier, SketchingFn, members, merged, narrowed
 from transforms.sinks import PENDING_SHARDS
+from transforms.sketch_table import SketchTable
 
 KEYS, SKETCHES = "keys", "sketches"
+_ROWS = 2048  # index rows (articles) made into arrays at a time
 
 
 def _dir(index_dir: str, part: str) -> str:
@@ -40,54 +48,93 @@ def has_history(index_dir: str) -> bool:
     return bool(FileSystems.match([f"{_dir(index_dir, KEYS)}/*.parquet"])[0].metadata_list)
 
 
-class RecordsFn(beam.DoFn):
-    """A Parquet row group (Arrow table) -> one `record` per row, made a few thousand rows at a time:
-    Beam's ReadFromParquet turns a whole row group into Python objects at once (a quarter of a
-    million index keys per run file), which stayed in the process as its high-water mark."""
+def key_blocks(table: pa.Table, rows: int = _ROWS) -> Iterator[KeyBlock]:
+    """Rows of an index keys file -> `KeyBlock`s of the keys of up to `rows` rows (files written
+    before version 0.2 hold a row per key, with key and article id as strings: coded here)."""
+    for start in range(0, len(table), rows):
+        part = table.slice(start, rows)
+        if "key_codes" in part.column_names:
+            lists = part.column("key_codes").combine_chunks()
+            keys = lists.flatten().to_numpy().astype(np.uint64)
+            ids = np.repeat(part.column("id_code").to_numpy().astype(np.uint64), lists.value_lengths().to_numpy())
+        else:
+            keys = dedup_keys.codes(part.column("key").to_pylist())
+            ids = dedup_keys.id_codes(part.column("article_id").to_pylist())
+        yield KeyBlock(keys.tobytes(), ids.tobytes())
 
-    CHUNK_ROWS = 4096
 
-    def __init__(self, record: type[NamedTuple]):
-        self._record = record
-
-    def process(self, table: Any) -> Iterator[Any]:
-        record = self._record
-        for batch in table.select(list(record._fields)).to_batches(max_chunksize=self.CHUNK_ROWS):
-            yield from (record(*values) for values in zip(*batch.to_pydict().values()))
+def sketch_tables(table: pa.Table, rows: int = _ROWS) -> Iterator[SketchTable]:
+    """Rows of an index sketches file -> `SketchTable`s of up to `rows` sketches."""
+    for start in range(0, len(table), rows):
+        yield SketchTable.of_arrow(table.slice(start, rows))
 
 
-def read_earlier(pipeline: beam.Pipeline, index_dirs: Sequence[str]) -> Optional[tuple[beam.PCollection, beam.PCollection]]:
-    """(IndexKey, Sketch) PCollections of earlier runs in any of `index_dirs`, or None when there are none."""
-    dirs = [d for d in index_dirs if has_history(d)]
-    if not dirs:
-        return None
-    parts = []
-    for n, index_dir in enumerate(dirs):
-        suffix = str(n) if n else ""
-        keys = (
-            pipeline
-            | f"ReadIndexKeys{suffix}" >> ReadFromParquetBatched(f"{_dir(index_dir, KEYS)}/*.parquet")
-            | f"AsIndexKeys{suffix}" >> beam.ParDo(RecordsFn(IndexKey)).with_output_types(IndexKey)
-        )
-        sketches = (
-            pipeline
-            | f"ReadIndexSketches{suffix}" >> ReadFromParquetBatched(f"{_dir(index_dir, SKETCHES)}/*.parquet")
-            | f"AsSketches{suffix}" >> beam.ParDo(RecordsFn(Sketch)).with_output_types(Sketch)
-        )
-        parts.append((keys, sketches))
-    if len(parts) == 1:
-        return parts[0]
-    return (tuple(keys for keys, _ in parts) | "AllIndexKeys" >> beam.Flatten(),
-            tuple(sketches for _, sketches in parts) | "AllIndexSketches" >> beam.Flatten())
+def _batches(patterns: Sequence[str], rows: int) -> Iterator[pa.Table]:
+    """The rows of the Parquet files of `patterns`, a few thousand at a time."""
+    for pattern in patterns:
+        for found in FileSystems.match([pattern])[0].metadata_list:
+            with FileSystems.open(found.path) as handle:
+                for batch in pq.ParquetFile(handle).iter_batches(batch_size=rows):
+                    yield pa.Table.from_batches([batch])
+
+
+class IndexKeys(NamedTuple):
+    """The keys files of index directories."""
+
+    dirs: tuple[str, ...]
+
+    def patterns(self) -> list[str]:
+        return [f"{_dir(d, KEYS)}/*.parquet" for d in self.dirs]
+
+    def read(self, keys_now: np.ndarray) -> KeyBlock:
+        """The index keys that are among `keys_now` (sorted codes): what a run shares with the history."""
+        return merged(narrowed(block, keys_now) for table in _batches(self.patterns(), _ROWS)
+                      for block in key_blocks(table))
+
+    def blocks(self, pipeline: beam.Pipeline) -> beam.PCollection:
+        """Every key of the index, as a PCollection of `KeyBlock`s."""
+        reads = [pipeline | f"ReadIndexKeys{n or ''}" >> ReadFromParquetBatched(pattern)
+                 for n, pattern in enumerate(self.patterns())]
+        return reads | "IndexKeys" >> beam.Flatten() | "IndexKeyBlocks" >> beam.FlatMap(key_blocks).with_output_types(KeyBlock)
+
+
+class IndexSketches(NamedTuple):
+    """The sketches files of index directories."""
+
+    dirs: tuple[str, ...]
+
+    def patterns(self) -> list[str]:
+        return [f"{_dir(d, SKETCHES)}/*.parquet" for d in self.dirs]
+
+    def read(self, wanted: np.ndarray) -> SketchTable:
+        """The sketches of the articles whose id codes are among `wanted` (sorted), chosen by id
+        before they become arrays: what is kept is the candidates', never the whole index."""
+        parts = []
+        for table in _batches(self.patterns(), _ROWS):
+            chosen = members(dedup_keys.id_codes(table.column("article_id").to_pylist()), wanted)
+            if chosen.any():
+                parts.append(SketchTable.of_arrow(table.filter(pa.array(chosen))))
+        return SketchTable.concat(parts)
+
+    def tables(self, pipeline: beam.Pipeline) -> beam.PCollection:
+        """Every sketch of the index, as a PCollection of `SketchTable`s."""
+        reads = [pipeline | f"ReadIndexSketches{n or ''}" >> ReadFromParquetBatched(pattern)
+                 for n, pattern in enumerate(self.patterns())]
+        return reads | "IndexSketches" >> beam.Flatten() | "IndexSketchTables" >> beam.FlatMap(sketch_tables)
+
+
+def read_earlier(index_dirs: Sequence[str]) -> Optional[Earlier]:
+    """The index of earlier runs in any of `index_dirs`, or None when there are none."""
+    dirs = tuple(d for d in index_dirs if has_history(d))
+    return Earlier(IndexKeys(dirs), IndexSketches(dirs)) if dirs else None
 
 
 class IndexRowsFn(SketchingFn):
-    """A written article -> its index keys, and its sketch on the `sketches` output."""
+    """A written article -> its `ArticleKeys`, and its sketch on the `sketches` output."""
 
     def process(self, article: Article) -> Iterator[Any]:
-        sketch, keys = self.sketch(article, seen=True)
-        for key in keys:
-            yield IndexKey(key, article.article_id)
+        sketch, codes = self.sketch(article, seen=True)
+        yield ArticleKeys(dedup_keys.id_code(article.article_id), codes.astype(np.int64).tolist())
         yield beam.pvalue.TaggedOutput(SKETCHES, sketch)
 
 
@@ -101,8 +148,8 @@ class WriteIndex(beam.PTransform):
 
     def expand(self, articles: beam.PCollection) -> Any:
         rows = articles | "IndexRows" >> beam.ParDo(IndexRowsFn(self._settings)).with_output_types(
-            IndexKey, sketches=Sketch).with_outputs(SKETCHES, main=KEYS)
-        for part, record in ((KEYS, IndexKey), (SKETCHES, Sketch)):
+            ArticleKeys, sketches=Sketch).with_outputs(SKETCHES, main=KEYS)
+        for part, record in ((KEYS, ArticleKeys), (SKETCHES, Sketch)):
             _ = (
                 rows[part]
                 | f"{part.title()}AsDicts" >> beam.Map(lambda r: r._asdict())

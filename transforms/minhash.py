@@ -127,6 +127,11 @@ def similarity(first: np.ndarray, second: np.ndarray) -> float:
     return float(np.count_nonzero(first == second)) / len(first)
 
 
+def similarities(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """`similarity` of each row of `first` with the same row of `second` ([pairs, num_perm] arrays)."""
+    return np.count_nonzero(first == second, axis=1) / first.shape[1]
+
+
 def band_keys(signature: np.ndarray, bands: int) -> list[str]:
     """One key per band: `<band>:<64-bit hash of the band's values>`; equal keys = equal bands."""
     rows = signature.reshape(bands, -1).astype(np.uint64)

@@ -2,17 +2,17 @@
 
     articles -> Sketch (MinHash signature) + keys (id:, url:, hash:, one per LSH band)
     keys now + keys of earlier runs (index) -> packed by shard -> GroupByKey -> buckets -> pairs
-    each shard's pairs + the candidates' sketches (side input) -> verified edges, in the shard
+    each shard's pairs + this run's sketches (side input) + the candidates' from the index ->
+      verified edges, in the shard
     verified edges of all shards -> connected components (one worker; edges are few) -> assignments
     articles + this run's assignments (side input) -> articles that flow on | duplicates
 
 The keys, whose number grows with the data, are grouped by key in a shuffle that scales out; they
 travel packed into `dedup.shards` groups, many (key, id) pairs per element as two arrays of 64-bit
-codes (`key_code`, `id_code`), because one Beam element, or one Python string, per key costs more
-than the dedup itself. What meets in side inputs or on one worker is
-bounded by this run and its candidates in the history (the earlier articles sharing a band with
-it), never by the whole history. A candidate pair is a
-near-duplicate when its estimated Jaccard similarity reaches `dedup.threshold`; pairs found by an
+codes (`transforms.dedup_keys`), because one Beam element, or one Python string, per key costs more
+than the dedup itself; buckets, pairs and sketches stay arrays too. What meets in side inputs or
+on one worker is bounded by this run and its candidates in the history (the earlier articles
+sharing a band with it), never by the whole history. A candidate pair is a near-duplicate when its estimated Jaccard similarity reaches `dedup.threshold`; pairs found by an
 exact key (the same URL or content hash as an article of an earlier run) need no estimate.
 
 Representative of a cluster: an article written by an earlier run if the cluster has one (it is
@@ -22,49 +22,31 @@ wrote (the same `article_id`) becomes a `seen` duplicate of itself.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
-from itertools import combinations
-from typing import Any, NamedTuple, Optional
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, NamedTuple, Optional, Protocol
 
 import apache_beam as beam
 import numpy as np
 from apache_beam.metrics import Metrics
 
 from pipeline.config import DedupSettings
-from pipeline.records import Article, DeadLetter, Duplicate, IndexKey, Sketch
-from transforms import minhash
-from transforms.dead_letters import DEAD_LETTERS, guarded, stable_id
+from pipeline.records import Article, DeadLetter, Duplicate, KeyBlock, Sketch
+from transforms import dedup_keys, minhash
+from transforms.dead_letters import DEAD_LETTERS, guarded
 from transforms.dedup import DUPLICATES, DedupResult, duplicate_row, rank
+from transforms.sketch_table import SketchTable
 
 NAMESPACE = "newsbeam.dedup"
 STAGE = "dedup"
 SEEN, MINHASH = "seen", "minhash"
-# Exact keys win over a similarity estimate when a pair shares several keys.
-_METHOD_PRIORITY = {"url": 0, "content": 1, MINHASH: 2}
 
 
-# (shard, (side, key codes, id codes)): uint64 arrays as bytes, "now" or "earlier".
+# (shard, (side, key codes, id codes)): uint64 arrays as bytes, NOW or EARLIER.
 _PackedKeys = tuple[int, tuple[str, bytes, bytes]]
-# The two bits of a key code below its sign bit say what kind of key it is; a pair's method follows from it.
-_KINDS = ("id", "url", "hash", "band")
-_METHOD_OF_KIND = {1: "url", 2: "content", 3: MINHASH}
-_KIND_SHIFT = 61
-
-
-def _hash64(text: str) -> int:
-    return int(stable_id(text), 16)
-
-
-def key_code(key: str) -> int:
-    """A 63-bit code of a key (Beam's int coder is signed): its kind (id, url, hash, band) in the
-    top two bits, a hash below."""
-    kind, _ = key.split(":", 1)
-    return (_KINDS.index(kind) << _KIND_SHIFT) | (_hash64(key) >> 3)
-
-
-def id_code(article_id: str) -> int:
-    """A 63-bit code of an article id (n ids hold two equal codes with odds of about n^2 / 2^64)."""
-    return _hash64(article_id) >> 1
+NOW, EARLIER = "now", "earlier"
+# A pair's method follows from the kind of the key it shares; exact keys (smaller kinds) win.
+_METHOD_OF_KIND = {dedup_keys.URL: "url", dedup_keys.HASH: "content", dedup_keys.BAND: MINHASH}
+_METHOD_PRIORITY = {"url": 0, "content": 1, MINHASH: 2}
 
 
 class Edge(NamedTuple):
@@ -82,16 +64,6 @@ class Assignment(NamedTuple):
     method: str
 
 
-def article_keys(article_id: str, url: Optional[str], content_hash: str, signature: bytes,
-                 bands: int) -> list[str]:
-    """Every key an article is found by: its id, URL, content hash and LSH bands."""
-    keys = [f"id:{article_id}", f"hash:{content_hash}"]
-    if url:
-        keys.append(f"url:{url}")
-    keys.extend(f"band:{key}" for key in minhash.band_keys(minhash.from_bytes(signature), bands))
-    return keys
-
-
 class SketchingFn(beam.DoFn):
     """Base of the DoFns that sketch articles (batch, index, streaming): one MinHasher each."""
 
@@ -102,16 +74,18 @@ class SketchingFn(beam.DoFn):
     def setup(self) -> None:
         self._hasher = minhash.MinHasher.create(self._settings.num_perm, self._settings.shingle_size)
 
-    def sketch(self, article: Article, seen: bool = False) -> tuple[Sketch, list[str]]:
-        """The article's Sketch and every key it is found by (`article_keys`)."""
+    def sketch(self, article: Article, seen: bool = False) -> tuple[Sketch, np.ndarray]:
+        """The article's Sketch and the codes of every key it is found by (`dedup_keys.article_keys`)."""
         assert self._hasher is not None
         signature = minhash.to_bytes(self._hasher.signature(article.text))
-        keys = article_keys(article.article_id, article.url, article.content_hash, signature, self._settings.bands)
-        return Sketch(article.article_id, article.published, article.word_count, signature, seen), keys
+        keys = dedup_keys.article_keys(article.article_id, article.url, article.content_hash, signature,
+                                       self._settings.bands)
+        return (Sketch(article.article_id, article.published, article.word_count, signature, seen),
+                dedup_keys.codes(keys))
 
 
 class SketchFn(SketchingFn):
-    """Article -> the article, its Sketch, and the list of its (key, article_id)."""
+    """Article -> the article, its Sketch, and its `KeyBlock` (its key codes)."""
 
     KEYS, SKETCHES = "keys", "sketches"
 
@@ -119,119 +93,279 @@ class SketchFn(SketchingFn):
         return guarded(STAGE, article.source, self._sketch(article))
 
     def _sketch(self, article: Article) -> Iterator[Any]:
-        sketch, keys = self.sketch(article)
+        sketch, codes = self.sketch(article)
         yield article
         yield beam.pvalue.TaggedOutput(self.SKETCHES, sketch)
-        yield beam.pvalue.TaggedOutput(self.KEYS, [(key, article.article_id) for key in keys])
+        ids = np.full(len(codes), dedup_keys.id_code(article.article_id), dtype=np.uint64)
+        yield beam.pvalue.TaggedOutput(self.KEYS, KeyBlock(codes.tobytes(), ids.tobytes()))
 
 
-def pack(pairs: Iterable[tuple[str, str]], side: str, shards: int) -> Iterator[_PackedKeys]:
-    """(key, article id) pairs -> one (shard, (side, key codes, id codes)) per shard their keys fall in."""
-    pairs = list(pairs)
-    keys = np.fromiter((key_code(key) for key, _ in pairs), dtype=np.uint64, count=len(pairs))
-    ids = np.fromiter((id_code(article_id) for _, article_id in pairs), dtype=np.uint64, count=len(pairs))
+def merged(blocks: Iterable[KeyBlock]) -> KeyBlock:
+    """Several blocks of keys as one."""
+    blocks = list(blocks)
+    return KeyBlock(b"".join(b.key_codes for b in blocks), b"".join(b.id_codes for b in blocks))
+
+
+def pack(block: KeyBlock, side: str, shards: int) -> Iterator[_PackedKeys]:
+    """A block of keys -> one (shard, (side, key codes, id codes)) per shard its keys fall in."""
+    keys, ids = dedup_keys.arrays(block)
     of_shard = keys % np.uint64(shards)
     for shard in np.unique(of_shard).tolist():
         chosen = of_shard == shard
         yield shard, (side, keys[chosen].tobytes(), ids[chosen].tobytes())
 
 
-def bucket_pairs(key: int, now: set[int], earlier: set[int], max_bucket: int) -> Iterator[tuple[tuple[int, int], str]]:
-    """((id, id), method) for the articles of this run sharing the key coded `key`, with each other
-    and with the articles of earlier runs that have it. A bucket larger than `max_bucket` pairs
-    each member with its smallest id only."""
-    method = _METHOD_OF_KIND[key >> _KIND_SHIFT]
-    members = sorted(now | earlier)
-    pairs: Iterable[tuple[int, int]] = (
-        combinations(members, 2) if len(members) <= max_bucket else ((members[0], m) for m in members[1:])
-    )
-    for first, second in pairs:
-        if first in now or second in now:
-            yield (first, second), method
+def narrowed(block: KeyBlock, keys_now: np.ndarray) -> KeyBlock:
+    """The keys of `block` that are among `keys_now` (a sorted array of key codes)."""
+    keys, ids = dedup_keys.arrays(block)
+    chosen = members(keys, keys_now)
+    return KeyBlock(keys[chosen].tobytes(), ids[chosen].tobytes())
+
+
+def members(values: np.ndarray, sorted_set: np.ndarray) -> np.ndarray:
+    """Which of `values` are in the sorted array `sorted_set`."""
+    at = np.minimum(np.searchsorted(sorted_set, values), max(len(sorted_set) - 1, 0))
+    return sorted_set[at] == values if len(sorted_set) else np.zeros(len(values), dtype=bool)
+
+
+class UniqueCodes(beam.CombineFn):
+    """Elements -> one sorted array of the distinct uint64 codes `of` each of them."""
+
+    def __init__(self, of: Callable[[Any], np.ndarray]):
+        self._of = of
+
+    def create_accumulator(self) -> list[np.ndarray]:
+        return []
+
+    def add_input(self, accumulator: list[np.ndarray], element: Any) -> list[np.ndarray]:
+        accumulator.append(self._of(element))
+        return [self.extract_output(accumulator)] if len(accumulator) >= 256 else accumulator
+
+    def merge_accumulators(self, accumulators: Iterable[list[np.ndarray]]) -> list[np.ndarray]:
+        return [self.extract_output([codes for accumulator in accumulators for codes in accumulator])]
+
+    def extract_output(self, accumulator: list[np.ndarray]) -> np.ndarray:
+        return np.unique(np.concatenate(accumulator)) if accumulator else np.zeros(0, dtype=np.uint64)
+
+
+def key_codes_of(block: KeyBlock) -> np.ndarray:
+    return dedup_keys.arrays(block)[0]
+
+
+def candidate_ids(candidates: Candidates) -> np.ndarray:
+    return candidates.ids
+
+
+class Sketches(beam.CombineFn):
+    """Tables of sketches -> one `SketchTable`."""
+
+    def create_accumulator(self) -> list[SketchTable]:
+        return []
+
+    def add_input(self, accumulator: list[SketchTable], table: SketchTable) -> list[SketchTable]:
+        accumulator.append(table)
+        return [self.extract_output(accumulator)] if len(accumulator) >= 64 else accumulator
+
+    def merge_accumulators(self, accumulators: Iterable[list[SketchTable]]) -> list[SketchTable]:
+        return [self.extract_output([table for accumulator in accumulators for table in accumulator])]
+
+    def extract_output(self, accumulator: list[SketchTable]) -> SketchTable:
+        return SketchTable.concat(accumulator)
 
 
 class Candidates(NamedTuple):
-    """What the buckets found, by id code: candidate pairs with their best method, and the articles
-    of this run that an earlier run wrote (their `id:` key is in the index)."""
+    """What one shard's buckets found, by id code: candidate pairs (first < second) with the
+    kind of the most exact key they share, and the articles of this run that an earlier run
+    wrote (their `id:` key is in the index)."""
 
-    pairs: dict[tuple[int, int], str]
-    seen: set[int]
+    first: np.ndarray  # uint64
+    second: np.ndarray  # uint64
+    kinds: np.ndarray  # uint8: dedup_keys.URL, HASH or BAND
+    seen: np.ndarray  # uint64
 
     @property
-    def ids(self) -> set[int]:
-        return {code for pair in self.pairs for code in pair}
+    def ids(self) -> np.ndarray:
+        return np.unique(np.concatenate((self.first, self.second)))
 
 
 def buckets(shard: tuple[int, Iterable[tuple[str, bytes, bytes]]], max_bucket: int) -> Iterator[Candidates]:
-    """All keys of one shard -> its `Candidates`, one element (a pair shares many bands: emitting
-    it once per band would multiply the elements). The keys are sorted as arrays; only keys that
-    several articles share, one of them of this run, become Python objects."""
+    """All keys of one shard -> its `Candidates`: the pairs of articles sharing a key, one of them
+    of this run (a bucket larger than `max_bucket` pairs each member with its smallest id code
+    only), each pair once. Done on the arrays (sorted by key, then id): no Python object per key
+    or pair."""
     parts = list(shard[1])
     keys = np.concatenate([np.frombuffer(key_codes, dtype=np.uint64) for _, key_codes, _ in parts])
     ids = np.concatenate([np.frombuffer(id_codes, dtype=np.uint64) for _, _, id_codes in parts])
-    now = np.concatenate([np.full(len(key_codes) // 8, side == "now") for side, key_codes, _ in parts])
-    order = np.argsort(keys, kind="stable")
+    now = np.concatenate([np.full(len(key_codes) // 8, side == NOW) for side, key_codes, _ in parts])
+    order = np.lexsort((ids, keys))
     keys, ids, now = keys[order], ids[order], now[order]
-    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1])))
-    ends = np.append(starts[1:], len(keys))
-    shared = (ends - starts > 1) & (np.add.reduceat(now, starts) > 0) if len(keys) else np.zeros(0, bool)
-    result = Candidates({}, set())
-    for start, end in zip(starts[shared].tolist(), ends[shared].tolist()):
-        key = int(keys[start])
-        members_now = set(ids[start:end][now[start:end]].tolist())
-        earlier = set(ids[start:end][~now[start:end]].tolist())
-        if key >> _KIND_SHIFT == 0:  # an id: key
-            result.seen.update(members_now & earlier)
-            continue
-        for pair, method in bucket_pairs(key, members_now, earlier, max_bucket):
-            result.pairs[pair] = best_method((method, result.pairs.get(pair, method)))
-    yield result
+    # One entry per (key, article): an article of this run that an earlier run wrote is in both.
+    first_of_entry = _starts(keys, ids)
+    entry_now = np.maximum.reduceat(now, first_of_entry) if len(keys) else now
+    entry_earlier = np.maximum.reduceat(~now, first_of_entry) if len(keys) else now
+    keys, ids, now = keys[first_of_entry], ids[first_of_entry], entry_now
+    kind = dedup_keys.kinds(keys)
+    seen = ids[(kind == dedup_keys.ID) & now & entry_earlier]
+    # Buckets: the entries of one key; those of several articles, one of this run, pair.
+    starts = _starts(keys)
+    sizes = np.diff(np.append(starts, len(keys)))
+    pairing = (sizes > 1) & (kind[starts] != dedup_keys.ID)
+    if len(keys):
+        pairing &= np.maximum.reduceat(now, starts)
+    bucket = np.repeat(np.arange(len(starts)), sizes)
+    entry = np.arange(len(keys))
+    start_of, size_of = starts[bucket], sizes[bucket]
+    # Each entry pairs with the entries after it in its bucket, or in a large bucket the first
+    # entry with all the others.
+    after = np.where(size_of <= max_bucket, start_of + size_of - entry - 1,
+                     np.where(entry == start_of, size_of - 1, 0))
+    after = np.where(pairing[bucket], after, 0)
+    left = np.repeat(entry, after)
+    right = left + np.arange(len(left)) - np.repeat(np.cumsum(after) - after, after) + 1
+    either_now = now[left] | now[right]
+    first, second, pair_kind = ids[left[either_now]], ids[right[either_now]], kind[left[either_now]]
+    # Each pair once, with its most exact key.
+    order = np.lexsort((pair_kind, second, first))
+    first, second, pair_kind = first[order], second[order], pair_kind[order]
+    once = _starts(first, second)
+    yield Candidates(first[once], second[once], pair_kind[once], seen)
 
 
-def best_method(methods: Iterable[str]) -> str:
-    return min(methods, key=_METHOD_PRIORITY.__getitem__)
+def _starts(*columns: np.ndarray) -> np.ndarray:
+    """Indices where a run of equal rows begins, in arrays sorted by `columns`."""
+    if not len(columns[0]):
+        return np.zeros(0, dtype=np.int64)
+    change = np.zeros(len(columns[0]), dtype=bool)
+    change[0] = True
+    for column in columns:
+        change[1:] |= column[1:] != column[:-1]
+    return np.flatnonzero(change)
 
 
 class Verified(NamedTuple):
-    """What one shard's candidates came to: the near-duplicate pairs among them, and the articles
-    of this run that an earlier run wrote."""
+    """What one shard's candidates came to: the near-duplicate pairs among them (by id code, with
+    the sketches they name), and the articles of this run that an earlier run wrote."""
 
-    edges: list[Edge]
-    seen: set[str]
+    sketches: SketchTable
+    first: np.ndarray  # uint64
+    second: np.ndarray  # uint64
+    similarities: np.ndarray  # float64
+    kinds: np.ndarray  # uint8
+    seen: tuple[str, ...]
 
 
-def verify(candidates: Candidates, sketches: Mapping[tuple[int, bool], Sketch], threshold: float) -> Verified:
+def verify(candidates: Candidates, sketches: SketchTable, threshold: float) -> Verified:
     """One shard's candidate pairs -> those that are near-duplicates: estimated similarity at or
-    above the threshold (pairs found by an exact key always are). `sketches`: (id code, seen) ->
-    Sketch; the index's copy (seen) is preferred; pairs whose sketch is missing are skipped."""
+    above the threshold (pairs found by an exact key always are). The index's copy of a sketch is
+    preferred; pairs whose sketch is missing are skipped."""
+    first, second = sketches.find(candidates.first), sketches.find(candidates.second)
+    found = (first >= 0) & (second >= 0)
+    first, second, kinds = first[found], second[found], candidates.kinds[found]
+    scores = np.ones(len(first))
+    estimated = kinds == dedup_keys.BAND
+    scores[estimated] = sketches.similarities(first[estimated], second[estimated])
+    near = scores >= threshold
+    first, second = first[near], second[near]
+    seen = sketches.find(candidates.seen)
+    return Verified(sketches.take(np.unique(np.concatenate((first, second)))), sketches.codes[first],
+                    sketches.codes[second], scores[near], kinds[near],
+                    tuple(sketches.article_ids[row] for row in seen[seen >= 0].tolist()))
 
-    def sketch(code: int) -> Optional[Sketch]:
-        return sketches.get((code, True)) or sketches.get((code, False))
 
-    edges = []
-    for (first_id, second_id), method in candidates.pairs.items():
-        first, second = sketch(first_id), sketch(second_id)
-        if first is None or second is None:
-            continue
-        if method != MINHASH:
-            edges.append(Edge(first, second, 1.0, method))
-            continue
-        score = minhash.similarity(minhash.from_bytes(first.signature), minhash.from_bytes(second.signature))
-        if score >= threshold:
-            edges.append(Edge(first, second, score, method))
-    return Verified(edges, {sketches[code, False].article_id for code in candidates.seen if (code, False) in sketches})
+class VerifyFn(beam.DoFn):
+    """One shard's `Candidates` -> its `Verified`, against this run's sketches (a side input) and,
+    with an index, the sketches of the earlier articles among the candidates (`wanted`, a side
+    input of id codes), which `earlier` reads from the index once per worker and run: held as
+    arrays, never copied through the runner."""
+
+    def __init__(self, threshold: float, earlier: Optional[SketchSource] = None):
+        self._threshold = threshold
+        self._earlier = earlier
+        self._sketches_of: Optional[tuple[int, SketchTable]] = None
+
+    def process(self, candidates: Candidates, now: SketchTable, wanted: Optional[np.ndarray] = None) -> Iterator[Verified]:
+        yield verify(candidates, self.sketches(now, wanted), self._threshold)
+
+    def sketches(self, now: SketchTable, wanted: Optional[np.ndarray]) -> SketchTable:
+        """This run's sketches and the earlier ones `wanted`, read once for this run."""
+        if self._earlier is None or wanted is None:
+            return now
+        key = hash((now.codes.tobytes(), wanted.tobytes()))
+        if self._sketches_of is None or self._sketches_of[0] != key:
+            self._sketches_of = None  # the last run's table goes before this one is read
+            self._sketches_of = key, SketchTable.concat([now, self._earlier.read(wanted)])
+        return self._sketches_of[1]
+
+
+class _ShardedKeys(NamedTuple):
+    """The index keys a run shares with the history, in shard order."""
+
+    keys: np.ndarray  # uint64 key codes
+    ids: np.ndarray  # uint64 id codes of their articles
+    bounds: np.ndarray  # where each shard's keys begin (one more: the end)
+    articles: np.ndarray  # the distinct id codes, sorted
+
+
+class MatchShardFn(VerifyFn):
+    """One shard of this run's keys -> its `Verified`. The index keys this run shares with the
+    history are read by `earlier.keys` once per worker and run, narrowed to this run's key codes
+    (a side input) as they are read, and join each shard's buckets; their articles' sketches are
+    the earlier ones verified against. For runners that hold collections in memory: what the
+    history adds is held once, as arrays, and never passes through the runner's buffers."""
+
+    def __init__(self, settings: DedupSettings, earlier: Earlier):
+        super().__init__(settings.threshold, earlier.sketches)
+        self._settings = settings
+        self._keys = earlier.keys
+        self._keys_of: Optional[tuple[int, _ShardedKeys]] = None
+
+    def process(self, shard: tuple[int, Iterable[tuple[str, bytes, bytes]]], now: SketchTable,
+                keys_now: np.ndarray) -> Iterator[Verified]:
+        earlier = self._earlier_keys(keys_now)
+        number, parts = shard
+        start, end = earlier.bounds[number], earlier.bounds[number + 1]
+        part = (EARLIER, earlier.keys[start:end].tobytes(), earlier.ids[start:end].tobytes())
+        for candidates in buckets((number, [*parts, part]), self._settings.max_bucket):
+            yield verify(candidates, self.sketches(now, earlier.articles), self._threshold)
+
+    def _earlier_keys(self, keys_now: np.ndarray) -> _ShardedKeys:
+        key = hash(keys_now.tobytes())
+        if self._keys_of is None or self._keys_of[0] != key:
+            self._keys_of = None
+            keys, ids = dedup_keys.arrays(self._keys.read(keys_now))
+            of_shard = keys % np.uint64(self._settings.shards)
+            order = np.argsort(of_shard, kind="stable")
+            bounds = np.searchsorted(of_shard[order], np.arange(self._settings.shards + 1, dtype=np.uint64))
+            self._keys_of = key, _ShardedKeys(keys[order], ids[order], bounds, np.unique(ids))
+        return self._keys_of[1]
 
 
 def resolve(shards: Iterable[Verified]) -> Iterator[tuple[str, Assignment]]:
     """Every shard's verified pairs -> (article id, Assignment) for every article of this run that
     repeats another."""
     shards = list(shards)
-    seen = set().union(*(shard.seen for shard in shards))
+    seen = {article_id for shard in shards for article_id in shard.seen}
     for article_id in seen:
         yield article_id, Assignment(article_id, 1.0, SEEN)
-    for article_id, assignment in assign(edge for shard in shards for edge in shard.edges):
+    for article_id, assignment in assign(edges(shards)):
         if article_id not in seen:
             yield article_id, assignment
+
+
+def edges(shards: Sequence[Verified]) -> Iterator[Edge]:
+    """The verified pairs of every shard as `Edge`s (a Sketch made once per article)."""
+    sketches = SketchTable.concat(shard.sketches for shard in shards)
+    made: dict[int, Sketch] = {}
+
+    def sketch(row: int) -> Sketch:
+        if row not in made:
+            made[row] = sketches.sketch(row)
+        return made[row]
+
+    for shard in shards:
+        firsts, seconds = sketches.find(shard.first).tolist(), sketches.find(shard.second).tolist()
+        for first, second, score, kind in zip(firsts, seconds, shard.similarities.tolist(), shard.kinds.tolist()):
+            yield Edge(sketch(first), sketch(second), score, _METHOD_OF_KIND[kind])
 
 
 def assign(edges: Iterable[Edge]) -> Iterator[tuple[str, Assignment]]:
@@ -279,19 +413,46 @@ def apply_assignment(article: Article, assignments: dict[str, Assignment]) -> It
             DUPLICATES, duplicate_row(article, chosen.representative, chosen.method, chosen.similarity))
 
 
+class KeySource(Protocol):
+    """Where the keys of earlier runs are read (`dedup_index.IndexKeys`)."""
+
+    def read(self, keys_now: np.ndarray) -> KeyBlock:
+        """The keys that are among `keys_now` (sorted codes), with the id codes of their articles."""
+
+    def blocks(self, pipeline: beam.Pipeline) -> beam.PCollection:
+        """All of them, as a PCollection of `KeyBlock`s."""
+
+
+class SketchSource(Protocol):
+    """Where the sketches of earlier runs are read (`dedup_index.IndexSketches`)."""
+
+    def read(self, wanted: np.ndarray) -> SketchTable:
+        """The sketches of the articles whose id codes are among `wanted` (sorted)."""
+
+    def tables(self, pipeline: beam.Pipeline) -> beam.PCollection:
+        """All of them, as a PCollection of `SketchTable`s."""
+
+
+class Earlier(NamedTuple):
+    """The cross-run index (`dedup_index.read_earlier`)."""
+
+    keys: KeySource
+    sketches: SketchSource
+
+
 class NearDedup(beam.PTransform):
     """Article -> `DedupResult(articles, duplicates, dead_letters)`, against `earlier` runs.
 
-    `earlier`: (keys, sketches) PCollections of the cross-run index (`IndexKey`, `Sketch` with
-    seen=True), or None for a run that remembers nothing. `narrow_earlier`: only the index keys
-    this run's articles also have go on to the shuffle (the run's key set is a side input; exact,
-    since other keys pair no article of this run). For runners that hold collections in memory,
-    where the index outgrows the run: memory then follows the run and its candidates, not the
-    whole history (on text built from shared templates, the candidates can be most of it).
+    `earlier`: the cross-run index, or None for a run that remembers nothing. The index keys join
+    this run's in the key shuffle, or with `narrow_earlier` (for runners that hold collections
+    in memory, where the index outgrows the run) are read where the shards are bucketed, only
+    those this run's articles also have (exact: other keys pair no article of this run)
+    (`MatchShardFn`). Memory then follows the run and its candidates, not the whole history (on
+    text built from shared templates, the candidates can be most of it; they are held as arrays,
+    16 bytes per key and about 550 per sketch).
     """
 
-    def __init__(self, settings: DedupSettings, earlier: Optional[tuple[beam.PCollection, beam.PCollection]] = None,
-                 narrow_earlier: bool = False):
+    def __init__(self, settings: DedupSettings, earlier: Optional[Earlier] = None, narrow_earlier: bool = False):
         super().__init__()
         self._settings = settings
         self._earlier = earlier
@@ -300,59 +461,43 @@ class NearDedup(beam.PTransform):
     def expand(self, articles: beam.PCollection) -> DedupResult:
         settings, shards = self._settings, self._settings.shards
         sketched = articles | "Sketch" >> beam.ParDo(SketchFn(settings)).with_output_types(
-            Article, keys=list[tuple[str, str]], sketches=Sketch, dead_letters=DeadLetter,
+            Article, keys=KeyBlock, sketches=Sketch, dead_letters=DeadLetter,
         ).with_outputs(SketchFn.KEYS, SketchFn.SKETCHES, DEAD_LETTERS, main="articles")
-        now_keys = (
-            sketched[SketchFn.KEYS]
+        keys_now = sketched[SketchFn.KEYS]
+        packed_keys = [
+            keys_now
             | "BatchKeys" >> beam.BatchElements(min_batch_size=64, max_batch_size=2048)
-            | "PackKeys" >> beam.FlatMap(lambda batch: pack((kv for keys in batch for kv in keys), "now", shards))
-            .with_output_types(_PackedKeys)
-        )
-        packed_keys = [now_keys]
-        now_sketches = sketched[SketchFn.SKETCHES]
-        earlier_sketches = None
-        if self._earlier is not None:
-            index_keys, earlier_sketches = self._earlier
-            if self._narrow_earlier:
-                keys_now = (sketched[SketchFn.KEYS]
-                            | "KeysNow" >> beam.FlatMap(lambda keys: [key for key, _ in keys]).with_output_types(str)
-                            | "KeySetNow" >> beam.combiners.ToSet())
-                index_keys = index_keys | "EarlierKeysOfNow" >> beam.Filter(
-                    lambda k, now: k.key in now, beam.pvalue.AsSingleton(keys_now)).with_output_types(IndexKey)
-            packed_keys.append(
-                index_keys
-                | "BatchEarlierKeys" >> beam.BatchElements(min_batch_size=64, max_batch_size=2048)
-                | "PackEarlierKeys" >> beam.FlatMap(lambda batch: pack(((k.key, k.article_id) for k in batch),
-                                                                       "earlier", shards))
-                .with_output_types(_PackedKeys)
-            )
-        candidates = (
-            packed_keys
-            | "AllKeys" >> beam.Flatten()
-            | "GroupKeys" >> beam.GroupByKey()
-            | "Buckets" >> beam.FlatMap(buckets, settings.max_bucket)
-        )
-        # Each shard's pairs are verified where they are found, against the signatures in a side
-        # input: the pairs, which grow with the history on a runner that holds collections in
-        # memory, are never gathered in one place. The side input holds this run's sketches and,
-        # of the earlier runs', those of the candidates: narrowed, the articles sharing a key with
-        # this run (known before the shuffle, so bucketing and verifying fuse); else the ids the
-        # buckets name. Sketches are filtered where they are read, never shuffled.
-        if earlier_sketches is None:
-            sketches = now_sketches
+            | "PackKeys" >> beam.FlatMap(lambda blocks: pack(merged(blocks), NOW, shards)).with_output_types(_PackedKeys)
+        ]
+        now_sketches = beam.pvalue.AsSingleton(
+            sketched[SketchFn.SKETCHES]
+            | "BatchSketches" >> beam.BatchElements(min_batch_size=64, max_batch_size=2048)
+            | "SketchTables" >> beam.Map(SketchTable.of_sketches)
+            | "SketchTable" >> beam.CombineGlobally(Sketches()))
+        earlier = self._earlier
+        if earlier is not None and self._narrow_earlier:
+            key_set = beam.pvalue.AsSingleton(keys_now | "KeySetNow" >> beam.CombineGlobally(UniqueCodes(key_codes_of)))
+            verified = (packed_keys | "AllKeys" >> beam.Flatten() | "GroupKeys" >> beam.GroupByKey()
+                        | "MatchShards" >> beam.ParDo(MatchShardFn(settings, earlier), now_sketches, key_set))
         else:
-            if self._narrow_earlier:
-                earlier_ids = index_keys | "EarlierIds" >> beam.Map(lambda k: id_code(k.article_id)).with_output_types(int)
-            else:
-                earlier_ids = candidates | "CandidateIds" >> beam.FlatMap(lambda c: c.ids).with_output_types(int)
-            wanted = beam.pvalue.AsSingleton(earlier_ids | "EarlierIdSet" >> beam.combiners.ToSet())
-            sketches = (now_sketches, earlier_sketches | "EarlierOfCandidates" >> beam.Filter(
-                lambda s, ids: id_code(s.article_id) in ids, wanted).with_output_types(Sketch)) | "Sketches" >> beam.Flatten()
-        by_id = beam.pvalue.AsDict(sketches | "ById" >> beam.Map(lambda s: ((id_code(s.article_id), s.seen), s))
-                                   .with_output_types(tuple[tuple[int, bool], Sketch]))
+            if earlier is not None:
+                packed_keys.append(earlier.keys.blocks(articles.pipeline)
+                                   | "PackEarlierKeys" >> beam.FlatMap(pack, EARLIER, shards).with_output_types(_PackedKeys))
+            candidates = (
+                packed_keys
+                | "AllKeys" >> beam.Flatten()
+                | "GroupKeys" >> beam.GroupByKey()
+                | "Buckets" >> beam.FlatMap(buckets, settings.max_bucket)
+            )
+            # Each shard's pairs are verified where they are found: the pairs, which grow with
+            # the history, are never gathered in one place. Of the earlier runs' sketches, those
+            # of the candidates are read.
+            wanted = [] if earlier is None else [beam.pvalue.AsSingleton(
+                candidates | "CandidateIds" >> beam.CombineGlobally(UniqueCodes(candidate_ids)))]
+            verified = candidates | "Verify" >> beam.ParDo(
+                VerifyFn(settings.threshold, earlier.sketches if earlier is not None else None), now_sketches, *wanted)
         assignments = (
-            candidates
-            | "Verify" >> beam.Map(verify, by_id, settings.threshold)
+            verified
             | "AllVerified" >> beam.combiners.ToList()
             | "Resolve" >> beam.FlatMap(resolve)
         )

@@ -1,7 +1,7 @@
 """Streaming de-duplication: the same keys as the batch stages, held in stateful DoFns that forget
 after `dedup.expiry_days`, so memory stays bounded however long the stream runs.
 
-    article -> (key, claim) for each of its keys (url:, hash:, LSH bands)
+    article -> (key code, claim) for each of its keys (`transforms.dedup_keys`)
       ClaimKeyFn, keyed by key: the first article to claim a key holds it until it expires;
         every later claimant gets a vote: duplicate of the holder, or new
       DecideFn, keyed by article id: waits for the article and all its votes, then emits the
@@ -32,10 +32,11 @@ from apache_beam.transforms.userstate import BagStateSpec, ReadModifyWriteStateS
 from apache_beam.utils.timestamp import Timestamp
 
 from pipeline.config import DedupSettings
-from pipeline.records import Article, Duplicate, Sketch
-from transforms import minhash
+from pipeline.records import Article, Duplicate, KeyBlock, Sketch
+from transforms import dedup_keys, minhash
 from transforms.dedup import DUPLICATES, duplicate_row
-from transforms.near_dedup import MINHASH, SEEN, SketchingFn
+from transforms.near_dedup import MINHASH, SEEN, Earlier, SketchingFn
+from transforms.sketch_table import SketchTable
 
 _DAY = 24 * 3600
 
@@ -76,7 +77,7 @@ class ClaimsFn(SketchingFn):
         sketch, keys = self.sketch(article)
         delivery = f"{article.article_id}/{uuid.uuid4().hex}"
         yield delivery, ("article", article)
-        for key in keys:
+        for key in keys.tolist():
             yield beam.pvalue.TaggedOutput(self.CLAIMS, (key, Claim(sketch, float(timestamp), len(keys), delivery)))
 
 
@@ -97,7 +98,7 @@ class ClaimKeyFn(beam.DoFn):
         self._expiry = None if expiry_days is None else expiry_days * _DAY
 
     def process(
-        self, keyed: tuple[str, Claim], pending: Any = beam.DoFn.StateParam(PENDING),
+        self, keyed: tuple[int, Claim], pending: Any = beam.DoFn.StateParam(PENDING),
         flush: Any = beam.DoFn.TimerParam(FLUSH),
     ) -> None:
         key, claim = keyed
@@ -146,14 +147,14 @@ class ClaimKeyFn(beam.DoFn):
             if not claim.sketch.seen:  # an indexed article holds its keys, nobody waits for its votes
                 yield claim.delivery, ("vote", self._vote(key, claim, held), claim.keys)
 
-    def _vote(self, key: str, claim: Claim, held: Optional[Claim]) -> Vote:
-        kind = key.split(":", 1)[0]
+    def _vote(self, key: int, claim: Claim, held: Optional[Claim]) -> Vote:
+        kind = dedup_keys.kind(key)
         if held is None or held.delivery == claim.delivery:
             return Vote(None, 0.0, MINHASH)
-        if kind == "id":
+        if kind == dedup_keys.ID:
             return Vote(held.sketch.article_id, 1.0, SEEN)
-        if kind in ("url", "hash"):
-            return Vote(held.sketch.article_id, 1.0, "url" if kind == "url" else "content")
+        if kind in (dedup_keys.URL, dedup_keys.HASH):
+            return Vote(held.sketch.article_id, 1.0, "url" if kind == dedup_keys.URL else "content")
         score = minhash.similarity(minhash.from_bytes(claim.sketch.signature), minhash.from_bytes(held.sketch.signature))
         return Vote(held.sketch.article_id, score, MINHASH) if score >= self._threshold else Vote(None, score, MINHASH)
 
@@ -184,24 +185,34 @@ class DecideFn(beam.DoFn):
                 yield article
 
 
-def index_claims(keyed: tuple[str, dict[str, list[Any]]], timestamp: float) -> Iterator[tuple[str, Claim]]:
+def index_claims(keyed: tuple[int, dict[str, list[Any]]], timestamp: float) -> Iterator[tuple[int, Claim]]:
     """An indexed article's keys and sketch -> a claim per key, dated `timestamp`."""
-    article_id, grouped = keyed
+    _, grouped = keyed
     keys, sketches = grouped["keys"], grouped["sketches"]
     for sketch in sketches[:1]:
         for key in keys:
-            yield key, Claim(sketch._replace(seen=True), timestamp, len(keys), f"seen/{article_id}")
+            yield key, Claim(sketch._replace(seen=True), timestamp, len(keys), f"seen/{sketch.article_id}")
+
+
+def keys_by_id(block: KeyBlock) -> Iterator[tuple[int, int]]:
+    """(id code, key code) of each key of a block of the index."""
+    keys, ids = dedup_keys.arrays(block)
+    return zip(ids.tolist(), keys.tolist())
+
+
+def sketches_by_id(table: SketchTable) -> Iterator[tuple[int, Sketch]]:
+    return ((code, table.sketch(row)) for row, code in enumerate(table.codes.tolist()))
 
 
 class StreamingDedup(beam.PTransform):
     """Article stream -> `(articles, duplicates)`: each story emitted once within the expiry.
 
-    `earlier`: the cross-run index's (IndexKey, Sketch) PCollections, whose articles hold their
+    `earlier`: the cross-run index, whose articles hold their
     keys from `earlier_at` (seconds since the epoch, before the stream's first element).
     `expires`: False holds keys for the life of the job (see the module docstring).
     """
 
-    def __init__(self, settings: DedupSettings, earlier: Optional[tuple[beam.PCollection, beam.PCollection]] = None,
+    def __init__(self, settings: DedupSettings, earlier: Optional[Earlier] = None,
                  earlier_at: float = 0.0, expires: bool = True):
         super().__init__()
         self._settings = settings
@@ -212,18 +223,18 @@ class StreamingDedup(beam.PTransform):
     def expand(self, articles: beam.PCollection) -> tuple[beam.PCollection, beam.PCollection]:
         settings = self._settings
         claims = articles | "Claims" >> beam.ParDo(ClaimsFn(settings)).with_output_types(
-            tuple[str, tuple], claims=tuple[str, Claim]).with_outputs(ClaimsFn.CLAIMS, main="articles")
+            tuple[str, tuple], claims=tuple[int, Claim]).with_outputs(ClaimsFn.CLAIMS, main="articles")
         all_claims = claims[ClaimsFn.CLAIMS]
         if self._earlier is not None:
-            keys, sketches = self._earlier
             at = self._earlier_at
             seeded = (
-                {"keys": keys | "IndexKeysById" >> beam.Map(lambda k: (k.article_id, k.key)),
-                 "sketches": sketches | "IndexSketchesById" >> beam.Map(lambda s: (s.article_id, s))}
+                {"keys": self._earlier.keys.blocks(articles.pipeline) | "IndexKeysById" >> beam.FlatMap(keys_by_id),
+                 "sketches": self._earlier.sketches.tables(articles.pipeline)
+                 | "IndexSketchesById" >> beam.FlatMap(sketches_by_id)}
                 | "IndexByArticle" >> beam.CoGroupByKey()
-                | "IndexClaims" >> beam.FlatMap(index_claims, at).with_output_types(tuple[str, Claim])
+                | "IndexClaims" >> beam.FlatMap(index_claims, at).with_output_types(tuple[int, Claim])
                 | "DatedClaims" >> beam.Map(lambda claim, at=at: beam.window.TimestampedValue(claim, at))
-                .with_output_types(tuple[str, Claim])
+                .with_output_types(tuple[int, Claim])
             )
             all_claims = (all_claims, seeded) | "WithIndexClaims" >> beam.Flatten()
         votes = all_claims | "ClaimKeys" >> beam.ParDo(
