@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -23,13 +24,19 @@ from bench.corpus import write_jsonl
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def start(corpus: Path, output: Path, segment_mb: float) -> subprocess.Popen:
-    """`newsbeam run` over `corpus`, in a child process."""
-    command = [sys.executable, "-m", "pipeline", "run", "--config", str(ROOT / "configs" / "local.yaml"), "-q",
+def start(corpus: Path, output: Path, segment_mb: float, log: Path) -> subprocess.Popen:
+    """`newsbeam run` over `corpus`, in a child process logging to `log`."""
+    command = [sys.executable, "-m", "pipeline", "run", "--config", str(ROOT / "configs" / "local.yaml"),
                "--input", str(corpus), "--output", str(output), "--set", "output.formats=[parquet]",
                "--set", f"input.segment_mb={segment_mb}",
                "--set", f"events.taxonomy={ROOT / 'configs' / 'taxonomy.yaml'}"]
-    return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL)
+    with log.open("w") as handle:
+        return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=handle)
+
+
+def segment_peaks(log: Path) -> list[int]:
+    """The peak memory (MiB) of each segment of a run, from its log."""
+    return [int(m.group(1)) for m in re.finditer(r"segment \d+ of \d+: .*peak memory (\d+) MiB", log.read_text())]
 
 
 def finish(child: subprocess.Popen, started: float) -> tuple[float, float]:
@@ -54,13 +61,16 @@ def main() -> None:
             write_jsonl(corpus, count, seed=5, files=16)
             megabytes = sum(p.stat().st_size for p in corpus.iterdir()) / 2**20
             print(f"{count:>8} articles: {megabytes:.1f} MB of JSON Lines in 16 files", flush=True)
-            children.append((count, start(corpus, Path(tmp) / f"out-{count}", args.segment_mb), time.perf_counter()))
+            log = Path(tmp) / f"log-{count}.txt"
+            children.append((count, start(corpus, Path(tmp) / f"out-{count}", args.segment_mb, log), log,
+                              time.perf_counter()))
         rows = []
-        for count, child, started in children:
+        for count, child, log, started in children:
             rss, seconds = finish(child, started)
             rows.append((count, rss))
-            print(f"{count:>8} articles: peak RSS {rss:7.0f} MiB in {seconds:6.0f} s ({count / seconds:.1f} docs/s)",
-                  flush=True)
+            peaks = ", ".join(map(str, segment_peaks(log))) or "one pipeline"
+            print(f"{count:>8} articles: peak RSS {rss:7.0f} MiB in {seconds:6.0f} s ({count / seconds:.1f} docs/s); "
+                  f"segments {peaks} MiB", flush=True)
     (small, small_rss), (large, large_rss) = rows
     print(f"segment_mb={args.segment_mb:g}: peak RSS at {large:,} articles is {large_rss / small_rss:.2f}x that at "
           f"{small:,} (target <= 1.2x)")
