@@ -13,7 +13,7 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from pipeline.config import PostgresSettings
-from pipeline.records import TABLES, TABLES_BY_NAME, DeadLetter, Duplicate
+from pipeline.records import TABLES, TABLES_BY_NAME, Article, DeadLetter, Duplicate
 from pipeline.schemas import sql_columns
 from pipeline.tables import read_table
 from tests.conftest import DSN, SEEDS, count, counts, run_cli
@@ -153,7 +153,11 @@ def test_a_duplicates_row_retracts_its_article_written_by_a_run_killed_before_it
                    "--output", str(tmp_path / "out")) == 0
     with psycopg.connect(DSN) as conn:
         orphan, kept = (a for (a,) in conn.execute(f"SELECT article_id FROM {schema}.articles ORDER BY 1"))
-    rows_of = {table: count(schema, table) for table in ("articles", "entities", "events")}
+        orphan_article = conn.execute(f"SELECT * FROM {schema}.articles WHERE article_id = %s", (orphan,)).fetchone()
+        assert conn.execute(f"SELECT count(*) FROM {schema}.event_clusters WHERE %s = ANY(article_ids)",
+                            (orphan,)).fetchone() != (0,)
+    tables = ("articles", "entities", "events", "event_clusters")
+    rows_of = {table: count(schema, table) for table in tables}
     fn = UpsertFn(TABLES_BY_NAME["duplicates"], DSN, schema, retries=0, backoff_seconds=0)
     fn.setup()
     try:
@@ -163,10 +167,24 @@ def test_a_duplicates_row_retracts_its_article_written_by_a_run_killed_before_it
     finally:
         fn.teardown()
     with psycopg.connect(DSN) as conn:
-        for table in rows_of:
+        for table in tables[:3]:
             ids = {a for (a,) in conn.execute(f"SELECT DISTINCT article_id FROM {schema}.{table}")}
             assert ids == {kept}, table  # the story once: its representative's rows only
+        clusters = {tuple(a) for (a,) in conn.execute(f"SELECT article_ids FROM {schema}.event_clusters")}
+        assert clusters and all(orphan not in ids for ids in clusters)
         assert (orphan, kept) in conn.execute(f"SELECT article_id, duplicate_of FROM {schema}.duplicates").fetchall()
+
+    # The mirror case: a killed run wrote the article as a duplicate; its replay writes the article.
+    fn = UpsertFn(TABLES_BY_NAME["articles"], DSN, schema, retries=0, backoff_seconds=0)
+    fn.setup()
+    try:
+        assert list(fn.process([Article(*orphan_article)])) == []
+    finally:
+        fn.teardown()
+    with psycopg.connect(DSN) as conn:
+        assert conn.execute(f"SELECT count(*) FROM {schema}.duplicates WHERE article_id = %s", (orphan,)).fetchone() \
+            == (0,)
+        assert count(schema, "articles") == 2
 
 
 def test_a_dsn_missing_or_in_a_config_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],

@@ -15,10 +15,12 @@ worker.
   is retried with back-off on a fresh connection; a batch the database refuses for its data is
   split in halves until the refused rows are alone, and each becomes a dead letter (stage
   `postgres`) while the rest are written.
-- A `duplicates` row retracts its article from `articles`, `entities` and `events` (same
-  transaction): an article is a duplicate or a written story, never both. Rows of a run killed
-  before its commit can otherwise outlive it: replayed with a copy of the story that arrived
-  meanwhile (a streaming segment), the run may choose the copy as the representative.
+- An article is a duplicate or a written story, never both: a `duplicates` row retracts its
+  article's rows from `articles`, `entities`, `events` and the `event_clusters` naming it, and
+  an `articles` row retracts the article's `duplicates` row (same transaction). Rows of a run
+  killed before its commit can otherwise outlive it: replayed with a copy of the story that
+  arrived meanwhile (a streaming segment), the run may choose the other copy as the
+  representative.
 """
 from __future__ import annotations
 
@@ -42,7 +44,13 @@ from transforms.dedup import DUPLICATES
 STAGE = "postgres"
 NAMESPACE = "newsbeam.postgres"
 VERSIONS_TABLE = "newsbeam_tables"
-RETRACTED_BY_DUPLICATES = ("articles", "entities", "events")  # the tables holding an article's rows
+# What a table's rows delete, by article id: the rows saying the opposite about their articles.
+RETRACTS = {
+    DUPLICATES: (*(f"DELETE FROM {{schema}}.{table} WHERE article_id = ANY(%s)" for table in ("articles", "entities",
+                                                                                              "events")),
+                 "DELETE FROM {schema}.event_clusters WHERE article_ids && %s::text[]"),
+    "articles": ("DELETE FROM {schema}.duplicates WHERE article_id = ANY(%s)",),
+}
 _LOG = logging.getLogger(__name__)
 
 
@@ -152,8 +160,7 @@ class UpsertFn(beam.DoFn):
 
     def __init__(self, table: Table, dsn: str, schema: str, retries: int, backoff_seconds: float):
         self._table = table
-        self._retract = ([f"DELETE FROM {schema}.{name} WHERE article_id = ANY(%s)" for name in RETRACTED_BY_DUPLICATES]
-                         if table.name == DUPLICATES else [])
+        self._retract = [sql.format(schema=schema) for sql in RETRACTS.get(table.name, ())]
         self._dsn = dsn
         self._schema = schema
         self._retries = retries
@@ -242,8 +249,8 @@ class UpsertFn(beam.DoFn):
                 self._copy(cur, self._staging, rows)
                 cur.execute(self._sql)
                 self._conflicted = not self._conflicted
-            if self._retract:  # never the row of an article that is its own representative (seen)
-                retracted = [row.article_id for row in rows if row.article_id != row.duplicate_of]
+            if self._retract:  # (a seen duplicate, its own representative, retracts nothing)
+                retracted = [row.article_id for row in rows if getattr(row, "duplicate_of", None) != row.article_id]
                 for sql in self._retract if retracted else ():
                     cur.execute(sql, (retracted,))
         self._conn.commit()
