@@ -137,3 +137,52 @@ def test_a_segmented_run_killed_at_random_points_and_run_again_has_every_row_onc
         assert len(clean["articles"]) > 25
     finally:
         drop_schemas(clean_schema)
+
+
+def _children(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found.update(int(p) for p in (task / "children").read_text().split())
+    return found
+
+
+def _rss_mib(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(status.split("VmRSS:")[1].split()[0]) / 1024 if "VmRSS:" in status else 0.0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the parent-death signal is Linux's")
+def test_a_segment_ends_when_its_driver_is_killed_alone(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    write_jsonl(corpus, 40, seed=7, files=4)
+    driver = subprocess.Popen([sys.executable, "-m", "pipeline", "run", "--config", str(LOCAL_CONFIG), "-q",
+                               "--input", str(corpus), "--output", str(tmp_path / "out"),
+                               "--set", f"events.taxonomy={TAXONOMY}", *EVERY_FILE], cwd=ROOT,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        segment = None
+        while segment is None and time.monotonic() < deadline:
+            segment = next((pid for pid in _children(driver.pid)
+                            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()), None)
+            time.sleep(0.2)
+        assert segment is not None, "no segment process started"
+        while _rss_mib(segment) < 400 and time.monotonic() < deadline:  # until its pipeline runs
+            time.sleep(0.2)
+        driver.kill()  # the driver alone, not its process group
+        driver.wait()
+        deadline = time.monotonic() + 10
+        while _alive(segment) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not _alive(segment)
+    finally:
+        driver.kill()
+        driver.wait()
