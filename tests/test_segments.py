@@ -25,9 +25,9 @@ ONE_PIPELINE = ("--set", "input.segment_mb=0")
 
 
 def corpus_with_copies(directory: Path) -> Path:
-    """30 generated articles in 3 files, and a 4th file republishing two of them a day later: one
+    """20 generated articles in 2 files, and a 3rd file republishing two of them a day later: one
     word for word under another URL, one with its first paragraph rewritten."""
-    files = write_jsonl(directory, 30, seed=11, files=3)
+    files = write_jsonl(directory, 20, seed=11, files=2)
     first, second = (json.loads(path.read_text().splitlines()[0]) for path in files[:2])
 
     def later(record: dict[str, Any], url: str, text: str) -> dict[str, Any]:
@@ -66,14 +66,14 @@ def test_a_segmented_run_writes_the_tables_of_one_pipeline(tmp_path: Path) -> No
         assert parts[table] == whole[table], table
     pairs = {(d["article_id"], d["duplicate_of"]) for d in parts["duplicates"]}
     assert pairs == {(d["article_id"], d["duplicate_of"]) for d in whole["duplicates"]} and len(pairs) == 2
-    assert len(parts["articles"]) == 30
+    assert len(parts["articles"]) == 20
     # every mention is in one cluster (clusters are made within a segment, so they may differ)
     assert sum(len(c["event_ids"]) for c in parts["event_clusters"]) == len(parts["events"])
     counted = summary(tmp_path / "parts")
-    assert (counted["read"], counted["written"], counted["duplicates"], counted["balanced"]) == (32, 30, 2, True)
-    assert len(list((tmp_path / "parts" / "jsonl" / "articles").iterdir())) == 4  # a part per segment
+    assert (counted["read"], counted["written"], counted["duplicates"], counted["balanced"]) == (22, 20, 2, True)
+    assert len(list((tmp_path / "parts" / "jsonl" / "articles").iterdir())) == 3  # a part per segment
     assert not (tmp_path / "parts" / "_segments").exists() and not (tmp_path / "parts" / "_state").exists()
-    # one pipeline over the same folder leaves one part per table, not the segments' four
+    # one pipeline over the same folder leaves one part per table, not the segments' three
     assert run_cli("--input", str(corpus), "--output", str(tmp_path / "parts"), *ONE_PIPELINE) == 0
     assert [p.name for p in (tmp_path / "parts" / "jsonl" / "articles").iterdir()] == ["part-00000-of-00001.jsonl"]
     assert sorted_tables(tmp_path / "parts") == whole
@@ -86,7 +86,7 @@ def test_with_the_index_a_segmented_run_adds_only_what_earlier_runs_did_not_writ
     assert run_cli("--input", str(corpus / "corpus-000.jsonl"), "--output", str(tmp_path / "first"), *index) == 0
     assert run_cli("--input", str(corpus), "--output", str(tmp_path / "out"), *index, *EVERY_FILE) == 0
     counted = summary(tmp_path / "out")
-    assert (counted["read"], counted["written"], counted["already_written"]) == (32, 20, 10)
+    assert (counted["read"], counted["written"], counted["already_written"]) == (22, 10, 10)
     assert len(read_table(tmp_path / "out", "duplicates")) == 2  # the copies, of articles of both runs
     assert run_cli("--input", str(corpus), "--output", str(tmp_path / "again"), *index, *EVERY_FILE) == 0
     assert summary(tmp_path / "again")["written"] == 0
@@ -105,7 +105,7 @@ def test_a_segmented_run_killed_at_random_points_and_run_again_has_every_row_onc
     from tests.test_lake import pg_rows
 
     corpus = tmp_path / "corpus"
-    write_jsonl(corpus, 32, seed=7, files=4)  # ~17 kB a file: segments of 1 file
+    write_jsonl(corpus, 24, seed=7, files=3)  # ~17 kB a file: segments of 1 file
     clean_schema = f"{schema}_clean"
     seed = int(os.environ.get("NEWSBEAM_KILL_SEED", time.time_ns() % 10_000))
     rng = random.Random(seed)
@@ -134,7 +134,7 @@ def test_a_segmented_run_killed_at_random_points_and_run_again_has_every_row_onc
         for table in clean:
             assert resumed[table] == clean[table], f"{table} ({note})"
         assert pg_rows(schema) == pg_rows(clean_schema), note
-        assert len(clean["articles"]) > 25
+        assert len(clean["articles"]) > 18
     finally:
         drop_schemas(clean_schema)
 
