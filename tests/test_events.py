@@ -87,7 +87,7 @@ def test_afghan_military_personnel_cross_into_tajikistan(seed_events: dict[str, 
     assert found and found[0].trigger == "crossed"
 
 
-@pytest.mark.parametrize("words", ["long-delayed parliamentary", "may go on to topple", "would withdraw",
+@pytest.mark.parametrize("words", ["long-delayed parliamentary", "may go on to topple",
                                    "prepare to leave", "fear of attacks", "aiming to seize"])
 def test_no_event_from_plans_fears_and_possibilities(seed_events: dict[str, list[Event]], words: str) -> None:
     assert not [e for events in seed_events.values() for e in events if words in e.sentence]
@@ -111,6 +111,32 @@ def test_no_event_from_plans_fears_and_possibilities(seed_events: dict[str, list
 )
 def test_nothing_reported_as_happened_when_it_did_not(extract: Callable[[str], list[Event]], sentence: str,
                                                       reported: set[str]) -> None:
+    assert {e.event_type for e in extract(sentence)} == reported
+
+
+def test_an_announced_withdrawal_is_an_intent_dated_when_it_was_announced(
+        seed_events: dict[str, list[Event]]) -> None:
+    (found,) = [e for events in seed_events.values() for e in events if "would withdraw" in e.sentence]
+    assert (found.event_type, found.plover_type, found.actor, found.date_text) == (
+        "pledge", "AGREE", "American troops", "April")  # "by September 11" is when they would go
+
+
+@pytest.mark.parametrize(
+    "sentence, reported",
+    [
+        ("The rebels said they would free all the hostages.", {"pledge"}),
+        ("He said the president would visit Paris next week.", {"pledge"}),
+        ("Police said they would arrest anyone who joined the march.", {"threat"}),
+        ("If the talks fail, the rebels will attack the capital.", {"threat"}),
+        # possible, feared, negated or passive acts are no one's stated intent
+        ("The army may withdraw from the town.", set()),
+        ("Officials fear the rebels will attack the town.", set()),
+        ("The government will not withdraw its troops, the minister said.", set()),
+        ("The troops will be deployed next month.", set()),
+    ],
+)
+def test_a_stated_intent_to_cooperate_is_a_pledge_and_one_to_harm_a_threat(
+        extract: Callable[[str], list[Event]], sentence: str, reported: set[str]) -> None:
     assert {e.event_type for e in extract(sentence)} == reported
 
 

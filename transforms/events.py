@@ -74,6 +74,7 @@ class _Candidate:
     trigger_text: str
     agent: Optional[Token]
     patient: Optional[Token]
+    stated: Optional[Token] = None  # an intent's statement: its date is the event's
 
 
 class _Place(NamedTuple):
@@ -127,6 +128,7 @@ class EventExtractor:
         self._support_verbs = frozenset(w.lower() for w in taxonomy.support_verbs)
         self._vague_date = re.compile("|".join(f"(?:{p})" for p in taxonomy.vague_dates), re.IGNORECASE)
         self._casualties = CasualtyCounter(taxonomy)
+        self._ranked = {event_type.name: (rank, event_type) for rank, event_type in enumerate(taxonomy.types)}
 
     # -- matching ---------------------------------------------------------------------------
     def _matches(self, token: Token) -> Iterator[_Match]:
@@ -190,9 +192,19 @@ class EventExtractor:
             return None  # "fired rubber bullets at protesters" is no shooting
         if patient is None and match.event_type.plover.type == "ASSAULT" and not trigger.object:
             agent, patient = grammar.other_party(token, agent)  # "A and B clashed", "fighting between"
-        if not grammar.is_factual(token, self._taxonomy.modality):
+        if grammar.is_factual(token, self._taxonomy.modality):
+            return _Candidate(match.rank, match.event_type, trigger, token, match.text, agent, patient)
+        intentions = self._taxonomy.intentions
+        intent = grammar.stated_intent(token, self._taxonomy.modality, intentions) if intentions and agent else None
+        if intentions is None or intent is None:
             return None
-        return _Candidate(match.rank, match.event_type, trigger, token, match.text, agent, patient)
+        # An intent to cooperate or a threat, by the CAMEO root of the act; none to speak
+        # ("will reject": verbal conflict).
+        root = int(match.event_type.cameo_root)
+        if not intent.threat and 9 <= root <= 13:
+            return None
+        rank, event_type = self._ranked[intentions.hostile if intent.threat or root >= 14 else intentions.cooperative]
+        return _Candidate(rank, event_type, trigger, token, match.text, agent, patient, intent.statement)
 
     def _candidates(self, sentence: Span) -> list[_Candidate]:
         """A word expresses one event: of the triggers that fit it, the most specific (a
@@ -290,7 +302,7 @@ class EventExtractor:
         """The row for one candidate; it takes the sentence's casualty counts its type reports."""
         trigger, event_type, weights = candidate.token, candidate.event_type, self._taxonomy.confidence
         location, place_linked = self._location(index, candidate, context)
-        date, date_linked = self._date(sentence, trigger)
+        date, date_linked = self._date(sentence, candidate.stated or trigger)
         reported = {kind: counts.pop(kind) for kind in event_type.counts if kind in counts}
         actor, target = grammar.phrase(candidate.agent), grammar.phrase(candidate.patient)
         score = candidate.trigger.confidence

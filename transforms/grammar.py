@@ -4,12 +4,12 @@ models). Pure functions over tokens; the word lists come from the taxonomy.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Optional
+from typing import NamedTuple, Optional
 
 from spacy.tokens import Span, Token
 
 from transforms.nlp import entity_name
-from transforms.taxonomy import Modality
+from transforms.taxonomy import Intentions, Modality
 
 VERBAL = ("VERB", "AUX")
 NOMINAL = ("NOUN", "PROPN")
@@ -277,6 +277,49 @@ def _infinitive(token: Token) -> bool:
 
 def _perfect(token: Token) -> bool:
     return any(c.dep_ == "aux" and c.lemma_ == "have" for c in token.children)
+
+
+class Intent(NamedTuple):
+    statement: Token  # the clause that states it: "announced" in "announced that troops would withdraw"
+    threat: bool  # a threat whatever the act: "threatened to withdraw"
+
+
+def stated_intent(token: Token, modality: Modality, intentions: Intentions) -> Optional[Intent]:
+    """The intent stated in the verb `token`, if it is an act its actor says it will do: under a
+    modal of intent ("will release", "said they would boycott") or an infinitive under a word of
+    intent ("is willing to send", "plans to impose"), not negated, not passive, and the statement
+    itself asserted (not feared or hypothetical)."""
+    if token.pos_ not in VERBAL or any(c.dep_ in ("neg", "auxpass") for c in token.children):
+        return None
+    modals = {c.lower_ for c in token.children if c.dep_ == "aux" and c.lower_ in modality.modal_verbs}
+    if modals:
+        if not modals <= set(intentions.modal_verbs):
+            return None  # "may release": possible, not intended
+        anchor = token
+    elif _infinitive(token) and token.dep_ == "xcomp" and token.head.lemma_.lower() in intentions.governors:
+        anchor = token.head
+        if _local_cues(anchor, modality) and not {c.lower_ for c in anchor.children if c.dep_ == "aux"} \
+                & set(intentions.modal_verbs):
+            return None  # "is not willing to", "may plan to"
+    else:
+        return None
+    if any(c.dep_ == "mark" and c.lower_ in modality.conditional_markers for c in anchor.children):
+        return None
+    statement = _asserted_above(anchor, modality)
+    return None if statement is None else Intent(statement, anchor.lemma_.lower() in intentions.hostile_governors)
+
+
+def _asserted_above(token: Token, modality: Modality) -> Optional[Token]:
+    """The clause at the top of those governing `token`, if they assert it (no fear, denial,
+    modal or negation over it)."""
+    current = token
+    while current.dep_ in _CLIMB and current.head.i != current.i:
+        governor = current.head.head if current.dep_ == "pcomp" and current.head.pos_ == "ADP" else current.head
+        if current.dep_ != "conj" and (governor.lemma_.lower() in modality.non_factual_governors
+                                       or _local_cues(governor, modality)):
+            return None
+        current = governor
+    return current
 
 
 def is_factual(token: Token, modality: Modality) -> bool:

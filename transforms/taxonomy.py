@@ -136,6 +136,19 @@ class Modality(_Model):
     enacting_verbs: list[str] = []  # a noun event they govern happened: "claimed the bombing", "pledged allegiance"
 
 
+class Intentions(_Model):
+    """Stated intentions ("will provide aid", "is ready to withdraw", "said they would blockade
+    Paris"): the act has not happened, but its announcement is an event. PLOVER codes an actor's
+    declared intent as AGREE when the act cooperates (CAMEO roots 01-08) and THREATEN when it
+    coerces or harms (14-20); an intent needs an actor and is neither negated nor passive."""
+
+    modal_verbs: list[str]  # "will provide": the future of an actor's act
+    governors: list[str]  # "willing to send", "plans to impose"
+    hostile_governors: list[str] = []  # "threatened to withdraw": an intent that is a threat whatever the act
+    cooperative: str  # the event type of an intent to cooperate
+    hostile: str  # the event type of an intent to coerce or harm
+
+
 class Confidence(_Model):
     """Score = base (verb or noun trigger, or the trigger's own) + a bonus per argument found."""
 
@@ -156,6 +169,7 @@ class Taxonomy(_Model):
     support_verbs: list[str]  # "staged rallies": the verb's subject is the noun event's actor
     idioms: list[str] = []  # verb + particle that never mean the verb's event: "hails from", "pressed ahead"
     modality: Modality
+    intentions: Optional[Intentions] = None
     casualties: dict[CasualtyKind, list[str]]
     intransitive_casualty_verbs: list[str]  # die: the subject is the casualty
     vague_dates: list[str]  # date expressions that are durations or vague: "several days"
@@ -168,6 +182,10 @@ class Taxonomy(_Model):
         duplicated = {n for n in names if names.count(n) > 1}
         if duplicated:
             raise ValueError(f"event type names must be unique: {sorted(duplicated)}")
+        if self.intentions is not None:
+            for name in (self.intentions.cooperative, self.intentions.hostile):
+                if name not in names:
+                    raise ValueError(f"intentions: unknown event type {name!r}")
         for event_type in self.types:
             for trigger in event_type.triggers:
                 for ref in trigger.subject + trigger.object + trigger.target + trigger.exclude:
