@@ -122,6 +122,28 @@ def test_an_announced_withdrawal_is_an_intent_dated_when_it_was_announced(
 
 
 @pytest.mark.parametrize(
+    "sentence, expected",
+    [
+        ("Aid agencies said the government must let convoys reach the besieged town.",
+         {"actor": "Aid agencies", "target": "government", "plover_type": "REQUEST"}),
+        ("The opposition insisted that elections should be held in March.",
+         {"actor": "opposition", "target": None, "date_text": "March"}),
+    ],
+)
+def test_a_reported_obligation_is_the_speakers_request(
+        extract: Callable[[str], list[Event]], sentence: str, expected: dict[str, Any]) -> None:
+    (found,) = [e for e in extract(sentence) if e.event_type == "request"]
+    assert {name: getattr(found, name) for name in expected} == expected
+
+
+@pytest.mark.parametrize("sentence", ["The minister said the attackers must have known the route.",
+                                      "He said he must leave early.", "Analysts may say the army must retreat."])
+def test_an_inference_an_own_duty_or_an_unasserted_report_is_no_request(
+        extract: Callable[[str], list[Event]], sentence: str) -> None:
+    assert not [e for e in extract(sentence) if e.event_type == "request"]
+
+
+@pytest.mark.parametrize(
     "sentence, reported",
     [
         ("The rebels said they would free all the hostages.", {"pledge"}),

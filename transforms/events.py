@@ -215,7 +215,32 @@ class EventExtractor:
             fitting = [c for c in (self._candidate(token, m) for m in self._matches(token)) if c is not None]
             if fitting:
                 found.append(min(fitting, key=lambda c: (-_specificity(c), c.rank)))
+            obligation = self._obligation(token)
+            if obligation is not None:
+                found.append(obligation)
         return found
+
+    def _obligation(self, token: Token) -> Optional[_Candidate]:
+        """A reported obligation ("said Sudan must return the helicopter") as a candidate of the
+        taxonomy's obligation type: the speech verb its trigger, the speaker its actor, the one
+        who must act its target."""
+        obligations = self._taxonomy.obligations
+        if obligations is None or token.pos_ not in grammar.VERBAL or token.dep_ != "ccomp":
+            return None
+        speech = token.head
+        if speech.lemma_.lower() not in obligations.speech_verbs or grammar.is_perfect(token) or not any(
+                c.dep_ == "aux" and c.lower_ in obligations.modal_verbs for c in token.children):
+            return None  # "must have known" infers, it does not oblige
+        speaker = self._argument(grammar.agent(speech, self._support_verbs))
+        if speaker is None or not grammar.is_factual(speech, self._taxonomy.modality):
+            return None
+        obliged = grammar.agent(token, self._support_verbs)
+        if obliged is not None and obliged.pos_ == "PRON":
+            return None  # "he said he must leave": most likely the speaker's own obligation
+        rank, event_type = self._ranked[obligations.type]
+        modal = next(c for c in token.children if c.dep_ == "aux" and c.lower_ in obligations.modal_verbs)
+        return _Candidate(rank, event_type, obligations.trigger, speech,
+                          f"{speech.text} ... {token.doc[modal.i:token.i + 1].text}", speaker, self._argument(obliged))
 
     @staticmethod
     def _merge(candidates: list[_Candidate]) -> list[_Candidate]:

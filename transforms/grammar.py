@@ -275,7 +275,7 @@ def _infinitive(token: Token) -> bool:
     return any(c.dep_ == "aux" and c.tag_ == "TO" for c in token.children)
 
 
-def _perfect(token: Token) -> bool:
+def is_perfect(token: Token) -> bool:
     return any(c.dep_ == "aux" and c.lemma_ == "have" for c in token.children)
 
 
@@ -338,7 +338,7 @@ def is_factual(token: Token, modality: Modality) -> bool:
                 or _local_cues(governor, modality):
             return False
         token = governor  # a noun trigger is as factual as the verb it is an argument of
-    if token.dep_ in ("acl", "relcl") and _infinitive(token) and not _perfect(token):
+    if token.dep_ in ("acl", "relcl") and _infinitive(token) and not is_perfect(token):
         return False  # "a campaign to capture", but "the fifth district to have fallen"
     current = token
     while current.dep_ in _CLIMB and current.head.i != current.i:

@@ -149,6 +149,22 @@ class Intentions(_Model):
     hostile: str  # the event type of an intent to coerce or harm
 
 
+class Obligations(_Model):
+    """Reported obligations: "Russia said Sudan must return the helicopter" is Russia's demand
+    (PLOVER REQUEST): a clause whose verb takes one of `modal_verbs`, reported by one of
+    `speech_verbs`, is an event of type `type` whose actor is the speaker and whose target is
+    the one who must act."""
+
+    modal_verbs: list[str]
+    speech_verbs: list[str]
+    type: str
+    confidence: Optional[float] = Field(None, ge=0, le=1)
+
+    @property
+    def trigger(self) -> Trigger:
+        return Trigger(verbs=self.speech_verbs, confidence=self.confidence)
+
+
 class Confidence(_Model):
     """Score = base (verb or noun trigger, or the trigger's own) + a bonus per argument found."""
 
@@ -170,6 +186,7 @@ class Taxonomy(_Model):
     idioms: list[str] = []  # verb + particle that never mean the verb's event: "hails from", "pressed ahead"
     modality: Modality
     intentions: Optional[Intentions] = None
+    obligations: Optional[Obligations] = None
     casualties: dict[CasualtyKind, list[str]]
     intransitive_casualty_verbs: list[str]  # die: the subject is the casualty
     vague_dates: list[str]  # date expressions that are durations or vague: "several days"
@@ -182,10 +199,10 @@ class Taxonomy(_Model):
         duplicated = {n for n in names if names.count(n) > 1}
         if duplicated:
             raise ValueError(f"event type names must be unique: {sorted(duplicated)}")
-        if self.intentions is not None:
-            for name in (self.intentions.cooperative, self.intentions.hostile):
-                if name not in names:
-                    raise ValueError(f"intentions: unknown event type {name!r}")
+        for section, wanted in (("intentions", ("cooperative", "hostile")), ("obligations", ("type",))):
+            for field in wanted if getattr(self, section) is not None else ():
+                if getattr(getattr(self, section), field) not in names:
+                    raise ValueError(f"{section}.{field}: unknown event type {getattr(getattr(self, section), field)!r}")
         for event_type in self.types:
             for trigger in event_type.triggers:
                 for ref in trigger.subject + trigger.object + trigger.target + trigger.exclude:
