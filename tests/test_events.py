@@ -184,6 +184,11 @@ def test_a_stated_intent_to_cooperate_is_a_pledge_and_one_to_harm_a_threat(
         ("Militants carried out an attack on a police checkpoint in Quetta.", "armed_clash",
          {"actor": "Militants", "target": "police checkpoint", "location": "Quetta"}),
         ("Five hundred rebels surrendered to the army in Soroti last week.", "retreat", {"actor": "rebels"}),
+        # nationalities in the plural are people; "dead" completes "shot", it does not describe the men
+        ("Soldiers shot dead three Palestinians near Jenin.", "attack_on_civilians",
+         {"actor": "Soldiers", "target": "Palestinians", "location": "Jenin"}),
+        ("Ghanaian authorities deported 168 Liberians.", "expulsion", {"target": "Liberians"}),
+        ("Gunmen shot dead two policemen in Kano.", "armed_clash", {"target": "policemen", "location": "Kano"}),
     ],
 )
 def test_events_in_sentences_never_seen_in_the_seeds(

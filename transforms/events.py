@@ -47,6 +47,7 @@ NAMESPACE = "newsbeam.events"
 EVENTS = "events"
 _DATE_LABELS = ("DATE", "TIME")
 _CONTEXT_SENTENCES = 2  # how far back an event's place may be found
+_PEOPLE = "people"  # a lexicon listing it takes people named by their nationality
 
 
 class EventsResult(NamedTuple):
@@ -128,6 +129,7 @@ class EventExtractor:
         self._support_verbs = frozenset(w.lower() for w in taxonomy.support_verbs)
         self._vague_date = re.compile("|".join(f"(?:{p})" for p in taxonomy.vague_dates), re.IGNORECASE)
         self._casualties = CasualtyCounter(taxonomy)
+        self._particles = frozenset(particle for pairs in self._phrasal.values() for particle, *_ in pairs)
         self._ranked = {event_type.name: (rank, event_type) for rank, event_type in enumerate(taxonomy.types)}
 
     # -- matching ---------------------------------------------------------------------------
@@ -150,7 +152,7 @@ class EventExtractor:
             for other, rank, event_type, trigger in paired.get(form, ()):
                 part = grammar.child(token, *part_deps, lemmas=(other,))
                 if part is None and token.pos_ in grammar.VERBAL:
-                    part = grammar.clause_marker(token, (other,))
+                    part = grammar.clause_marker(token, (other,)) or grammar.resultative(token, (other,))
                 if part is not None:
                     first, second = sorted((token, part), key=lambda t: t.i)
                     yield _Match(rank, event_type, trigger, f"{first.text} {second.text}", (part,))
@@ -160,6 +162,9 @@ class EventExtractor:
             return False
         if PLACE in refs and token.ent_type_ in PLACE_LABELS:
             return True
+        if token.ent_type_ == "NORP" and token.tag_ in ("NNS", "NNPS") and any(
+                _PEOPLE in self._taxonomy.words[ref] for ref in refs if ref != PLACE):
+            return True  # "killed five Nigerians": a nationality in the plural names people
         words = grammar.head_words(token)
         return any(words & self._taxonomy.words[ref] for ref in refs if ref != PLACE)
 
@@ -329,7 +334,8 @@ class EventExtractor:
         location, place_linked = self._location(index, candidate, context)
         date, date_linked = self._date(sentence, candidate.stated or trigger)
         reported = {kind: counts.pop(kind) for kind in event_type.counts if kind in counts}
-        actor, target = grammar.phrase(candidate.agent), grammar.phrase(candidate.patient)
+        completes = grammar.resultative(trigger, self._particles)  # "shot [dead] two policemen": not the men's
+        actor, target = grammar.phrase(candidate.agent), grammar.phrase(candidate.patient, (completes,) if completes else ())
         score = candidate.trigger.confidence
         if score is None:
             score = weights.verb if trigger.pos_ in grammar.VERBAL else weights.noun

@@ -61,6 +61,18 @@ def clause_marker(token: Token, lemmas: Iterable[str]) -> Optional[Token]:
     return None
 
 
+def resultative(token: Token, lemmas: Iterable[str]) -> Optional[Token]:
+    """The adjective right after a verb that completes it (one of `lemmas`), wherever the parser
+    attached it: "shot [dead] three men" (to the object, or to the verb)."""
+    if token.pos_ not in VERBAL or token.i + 1 >= len(token.doc):
+        return None
+    after = token.doc[token.i + 1]
+    if after.pos_ == "ADJ" and after.lemma_.lower() in lemmas and (
+            after.head.i == token.i or (after.head.head.i == token.i and after.head.dep_ == "dobj")):
+        return after
+    return None
+
+
 def is_passive(token: Token) -> bool:
     if any(c.dep_ in ("auxpass", "nsubjpass") for c in token.children):
         return True
@@ -191,10 +203,11 @@ def entity_of(token: Token) -> Optional[Span]:
     return None
 
 
-def phrase(token: Optional[Token]) -> Optional[str]:
+def phrase(token: Optional[Token], skip: tuple[Token, ...] = ()) -> Optional[str]:
     """Readable text for an argument: its named entity, or its noun phrase without determiners,
-    numbers, clauses and appositions ("over 300 Afghan military personnel" -> "Afghan military
-    personnel"). None for pronouns."""
+    numbers, clauses, appositions and the words of `skip` ("over 300 Afghan military personnel"
+    -> "Afghan military personnel"; "shot dead two policemen", skipping "dead"). None for
+    pronouns."""
     if token is None or token.pos_ == "PRON" or token.lower_ in _RELATIVE:
         return None
     entity = entity_of(token)
@@ -205,7 +218,7 @@ def phrase(token: Optional[Token]) -> Optional[str]:
     def walk(word: Token) -> None:
         kept.append(word)
         for c in word.children:
-            if c.dep_ in _PHRASE_SKIP or (c.dep_ == "prep" and c.lower_ != "of"):
+            if c.dep_ in _PHRASE_SKIP or (c.dep_ == "prep" and c.lower_ != "of") or c in skip:
                 continue
             walk(c)
 
