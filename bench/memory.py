@@ -39,11 +39,12 @@ def segment_peaks(log: Path) -> list[int]:
     return [int(m.group(1)) for m in re.finditer(r"segment \d+ of \d+: .*peak memory (\d+) MiB", log.read_text())]
 
 
-def finish(child: subprocess.Popen, started: float) -> tuple[float, float]:
-    """(peak RSS in MiB, seconds) of a child run."""
+def finish(child: subprocess.Popen, started: float, log: Path) -> tuple[float, float]:
+    """(peak RSS in MiB, seconds) of a child run; its log's last lines if it failed."""
     _, status, usage = os.wait4(child.pid, 0)
     if status:
-        raise SystemExit(f"the run {child.args} failed (status {status})")
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:])
+        raise SystemExit(f"the run {child.args} failed (status {status}); its log ends:\n{tail}")
     return usage.ru_maxrss / 1024, time.perf_counter() - started
 
 
@@ -66,7 +67,7 @@ def main() -> None:
                               time.perf_counter()))
         rows = []
         for count, child, log, started in children:
-            rss, seconds = finish(child, started)
+            rss, seconds = finish(child, started, log)
             rows.append((count, rss))
             peaks = ", ".join(map(str, segment_peaks(log))) or "one pipeline"
             print(f"{count:>8} articles: peak RSS {rss:7.0f} MiB in {seconds:6.0f} s ({count / seconds:.1f} docs/s); "
