@@ -150,6 +150,7 @@ def test_an_inference_an_own_duty_or_an_unasserted_report_is_no_request(
         ("He said the president would visit Paris next week.", {"pledge"}),
         ("Police said they would arrest anyone who joined the march.", {"threat"}),
         ("If the talks fail, the rebels will attack the capital.", {"threat"}),
+        ("Kenya will withdraw its troops unless the attacks stop.", {"threat"}),  # an ultimatum
         # possible, feared, negated or passive acts are no one's stated intent
         ("The army may withdraw from the town.", set()),
         ("Officials fear the rebels will attack the town.", set()),
@@ -189,6 +190,25 @@ def test_a_stated_intent_to_cooperate_is_a_pledge_and_one_to_harm_a_threat(
          {"actor": "Soldiers", "target": "Palestinians", "location": "Jenin"}),
         ("Ghanaian authorities deported 168 Liberians.", "expulsion", {"target": "Liberians"}),
         ("Gunmen shot dead two policemen in Kano.", "armed_clash", {"target": "policemen", "location": "Kano"}),
+        # a subject pronoun of reported speech is the speaker; "ready to" is an intent of its subject
+        ("The interior ministry said it had arrested 40 suspects in Mosul.", "arrest",
+         {"actor": "interior ministry", "arrested": 40}),
+        ("The Taliban said they had captured the district.", "territory_taken", {"actor": "Taliban"}),
+        ("The rebels announced they would free all foreign hostages.", "pledge", {"actor": "rebels"}),
+        ("Ghana is ready to host talks between the two sides, the president said.", "pledge", {"actor": "Ghana"}),
+        # CAMEO roots: sanctions (16) are not restrictions (17); lifting them or a curfew yields (08)
+        ("The European Union imposed sanctions on five generals.", "sanction", {"plover_type": "SANCTION"}),
+        ("Authorities declared a state of emergency in three provinces.", "restrictions", {"plover_type": "COERCE"}),
+        ("The junta lifted the curfew in the capital on Friday.", "concession", {"actor": "junta"}),
+        ("The government accepted the strikers' demands.", "concession", {"plover_type": "CONCEDE"}),
+        ("The army eased its siege of the city.", "blockade_lifted", {"plover_type": "RETREAT"}),
+        ("Mali expelled United Nations peacekeepers.", "sanction", {"actor": "Mali"}),
+        ("Police tightened security around the parliament.", "mobilization", {"plover_type": "MOBILIZE"}),
+        ("The two countries restored diplomatic ties after a decade.", "support", {"plover_type": "SUPPORT"}),
+        ("Militants released journalist Peter Greste on Sunday.", "release", {"target": "Peter Greste"}),
+        # a name is not a light noun: the actor is the group, not Iraq
+        ("Fighters of the Islamic State of Iraq seized the town.", "territory_taken",
+         {"actor": "Fighters of Islamic State of Iraq"}),
     ],
 )
 def test_events_in_sentences_never_seen_in_the_seeds(

@@ -40,7 +40,7 @@ from transforms.event_dates import DateResolver
 from transforms.event_entities import attach
 from transforms.nlp import DocReader, entity_name
 from transforms.places import PLACE_LABELS, main_country, main_place, places
-from transforms.taxonomy import PLACE, EventType, Taxonomy, Trigger
+from transforms.taxonomy import BUILT_IN, PERSON, PLACE, EventType, Taxonomy, Trigger
 
 STAGE = "events"
 NAMESPACE = "newsbeam.events"
@@ -127,6 +127,9 @@ class EventExtractor:
         self._light = frozenset(w.lower() for w in taxonomy.light_nouns)
         self._instruments = frozenset(w.lower() for w in taxonomy.instruments)
         self._support_verbs = frozenset(w.lower() for w in taxonomy.support_verbs)
+        self._speech_verbs = frozenset(w.lower() for w in taxonomy.speech_verbs)
+        self._obligation_trigger = Trigger(verbs=taxonomy.speech_verbs or ["say"],
+                                           confidence=taxonomy.obligations.confidence if taxonomy.obligations else None)
         self._vague_date = re.compile("|".join(f"(?:{p})" for p in taxonomy.vague_dates), re.IGNORECASE)
         self._casualties = CasualtyCounter(taxonomy)
         self._particles = frozenset(particle for pairs in self._phrasal.values() for particle, *_ in pairs)
@@ -160,17 +163,20 @@ class EventExtractor:
     def _belongs(self, token: Optional[Token], refs: list[str]) -> bool:
         if token is None:
             return False
-        if PLACE in refs and token.ent_type_ in PLACE_LABELS:
+        if (PLACE in refs and token.ent_type_ in PLACE_LABELS) or (PERSON in refs and token.ent_type_ == "PERSON"):
             return True
-        if token.ent_type_ == "NORP" and token.tag_ in ("NNS", "NNPS") and any(
-                _PEOPLE in self._taxonomy.words[ref] for ref in refs if ref != PLACE):
+        lexicons = [self._taxonomy.words[ref] for ref in refs if ref not in BUILT_IN]
+        if token.ent_type_ == "NORP" and token.tag_ in ("NNS", "NNPS") and any(_PEOPLE in words for words in lexicons):
             return True  # "killed five Nigerians": a nationality in the plural names people
         words = grammar.head_words(token)
-        return any(words & self._taxonomy.words[ref] for ref in refs if ref != PLACE)
+        return any(words & lexicon for lexicon in lexicons)
 
     def _argument(self, token: Optional[Token]) -> Optional[Token]:
+        """The word naming an agent or patient: past light nouns, a reported speaker's pronoun
+        resolved to the speaker."""
         if token is None or not grammar.is_argument(token):
             return None
+        token = grammar.reported_speaker(token, self._speech_verbs) or token
         return grammar.descend(token, self._light)
 
     def _candidate(self, token: Token, match: _Match) -> Optional[_Candidate]:
@@ -233,7 +239,7 @@ class EventExtractor:
         if obligations is None or token.pos_ not in grammar.VERBAL or token.dep_ != "ccomp":
             return None
         speech = token.head
-        if speech.lemma_.lower() not in obligations.speech_verbs or grammar.is_perfect(token) or not any(
+        if speech.lemma_.lower() not in self._speech_verbs or grammar.is_perfect(token) or not any(
                 c.dep_ == "aux" and c.lower_ in obligations.modal_verbs for c in token.children):
             return None  # "must have known" infers, it does not oblige
         speaker = self._argument(grammar.agent(speech, self._support_verbs))
@@ -244,7 +250,7 @@ class EventExtractor:
             return None  # "he said he must leave": most likely the speaker's own obligation
         rank, event_type = self._ranked[obligations.type]
         modal = next(c for c in token.children if c.dep_ == "aux" and c.lower_ in obligations.modal_verbs)
-        return _Candidate(rank, event_type, obligations.trigger, speech,
+        return _Candidate(rank, event_type, self._obligation_trigger, speech,
                           f"{speech.text} ... {token.doc[modal.i:token.i + 1].text}", speaker, self._argument(obliged))
 
     @staticmethod

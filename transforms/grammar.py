@@ -111,6 +111,8 @@ def prep_object(token: Token, preps: Iterable[str]) -> Optional[Token]:
 def agent(token: Token, support_verbs: frozenset[str] = frozenset()) -> Optional[Token]:
     """The doer of the action `token` expresses, when the parse says who it is. For a noun,
     `support_verbs` are verbs whose subject does what the noun names ("staged rallies")."""
+    if token.pos_ == "ADJ" and token.dep_ == "acomp":
+        return agent(token.head, support_verbs)  # "Syria is willing to withdraw": the subject of "is"
     if token.pos_ in VERBAL:
         if is_passive(token):
             return prep_object(token, ("by",))
@@ -135,6 +137,39 @@ def agent(token: Token, support_verbs: frozenset[str] = frozenset()) -> Optional
     if token.dep_ == "dobj" and forms(verb) & support_verbs and not is_passive(verb):
         return agent(verb)  # "activists staged rallies", "militants carried out an attack"
     return None
+
+
+# Subject pronouns and the speakers they can stand for: "it" a body or a place, "he"/"she" a
+# person, "they" a group or several.
+_COLLECTIVE = frozenset({"ORG", "NORP", "GPE"})
+
+
+def _can_be(pronoun: str, speaker: Token) -> bool:
+    person = speaker.ent_type_ == "PERSON"
+    if pronoun == "it":
+        return not person and (speaker.ent_type_ in _COLLECTIVE or speaker.tag_ in ("NN", "NNP"))
+    if pronoun in ("he", "she"):
+        return person or (speaker.pos_ == "NOUN" and speaker.tag_ == "NN" and not speaker.ent_type_)
+    if pronoun == "they":
+        return not person and (speaker.ent_type_ in _COLLECTIVE or speaker.tag_ in ("NNS", "NNPS"))
+    return False
+
+
+def reported_speaker(token: Token, speech_verbs: frozenset[str]) -> Optional[Token]:
+    """Who a subject pronoun stands for when its clause reports that one's words: "Syria says
+    [it] is willing to withdraw", "the rebels said [they] would release him" -> Syria, the
+    rebels. None unless the speaker is named in the reporting clause and fits the pronoun."""
+    if token.pos_ != "PRON" or token.dep_ not in ("nsubj", "nsubjpass"):
+        return None
+    clause = token.head
+    while clause.dep_ == "conj" and clause.head.i != clause.i:
+        clause = clause.head
+    if clause.dep_ != "ccomp" or not forms(clause.head) & speech_verbs:
+        return None
+    speaker = agent(clause.head)
+    if speaker is None or speaker.pos_ == "PRON" or not _can_be(token.lower_, speaker):
+        return None
+    return speaker
 
 
 def patient(token: Token, parts: Iterable[Token] = (), subject: bool = False) -> Optional[Token]:
@@ -183,9 +218,10 @@ def other_party(token: Token, first: Optional[Token]) -> tuple[Optional[Token], 
 
 
 def descend(token: Token, light_nouns: frozenset[str]) -> Token:
-    """Past words that only quantify: "members of the forces" -> forces, "control of X" -> X."""
+    """Past words that only quantify: "members of the forces" -> forces, "control of X" -> X;
+    not past names ("Islamic State of Iraq")."""
     seen = 0
-    while token.lemma_.lower() in light_nouns and seen < 4:
+    while token.lemma_.lower() in light_nouns and token.pos_ != "PROPN" and seen < 4:
         inner = prep_object(token, ("of",))
         if inner is None:
             break
@@ -319,7 +355,12 @@ def stated_intent(token: Token, modality: Modality, intentions: Intentions) -> O
     if any(c.dep_ == "mark" and c.lower_ in modality.conditional_markers for c in anchor.children):
         return None
     statement = _asserted_above(anchor, modality)
-    return None if statement is None else Intent(statement, anchor.lemma_.lower() in intentions.hostile_governors)
+    if statement is None:
+        return None
+    # "will withdraw its force unless a ceasefire is arranged": an act held over another's head
+    ultimatum = any(child(clause, "mark", lemmas=("unless",)) for word in (token, anchor)
+                    for clause in word.children if clause.dep_ == "advcl")
+    return Intent(statement, ultimatum or anchor.lemma_.lower() in intentions.hostile_governors)
 
 
 def _asserted_above(token: Token, modality: Modality) -> Optional[Token]:

@@ -39,6 +39,8 @@ ACLED_TYPES: dict[str, tuple[str, ...]] = {
 
 # A lexicon reference may also name these built-in word classes.
 PLACE = "@place"  # a place entity (GPE, LOC, FAC)
+PERSON = "@person"  # a person's name (PERSON)
+BUILT_IN = (PLACE, PERSON)
 CasualtyKind = Literal["fatalities", "injured", "arrested"]
 
 
@@ -151,18 +153,13 @@ class Intentions(_Model):
 
 class Obligations(_Model):
     """Reported obligations: "Russia said Sudan must return the helicopter" is Russia's demand
-    (PLOVER REQUEST): a clause whose verb takes one of `modal_verbs`, reported by one of
-    `speech_verbs`, is an event of type `type` whose actor is the speaker and whose target is
-    the one who must act."""
+    (PLOVER REQUEST): a clause whose verb takes one of `modal_verbs`, reported by one of the
+    taxonomy's `speech_verbs`, is an event of type `type` whose actor is the speaker and whose
+    target is the one who must act."""
 
     modal_verbs: list[str]
-    speech_verbs: list[str]
     type: str
     confidence: Optional[float] = Field(None, ge=0, le=1)
-
-    @property
-    def trigger(self) -> Trigger:
-        return Trigger(verbs=self.speech_verbs, confidence=self.confidence)
 
 
 class Confidence(_Model):
@@ -183,6 +180,8 @@ class Taxonomy(_Model):
     light_nouns: list[str]  # "members of X", "control of X": the argument is X
     instruments: list[str]  # "a bomb blew up": things that act without being actors
     support_verbs: list[str]  # "staged rallies": the verb's subject is the noun event's actor
+    # Verbs that report speech: "Syria says it will withdraw" (the pronoun is Syria), "said Sudan must return"
+    speech_verbs: list[str] = []
     idioms: list[str] = []  # verb + particle that never mean the verb's event: "hails from", "pressed ahead"
     modality: Modality
     intentions: Optional[Intentions] = None
@@ -206,7 +205,7 @@ class Taxonomy(_Model):
         for event_type in self.types:
             for trigger in event_type.triggers:
                 for ref in trigger.subject + trigger.object + trigger.target + trigger.exclude:
-                    if ref != PLACE and ref not in self.lexicons:
+                    if ref not in BUILT_IN and ref not in self.lexicons:
                         raise ValueError(f"type {event_type.name}: unknown lexicon {ref!r}")
         return self
 
