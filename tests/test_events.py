@@ -107,6 +107,9 @@ def test_no_event_from_plans_fears_and_possibilities(seed_events: dict[str, list
         ("The government denied that soldiers had killed civilians in the village.", {"rejection"}),
         ("Police foiled a planned bombing of the stadium.", {"disrupted_weapons"}),
         ("The opposition called for troops to withdraw from the capital.", {"request"}),
+        ("The union demanded that the government release the prisoners.", {"request"}),
+        ("The two sides held talks on a withdrawal of foreign troops.", {"consultation"}),
+        ("The envoy handed over a letter from the president.", set()),  # not a handover of territory
     ],
 )
 def test_nothing_reported_as_happened_when_it_did_not(extract: Callable[[str], list[Event]], sentence: str,
@@ -206,6 +209,11 @@ def test_a_stated_intent_to_cooperate_is_a_pledge_and_one_to_harm_a_threat(
         ("Police tightened security around the parliament.", "mobilization", {"plover_type": "MOBILIZE"}),
         ("The two countries restored diplomatic ties after a decade.", "support", {"plover_type": "SUPPORT"}),
         ("Militants released journalist Peter Greste on Sunday.", "release", {"target": "Peter Greste"}),
+        ("Kenya extradited two suspects to Uganda.", "cooperation", {"actor": "Kenya"}),  # CAMEO 063
+        ("The government handed over control of the province to the army.", "retreat", {"target": "province"}),
+        # a subjunctive clause under a verb of speech is the speaker's demand, not the act
+        ("The opposition insisted that the army withdraw from the capital.", "request",
+         {"actor": "opposition", "target": "army"}),
         # a name is not a light noun: the actor is the group, not Iraq
         ("Fighters of the Islamic State of Iraq seized the town.", "territory_taken",
          {"actor": "Fighters of Islamic State of Iraq"}),

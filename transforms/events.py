@@ -232,15 +232,16 @@ class EventExtractor:
         return found
 
     def _obligation(self, token: Token) -> Optional[_Candidate]:
-        """A reported obligation ("said Sudan must return the helicopter") as a candidate of the
-        taxonomy's obligation type: the speech verb its trigger, the speaker its actor, the one
+        """A reported obligation ("said Sudan must return the helicopter", "insisted that the army
+        withdraw") as a candidate of the taxonomy's obligation type: the speech verb its trigger, the speaker its actor, the one
         who must act its target."""
         obligations = self._taxonomy.obligations
         if obligations is None or token.pos_ not in grammar.VERBAL or token.dep_ != "ccomp":
             return None
         speech = token.head
-        if speech.lemma_.lower() not in self._speech_verbs or grammar.is_perfect(token) or not any(
-                c.dep_ == "aux" and c.lower_ in obligations.modal_verbs for c in token.children):
+        modal = next((c for c in token.children if c.dep_ == "aux" and c.lower_ in obligations.modal_verbs), None)
+        if speech.lemma_.lower() not in self._speech_verbs or grammar.is_perfect(token) or (
+                modal is None and not grammar.is_subjunctive(token)):
             return None  # "must have known" infers, it does not oblige
         speaker = self._argument(grammar.agent(speech, self._support_verbs))
         if speaker is None or not grammar.is_factual(speech, self._taxonomy.modality):
@@ -249,9 +250,9 @@ class EventExtractor:
         if obliged is not None and obliged.pos_ == "PRON":
             return None  # "he said he must leave": most likely the speaker's own obligation
         rank, event_type = self._ranked[obligations.type]
-        modal = next(c for c in token.children if c.dep_ == "aux" and c.lower_ in obligations.modal_verbs)
+        start = modal.i if modal is not None else token.i
         return _Candidate(rank, event_type, self._obligation_trigger, speech,
-                          f"{speech.text} ... {token.doc[modal.i:token.i + 1].text}", speaker, self._argument(obliged))
+                          f"{speech.text} ... {token.doc[start:token.i + 1].text}", speaker, self._argument(obliged))
 
     @staticmethod
     def _merge(candidates: list[_Candidate]) -> list[_Candidate]:

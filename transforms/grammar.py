@@ -376,12 +376,19 @@ def _asserted_above(token: Token, modality: Modality) -> Optional[Token]:
     return current
 
 
+def is_subjunctive(token: Token) -> bool:
+    """A reported clause in the mandative subjunctive: "insisted that the army [withdraw]" (a
+    base-form verb with a subject of its own and no auxiliary) asks for the act, not reports it."""
+    return (token.tag_ == "VB" and token.dep_ == "ccomp" and child(token, "nsubj") is not None
+            and child(token, "aux", "auxpass") is None)
+
+
 def is_factual(token: Token, modality: Modality) -> bool:
     """False when the text does not assert that the action of `token` happened: negated ("did
-    not attack"), modal ("may topple"), conditional, habitual ("regularly clashed"), an
+    not attack"), modal ("may topple"), subjunctive ("demanded that troops withdraw"), conditional, habitual ("regularly clashed"), an
     infinitive under a non-factive verb ("prepare to leave"), or under a verb or noun of fear,
     plan, denial or threat ("fear of attacks", "plans to withdraw", "denied that")."""
-    if _local_cues(token, modality):
+    if _local_cues(token, modality) or is_subjunctive(token):
         return False
     if token.pos_ in NOMINAL:
         governor = token.head.head if token.head.pos_ == "ADP" else token.head
