@@ -110,6 +110,7 @@ def test_no_event_from_plans_fears_and_possibilities(seed_events: dict[str, list
         ("The union demanded that the government release the prisoners.", {"request"}),
         ("The two sides held talks on a withdrawal of foreign troops.", {"consultation"}),
         ("The envoy handed over a letter from the president.", set()),  # not a handover of territory
+        ("Members of the banned group met in the besieged town.", {"consultation"}),  # states, not events
     ],
 )
 def test_nothing_reported_as_happened_when_it_did_not(extract: Callable[[str], list[Event]], sentence: str,
@@ -157,7 +158,10 @@ def test_an_inference_an_own_duty_or_an_unasserted_report_is_no_request(
         # possible, feared, negated or passive acts are no one's stated intent
         ("The army may withdraw from the town.", set()),
         ("Officials fear the rebels will attack the town.", set()),
-        ("The government will not withdraw its troops, the minister said.", set()),
+        # a declared refusal to cooperate is a rejection (CAMEO 12); not to harm, no event
+        ("The government will not withdraw its troops, the minister said.", {"rejection"}),
+        ("Syria says it won't accept any more refugees.", {"rejection"}),
+        ("The rebels said they would not attack civilians.", set()),
         ("The troops will be deployed next month.", set()),
     ],
 )
@@ -210,6 +214,8 @@ def test_a_stated_intent_to_cooperate_is_a_pledge_and_one_to_harm_a_threat(
         ("The two countries restored diplomatic ties after a decade.", "support", {"plover_type": "SUPPORT"}),
         ("Militants released journalist Peter Greste on Sunday.", "release", {"target": "Peter Greste"}),
         ("Kenya extradited two suspects to Uganda.", "cooperation", {"actor": "Kenya"}),  # CAMEO 063
+        ("The charity delivered 300 tonnes of food to Tigray.", "aid", {"target": "food"}),  # past the amount
+        ("Thousands of dock workers stopped work on Monday.", "protest", {"actor": "dock workers"}),
         ("The government handed over control of the province to the army.", "retreat", {"target": "province"}),
         # a subjunctive clause under a verb of speech is the speaker's demand, not the act
         ("The opposition insisted that the army withdraw from the capital.", "request",

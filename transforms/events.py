@@ -172,9 +172,11 @@ class EventExtractor:
         return any(words & lexicon for lexicon in lexicons)
 
     def _argument(self, token: Optional[Token]) -> Optional[Token]:
-        """The word naming an agent or patient: past light nouns, a reported speaker's pronoun
-        resolved to the speaker."""
-        if token is None or not grammar.is_argument(token):
+        """The word naming an agent or patient: past quantities and light nouns ("25,000 tons of
+        food aid", "members of the forces"), a reported speaker's pronoun resolved to the speaker."""
+        if token is not None and not grammar.is_argument(token):
+            token = grammar.prep_object(token, ("of",)) if token.ent_type_ in grammar.QUANTITIES else None
+        if token is None:
             return None
         token = grammar.reported_speaker(token, self._speech_verbs) or token
         return grammar.descend(token, self._light)
@@ -210,11 +212,16 @@ class EventExtractor:
         if intentions is None or intent is None:
             return None
         # An intent to cooperate or a threat, by the CAMEO root of the act; none to speak
-        # ("will reject": verbal conflict).
+        # ("will reject": verbal conflict); a refusal to cooperate, none not to harm ("will not attack").
         root = int(match.event_type.cameo_root)
-        if not intent.threat and 9 <= root <= 13:
+        if intent.refused:
+            if intentions.refusal is None or root > 8:
+                return None
+            rank, event_type = self._ranked[intentions.refusal]
+        elif not intent.threat and 9 <= root <= 13:
             return None
-        rank, event_type = self._ranked[intentions.hostile if intent.threat or root >= 14 else intentions.cooperative]
+        else:
+            rank, event_type = self._ranked[intentions.hostile if intent.threat or root >= 14 else intentions.cooperative]
         return _Candidate(rank, event_type, trigger, token, match.text, agent, patient, intent.statement)
 
     def _candidates(self, sentence: Span) -> list[_Candidate]:

@@ -25,7 +25,9 @@ _RELATIVE = frozenset({"that", "who", "which", "whom"})
 # Nouns of time: "crossed over at 6:30pm local *time*", "fired on *Sunday*" are not targets.
 _TIME_NOUNS = frozenset({"time", "hour", "day", "night", "morning", "afternoon", "evening", "week",
                          "month", "year", "moment", "dawn", "dusk", "midnight", "noon", "weekend"})
-_NOT_ARGUMENTS = frozenset({"DATE", "TIME", "CARDINAL", "ORDINAL", "PERCENT", "MONEY", "QUANTITY"})
+# Amounts of something: "25,000 tons of food", "700 kg of medicine"; the argument is what follows "of".
+QUANTITIES = frozenset({"CARDINAL", "QUANTITY", "MONEY"})
+_NOT_ARGUMENTS = frozenset({"DATE", "TIME", "ORDINAL", "PERCENT"}) | QUANTITIES
 
 
 def forms(token: Token) -> set[str]:
@@ -331,20 +333,29 @@ def is_perfect(token: Token) -> bool:
 class Intent(NamedTuple):
     statement: Token  # the clause that states it: "announced" in "announced that troops would withdraw"
     threat: bool  # a threat whatever the act: "threatened to withdraw"
+    refused: bool = False  # the actor says it will not do it: "will not accept more refugees"
+
+
+def _modal(word: Token) -> str:
+    """A modal as written, with the contracted negative forms spelt out: "wo(n't)" -> will."""
+    return {"wo": "will", "ca": "can", "sha": "shall"}.get(word.lower_, word.lower_)
 
 
 def stated_intent(token: Token, modality: Modality, intentions: Intentions) -> Optional[Intent]:
-    """The intent stated in the verb `token`, if it is an act its actor says it will do: under a
-    modal of intent ("will release", "said they would boycott") or an infinitive under a word of
-    intent ("is willing to send", "plans to impose"), not negated, not passive, and the statement
-    itself asserted (not feared or hypothetical)."""
-    if token.pos_ not in VERBAL or any(c.dep_ in ("neg", "auxpass") for c in token.children):
+    """The intent stated in the verb `token`, if it is an act its actor says it will (or will
+    not) do: under a modal of intent ("will release", "said they would boycott", "will not
+    accept") or an infinitive under a word of intent ("is willing to send", "plans to impose"),
+    not passive, and the statement itself asserted (not feared or hypothetical)."""
+    if token.pos_ not in VERBAL or any(c.dep_ == "auxpass" for c in token.children):
         return None
-    modals = {c.lower_ for c in token.children if c.dep_ == "aux" and c.lower_ in modality.modal_verbs}
+    negated = any(c.dep_ == "neg" for c in token.children)
+    modals = {_modal(c) for c in token.children if c.dep_ == "aux" and _modal(c) in modality.modal_verbs}
     if modals:
         if not modals <= set(intentions.modal_verbs):
             return None  # "may release": possible, not intended
         anchor = token
+    elif negated:
+        return None
     elif _infinitive(token) and token.dep_ == "xcomp" and token.head.lemma_.lower() in intentions.governors:
         anchor = token.head
         if _local_cues(anchor, modality) and not {c.lower_ for c in anchor.children if c.dep_ == "aux"} \
@@ -360,7 +371,7 @@ def stated_intent(token: Token, modality: Modality, intentions: Intentions) -> O
     # "will withdraw its force unless a ceasefire is arranged": an act held over another's head
     ultimatum = any(child(clause, "mark", lemmas=("unless",)) for word in (token, anchor)
                     for clause in word.children if clause.dep_ == "advcl")
-    return Intent(statement, ultimatum or anchor.lemma_.lower() in intentions.hostile_governors)
+    return Intent(statement, ultimatum or anchor.lemma_.lower() in intentions.hostile_governors, negated)
 
 
 def _asserted_above(token: Token, modality: Modality) -> Optional[Token]:
@@ -385,11 +396,14 @@ def is_subjunctive(token: Token) -> bool:
 
 def is_factual(token: Token, modality: Modality) -> bool:
     """False when the text does not assert that the action of `token` happened: negated ("did
-    not attack"), modal ("may topple"), subjunctive ("demanded that troops withdraw"), conditional, habitual ("regularly clashed"), an
+    not attack"), modal ("may topple"), subjunctive ("demanded that troops withdraw"), attributive
+    ("the besieged town"), conditional, habitual ("regularly clashed"), an
     infinitive under a non-factive verb ("prepare to leave"), or under a verb or noun of fear,
     plan, denial or threat ("fear of attacks", "plans to withdraw", "denied that")."""
     if _local_cues(token, modality) or is_subjunctive(token):
         return False
+    if token.pos_ in VERBAL and token.dep_ == "amod":
+        return False  # an attributive participle describes a state: "the besieged town", "the banned group"
     if token.pos_ in NOMINAL:
         governor = token.head.head if token.head.pos_ == "ADP" else token.head
         if governor.i == token.i or governor.pos_ not in VERBAL:

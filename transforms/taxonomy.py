@@ -142,13 +142,15 @@ class Intentions(_Model):
     """Stated intentions ("will provide aid", "is ready to withdraw", "said they would blockade
     Paris"): the act has not happened, but its announcement is an event. PLOVER codes an actor's
     declared intent as AGREE when the act cooperates (CAMEO roots 01-08) and THREATEN when it
-    coerces or harms (14-20); an intent needs an actor and is neither negated nor passive."""
+    coerces or harms (14-20), and a declared refusal to cooperate ("will not accept") as REJECT;
+    an intent needs an actor and is not passive."""
 
     modal_verbs: list[str]  # "will provide": the future of an actor's act
     governors: list[str]  # "willing to send", "plans to impose"
     hostile_governors: list[str] = []  # "threatened to withdraw": an intent that is a threat whatever the act
     cooperative: str  # the event type of an intent to cooperate
     hostile: str  # the event type of an intent to coerce or harm
+    refusal: Optional[str] = None  # the event type of a declared refusal to cooperate: "will not accept"
 
 
 class Obligations(_Model):
@@ -198,9 +200,9 @@ class Taxonomy(_Model):
         duplicated = {n for n in names if names.count(n) > 1}
         if duplicated:
             raise ValueError(f"event type names must be unique: {sorted(duplicated)}")
-        for section, wanted in (("intentions", ("cooperative", "hostile")), ("obligations", ("type",))):
+        for section, wanted in (("intentions", ("cooperative", "hostile", "refusal")), ("obligations", ("type",))):
             for field in wanted if getattr(self, section) is not None else ():
-                if getattr(getattr(self, section), field) not in names:
+                if getattr(getattr(self, section), field) not in names + [None]:
                     raise ValueError(f"{section}.{field}: unknown event type {getattr(getattr(self, section), field)!r}")
         for event_type in self.types:
             for trigger in event_type.triggers:
