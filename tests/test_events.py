@@ -217,6 +217,14 @@ def test_a_stated_intent_to_cooperate_is_a_pledge_and_one_to_harm_a_threat(
         ("The charity delivered 300 tonnes of food to Tigray.", "aid", {"target": "food"}),  # past the amount
         ("Thousands of dock workers stopped work on Monday.", "protest", {"actor": "dock workers"}),
         ("The government handed over control of the province to the army.", "retreat", {"target": "province"}),
+        # the doer of a noun event: the verb's subject past a possessive pronoun, a framing noun
+        # or a preposition ("in" only with a determiner: "in protest" is no event's doer)
+        ("Rebels said their fighters had completed their withdrawal from the town.", "retreat",
+         {"actor": "their fighters"}),
+        ("Gunmen wounded two policemen in a grenade attack in Mombasa.", "grenade_attack",
+         {"actor": "Gunmen", "location": "Mombasa"}),
+        ("The Qatari emir launched a mediation effort between the two sides.", "consultation", {"actor": "Qatari emir"}),
+        ("The president arrived in Kabul on a surprise visit.", "consultation", {"actor": "president"}),
         # a subjunctive clause under a verb of speech is the speaker's demand, not the act
         ("The opposition insisted that the army withdraw from the capital.", "request",
          {"actor": "opposition", "target": "army"}),

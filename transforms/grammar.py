@@ -18,6 +18,10 @@ _CLIMB = frozenset({"xcomp", "ccomp", "advcl", "conj", "pcomp"})
 # Prepositions introducing the party an action is directed at: fired *on* civilians.
 _TARGET_PREPS = frozenset({"on", "at", "against", "upon"})
 _NOUN_ARGUMENT_PREPS = frozenset({"of", "on", "against", "at"})
+# Prepositions by which a verb's doer takes part in a noun event: arrived *on* a visit, killed *in* an attack.
+_EVENT_PREPS = frozenset({"on", "in", "for", "during"})
+# Nouns that frame the event their compound names: a mediation *effort*, a rescue *mission*.
+_FRAME_NOUNS = frozenset({"effort", "mission", "operation", "campaign", "initiative", "process"})
 # Dependents left out of an argument's phrase: clauses, appositions, coordination, numbers.
 _PHRASE_SKIP = frozenset({"relcl", "acl", "advcl", "appos", "punct", "cc", "conj", "det", "nummod",
                           "quantmod", "predet", "parataxis"})
@@ -126,8 +130,8 @@ def agent(token: Token, support_verbs: frozenset[str] = frozenset()) -> Optional
         if token.dep_ in ("conj", "xcomp") and token.head.i != token.i:  # shared subject
             return agent(token.head, support_verbs)
         return None
-    owner = child(token, "poss")  # "the Taliban's seizure"
-    if owner is not None:
+    owner = child(token, "poss")  # "the Taliban's seizure"; "their withdrawal": see the verb below
+    if owner is not None and owner.pos_ != "PRON":
         return owner
     by = prep_object(token, ("by",))  # "an attack by gunmen"
     if by is not None:
@@ -135,9 +139,15 @@ def agent(token: Token, support_verbs: frozenset[str] = frozenset()) -> Optional
     for modifier in token.children:  # "a Taliban attack", "Israeli strikes"
         if modifier.dep_ in ("compound", "amod") and modifier.ent_type_ in ("ORG", "NORP", "GPE"):
             return modifier
-    verb = token.head
-    if token.dep_ == "dobj" and forms(verb) & support_verbs and not is_passive(verb):
+    framed = token.dep_ == "compound" and token.head.lemma_.lower() in _FRAME_NOUNS
+    noun = token.head if framed else token  # "launched a mediation effort": the effort's doer
+    verb = noun.head
+    if noun.dep_ == "dobj" and forms(verb) & support_verbs and not is_passive(verb):
         return agent(verb)  # "activists staged rallies", "militants carried out an attack"
+    prep = noun.head
+    if noun.dep_ == "pobj" and prep.lower_ in _EVENT_PREPS and prep.head.pos_ in VERBAL and not is_passive(prep.head) \
+            and (prep.lower_ != "in" or child(noun, "det") is not None):
+        return agent(prep.head)  # "arrived on a visit", "wounded two soldiers in a bomb attack"; not "in protest"
     return None
 
 
