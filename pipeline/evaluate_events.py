@@ -14,11 +14,14 @@ dictionary, entities, events above `events.min_confidence`). Its prediction is t
 primary event (`transforms.events.primary`) or `none`; it is right when the text's labels hold
 it. Printed: per-class precision/recall/F1 of that prediction, macro and weighted F1 (weighted
 by the gold support), a confusion table (gold rows, predicted columns), and the multi-label
-recall: the share of gold labels found among any of the text's events.
+recall: the share of gold labels found among any of the text's events. Where the data names the
+source actors (PLOVER's `source`, or `"actors": [...]` in JSON Lines), also who did it: of the
+texts whose primary event class is right, the share whose event actor shares a word with one.
 """
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any, Optional
@@ -27,6 +30,7 @@ from pipeline.config import ConfigError, Settings
 from pipeline.evaluate import Score, read_data
 
 NONE = "none"
+_FUNCTION_WORDS = frozenset({"the", "of", "and", "a", "an", "in", "for", "on"})
 LEVELS: dict[str, Callable[[Any], Optional[str]]] = {
     "plover": lambda event: event.plover_type,
     "acled": lambda event: event.acled_sub_event_type,
@@ -41,6 +45,7 @@ class Labelled:
     id: str
     text: str
     labels: list[str]
+    actors: list[str] = dataclasses.field(default_factory=list)  # who did it, as written
 
 
 @dataclasses.dataclass
@@ -50,6 +55,8 @@ class Report:
     confusion: Counter[tuple[str, str]]  # (gold, predicted) -> texts
     found: int  # gold labels found among any event of their text
     gold_labels: int
+    actors_named: int = 0  # rightly typed texts with gold actors whose event actor names one
+    actors_gold: int = 0  # rightly typed texts with gold actors
 
     @property
     def classes(self) -> list[str]:
@@ -82,6 +89,9 @@ class Report:
         yield f"{'accuracy':<{width}}  {self.accuracy:5.3f}   (primary event class, {NONE} included, {self.texts} texts)"
         recall = self.found / self.gold_labels if self.gold_labels else 0.0
         yield f"{'any-event R':<{width}}  {recall:5.3f}   ({self.found} of {self.gold_labels} gold labels among any event)"
+        if self.actors_gold:
+            yield (f"{'actor':<{width}}  {self.actors_named / self.actors_gold:5.3f}   ({self.actors_named} of "
+                   f"{self.actors_gold} rightly typed texts with a gold actor: the event's actor names it)")
         yield from self._confusion_lines()
 
     def _confusion_lines(self) -> Iterator[str]:
@@ -107,10 +117,12 @@ def read_labelled(path: str, level: str = "plover") -> tuple[list[Labelled], str
     try:
         plover, rows = read_data(path)
         if plover:
-            return [Labelled(str(row["id"]), row["text"], [_PLOVER_TYPES.get(row["event"], row["event"])])
+            return [Labelled(str(row["id"]), row["text"], [_PLOVER_TYPES.get(row["event"], row["event"])],
+                             [a["actorText"] for a in row.get("source") or [] if a.get("actorText")])
                     for row in rows if row.get("text") and row.get("event") not in (None, "DOCUMENT")], "plover"
         return [Labelled(str(row.get("id", n)), row["text"], [str(label) for label in row.get(level, row.get("labels", []))
-                                                              if str(label) != NONE]) for n, row in enumerate(rows)], level
+                                                              if str(label) != NONE], [str(a) for a in row.get("actors", [])])
+                for n, row in enumerate(rows)], level
     except (ValueError, KeyError, TypeError) as exc:
         raise ConfigError(f"{path}: not labelled JSON Lines ({{id, text, labels}}) or PLOVER JSON ({exc})") from None
 
@@ -126,18 +138,18 @@ def evaluate_events(records: list[Labelled], settings: Settings, level: str) -> 
     extractor = EventExtractor(taxonomy)
     of = LEVELS[level]
 
-    def analyse(doc: Any, record: Labelled) -> tuple[Optional[str], set[str]]:
+    def analyse(doc: Any, record: Labelled) -> tuple[Optional[str], set[str], Optional[str]]:
         entities = annotator.entities(doc, record.id)
         events = [with_entities(e, entities, taxonomy) for e in extractor.extract(doc, record.id)
                   if e.confidence >= settings.events.min_confidence]
         best = primary_event(events)
-        return (of(best) if best else None), {c for c in map(of, events) if c}
+        return (of(best) if best else None), {c for c in map(of, events) if c}, (best.actor if best else None)
 
     results = annotator.model.map_docs([(r.text, r) for r in records], 32, analyse)
     scores: dict[str, Score] = {}
     confusion: Counter[tuple[str, str]] = Counter()
-    found = gold_labels = 0
-    for record, (predicted, any_classes) in zip(records, results, strict=True):
+    found = gold_labels = actors_named = actors_gold = 0
+    for record, (predicted, any_classes, actor) in zip(records, results, strict=True):
         predicted = predicted or NONE
         gold = record.labels
         for label in gold:
@@ -149,4 +161,15 @@ def evaluate_events(records: list[Labelled], settings: Settings, level: str) -> 
         confusion[(predicted if predicted in gold else (gold[0] if gold else NONE), predicted)] += 1
         found += len(set(gold) & any_classes)
         gold_labels += len(set(gold))
-    return Report(len(records), scores, confusion, found, gold_labels)
+        if predicted in gold and record.actors:
+            actors_gold += 1
+            actors_named += names_one(actor, record.actors)
+    return Report(len(records), scores, confusion, found, gold_labels, actors_named, actors_gold)
+
+
+def names_one(actor: Optional[str], gold: list[str]) -> bool:
+    """Whether the actor phrase shares a word (not a function word) with one of the gold actors."""
+    def words(text: str) -> set[str]:
+        return set(re.findall(r"[a-z0-9]+", text.lower().replace("'s", ""))) - _FUNCTION_WORDS
+
+    return bool(actor) and any(words(actor) & words(g) for g in gold)

@@ -121,12 +121,18 @@ def test_eval_events_reads_plover_json_and_rejects_other_files(tmp_path: Path, c
     plover = tmp_path / "plover.json"
     plover.write_text(json.dumps([
         {"id": "doc", "event": "DOCUMENT"},
-        {"id": "1", "event": "FIGHT", "text": "Government troops clashed with rebels near Goma on Monday."},
-        {"id": "2", "event": "DEMAND", "text": "The opposition demanded the release of political prisoners."},
+        {"id": "1", "event": "FIGHT", "text": "Government troops clashed with rebels near Goma on Monday.",
+         "source": [{"actorText": "Government troops", "code": "COD"}]},
+        {"id": "2", "event": "DEMAND", "text": "The opposition demanded the release of political prisoners.",
+         "source": [{"actorText": "Congolese opposition", "code": "COD"}]},
+        {"id": "3", "event": "AGREE", "text": "The Kinshasa government signed a peace agreement.",
+         "source": [{"actorText": "rebels", "code": "COD"}]},
     ]), encoding="utf-8")
     assert main(["eval", "events", str(plover), "--config", str(ROOT / "configs" / "local.yaml")]) == 0
     out = capsys.readouterr().out
-    assert "2 texts" in out and scores(out)["accuracy"] == 1.0  # FIGHT -> ASSAULT, DEMAND -> REQUEST
+    assert "3 texts" in out and scores(out)["accuracy"] == 1.0  # FIGHT -> ASSAULT, DEMAND -> REQUEST
+    # who did it: the event's actor shares a word with the gold source in 2 of 3 texts
+    assert "0.667   (2 of 3 rightly typed texts with a gold actor" in out
     broken = tmp_path / "broken.jsonl"
     broken.write_text('{"id": 1}\n', encoding="utf-8")
     assert main(["eval", "events", str(broken)]) == 2
