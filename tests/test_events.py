@@ -225,6 +225,7 @@ def test_a_stated_intent_to_cooperate_is_a_pledge_and_one_to_harm_a_threat(
          {"actor": "Gunmen", "location": "Mombasa"}),
         ("The Qatari emir launched a mediation effort between the two sides.", "consultation", {"actor": "Qatari emir"}),
         ("The president arrived in Kabul on a surprise visit.", "consultation", {"actor": "president"}),
+        ("The rebels declared a unilateral ceasefire on Friday.", "ceasefire", {"actor": "rebels"}),
         # a subjunctive clause under a verb of speech is the speaker's demand, not the act
         ("The opposition insisted that the army withdraw from the capital.", "request",
          {"actor": "opposition", "target": "army"}),
