@@ -105,6 +105,7 @@ def test_no_event_from_plans_fears_and_possibilities(seed_events: dict[str, list
         # the speech act or the prevention happened; the act it is about did not
         ("Rebels threatened to seize the airport if talks failed.", {"threat"}),
         ("The government denied that soldiers had killed civilians in the village.", {"rejection"}),
+        ("The governor accused the army of deliberately withdrawing from the town.", {"accusation"}),
         ("Police foiled a planned bombing of the stadium.", {"disrupted_weapons"}),
         ("The opposition called for troops to withdraw from the capital.", {"request"}),
         ("The union demanded that the government release the prisoners.", {"request"}),

@@ -431,6 +431,8 @@ def is_factual(token: Token, modality: Modality) -> bool:
         governor = current.head
         if relation == "pcomp" and governor.pos_ == "ADP":
             governor = governor.head
+            if governor.pos_ in NOMINAL and governor.dep_ == "dobj":
+                governor = governor.head  # "accused the forces [of] withdrawing": the verb decides
         lemma = governor.lemma_.lower()
         if relation != "conj":  # coordinated clauses share modals, not negation or governors
             if lemma in modality.non_factual_governors:
