@@ -111,6 +111,7 @@ def test_no_event_from_plans_fears_and_possibilities(seed_events: dict[str, list
         ("The union demanded that the government release the prisoners.", {"request"}),
         ("The two sides held talks on a withdrawal of foreign troops.", {"consultation"}),
         ("The envoy handed over a letter from the president.", set()),  # not a handover of territory
+        ("Police are investigating crimes committed by the gang.", {"investigation"}),  # committing is no pledge
         ("Members of the banned group met in the besieged town.", {"consultation"}),  # states, not events
     ],
 )
@@ -227,6 +228,9 @@ def test_a_stated_intent_to_cooperate_is_a_pledge_and_one_to_harm_a_threat(
         ("The Qatari emir launched a mediation effort between the two sides.", "consultation", {"actor": "Qatari emir"}),
         ("The president arrived in Kabul on a surprise visit.", "consultation", {"actor": "president"}),
         ("The rebels declared a unilateral ceasefire on Friday.", "ceasefire", {"actor": "rebels"}),
+        ("The minister was indicted by a court and will resign.", "pledge", {"actor": "minister"}),
+        ("Serbia lodged an official protest with Albania.", "accusation", {"actor": "Serbia"}),  # not a street protest
+        ("Police prevented a demonstration by students in Ankara.", "restrictions", {"actor": "Police"}),
         # a subjunctive clause under a verb of speech is the speaker's demand, not the act
         ("The opposition insisted that the army withdraw from the capital.", "request",
          {"actor": "opposition", "target": "army"}),

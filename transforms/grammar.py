@@ -128,7 +128,9 @@ def agent(token: Token, support_verbs: frozenset[str] = frozenset()) -> Optional
         if token.dep_ == "acl" and (token.tag_ == "VBG" or child(token, "dobj") is not None):
             return token.head  # "the forces retreating from ...", "strikes killed 20 people"
         if token.dep_ in ("conj", "xcomp") and token.head.i != token.i:  # shared subject
-            return agent(token.head, support_verbs)
+            shared = child(token.head, "nsubjpass") if is_passive(token.head) else None
+            # "was indicted and will resign": the one indicted resigns, not the court
+            return _resolve_relative(shared) if shared is not None else agent(token.head, support_verbs)
         return None
     owner = child(token, "poss")  # "the Taliban's seizure"; "their withdrawal": see the verb below
     if owner is not None and owner.pos_ != "PRON":
