@@ -216,6 +216,9 @@ def test_a_stated_intent_to_cooperate_is_a_pledge_and_one_to_harm_a_threat(
         ("The two countries restored diplomatic ties after a decade.", "support", {"plover_type": "SUPPORT"}),
         ("Militants released journalist Peter Greste on Sunday.", "release", {"target": "Peter Greste"}),
         ("Kenya extradited two suspects to Uganda.", "cooperation", {"actor": "Kenya"}),  # CAMEO 063
+        # a capital acting as its government is no location
+        ("The troops withdrew from Syria last year, a decision Washington welcomed.", "retreat", {"location": "Syria"}),
+        ("Nairobi said the army had pulled out of Somalia.", "retreat", {"location": "Somalia"}),
         ("The charity delivered 300 tonnes of food to Tigray.", "aid", {"target": "food"}),  # past the amount
         ("Thousands of dock workers stopped work on Monday.", "protest", {"actor": "dock workers"}),
         ("The government handed over control of the province to the army.", "retreat", {"target": "province"}),

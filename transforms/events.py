@@ -9,7 +9,8 @@ blew up" is one bombing). Each event then gets:
 - actor and target from the grammatical roles (agent, patient, or the two sides of a clash);
 - location: the nearest place named in the sentence below country level; else, when the
   sentence names an unnamed place ("seized a district") or no place, the first such place of
-  the previous two sentences, then the article's main place; else the country named;
+  the previous two sentences, then the article's main place; else the nearest country named
+  (a place acting as a government, "Moscow said", is no location);
 - date: the date or time expression of the trigger's clause, else of the sentence, excluding
   durations and vague expressions ("several days", "recent weeks");
 - casualty counts of the sentence, given to the first event whose type reports them;
@@ -295,7 +296,8 @@ class EventExtractor:
         unnamed_place = PLACE in candidate.trigger.object and patient is not None \
             and patient.ent_type_ not in PLACE_LABELS
         if named and not unnamed_place:
-            return named[0].name, grammar.linked(named[0].entity.root, trigger)
+            nearest = min(named, key=lambda place: grammar.tree_distance(place.entity.root, trigger))
+            return nearest.name, grammar.linked(nearest.entity.root, trigger)
         for previous in range(index - 1, max(-1, index - 1 - _CONTEXT_SENTENCES), -1):
             earlier = [place.name for place in context.sentence_places[previous] if not place.country]
             if earlier:

@@ -16,8 +16,19 @@ PLACE_LABELS = frozenset({"GPE", "LOC", "FAC"})
 
 
 def places(span: Span | Doc) -> list[Span]:
-    """Place entities (GPE, LOC, FAC) in document order."""
-    return [ent for ent in span.ents if ent.label_ in PLACE_LABELS]
+    """Place entities (GPE, LOC, FAC) in document order, named as places: not a capital or
+    country standing for its government as the doer of an act ("Moscow said that...",
+    "the pretext that Washington used")."""
+    return [ent for ent in span.ents if ent.label_ in PLACE_LABELS and not _acting(ent)]
+
+
+def _acting(ent: Span) -> bool:
+    """The place is the subject of a verb with an object or a clause, or of a relative clause
+    (whose object is the noun it modifies): it acts, it is no location ("Kabul fell" keeps its place)."""
+    root = ent.root
+    verb = root.head
+    return root.dep_ == "nsubj" and verb.pos_ == "VERB" and (
+        verb.dep_ == "relcl" or any(c.dep_ in ("dobj", "ccomp", "xcomp") for c in verb.children))
 
 
 def _most_named(doc: Doc, countries: bool) -> Optional[str]:
