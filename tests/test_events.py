@@ -112,6 +112,8 @@ def test_no_event_from_plans_fears_and_possibilities(seed_events: dict[str, list
         ("The two sides held talks on a withdrawal of foreign troops.", {"consultation"}),
         ("The envoy handed over a letter from the president.", set()),  # not a handover of territory
         ("Police are investigating crimes committed by the gang.", {"investigation"}),  # committing is no pledge
+        ("Organisers postponed the march until next week.", set()),
+        ("The junta lifted the curfew in the capital on Friday.", {"concession"}),  # no curfew imposed
         ("Members of the banned group met in the besieged town.", {"consultation"}),  # states, not events
     ],
 )
@@ -210,6 +212,7 @@ def test_a_stated_intent_to_cooperate_is_a_pledge_and_one_to_harm_a_threat(
         ("Authorities declared a state of emergency in three provinces.", "restrictions", {"plover_type": "COERCE"}),
         ("The junta lifted the curfew in the capital on Friday.", "concession", {"actor": "junta"}),
         ("The government accepted the strikers' demands.", "concession", {"plover_type": "CONCEDE"}),
+        ("The union called off the general strike.", "concession", {"actor": "union"}),
         ("The army eased its siege of the city.", "blockade_lifted", {"plover_type": "RETREAT"}),
         ("Mali expelled United Nations peacekeepers.", "sanction", {"actor": "Mali"}),
         ("Police tightened security around the parliament.", "mobilization", {"plover_type": "MOBILIZE"}),
