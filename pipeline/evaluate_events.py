@@ -120,8 +120,9 @@ def read_labelled(path: str, level: str = "plover") -> tuple[list[Labelled], str
             return [Labelled(str(row["id"]), row["text"], [_PLOVER_TYPES.get(row["event"], row["event"])],
                              [a["actorText"] for a in row.get("source") or [] if a.get("actorText")])
                     for row in rows if row.get("text") and row.get("event") not in (None, "DOCUMENT")], "plover"
-        return [Labelled(str(row.get("id", n)), row["text"], [str(label) for label in row.get(level, row.get("labels", []))
-                                                              if str(label) != NONE], [str(a) for a in row.get("actors", [])])
+        return [Labelled(str(row.get("id", n)), row["text"],
+                         [str(label) for label in row.get(level, row.get("labels", [])) if str(label) != NONE],
+                         [str(a) for a in row.get("actors", [])])
                 for n, row in enumerate(rows)], level
     except (ValueError, KeyError, TypeError) as exc:
         raise ConfigError(f"{path}: not labelled JSON Lines ({{id, text, labels}}) or PLOVER JSON ({exc})") from None

@@ -222,7 +222,8 @@ class EventExtractor:
         elif not intent.threat and 9 <= root <= 13:
             return None
         else:
-            rank, event_type = self._ranked[intentions.hostile if intent.threat or root >= 14 else intentions.cooperative]
+            hostile = intent.threat or root >= 14
+            rank, event_type = self._ranked[intentions.hostile if hostile else intentions.cooperative]
         return _Candidate(rank, event_type, trigger, token, match.text, agent, patient, intent.statement)
 
     def _candidates(self, sentence: Span) -> list[_Candidate]:
@@ -241,8 +242,8 @@ class EventExtractor:
 
     def _obligation(self, token: Token) -> Optional[_Candidate]:
         """A reported obligation ("said Sudan must return the helicopter", "insisted that the army
-        withdraw") as a candidate of the taxonomy's obligation type: the speech verb its trigger, the speaker its actor, the one
-        who must act its target."""
+        withdraw") as a candidate of the taxonomy's obligation type: the speech verb its trigger,
+        the speaker its actor, the one who must act its target."""
         obligations = self._taxonomy.obligations
         if obligations is None or token.pos_ not in grammar.VERBAL or token.dep_ != "ccomp":
             return None

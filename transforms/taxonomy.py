@@ -202,8 +202,9 @@ class Taxonomy(_Model):
             raise ValueError(f"event type names must be unique: {sorted(duplicated)}")
         for section, wanted in (("intentions", ("cooperative", "hostile", "refusal")), ("obligations", ("type",))):
             for field in wanted if getattr(self, section) is not None else ():
-                if getattr(getattr(self, section), field) not in names + [None]:
-                    raise ValueError(f"{section}.{field}: unknown event type {getattr(getattr(self, section), field)!r}")
+                value = getattr(getattr(self, section), field)
+                if value not in names + [None]:
+                    raise ValueError(f"{section}.{field}: unknown event type {value!r}")
         for event_type in self.types:
             for trigger in event_type.triggers:
                 for ref in trigger.subject + trigger.object + trigger.target + trigger.exclude:
