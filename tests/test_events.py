@@ -298,6 +298,7 @@ def taxonomy_with(tmp_path: Path, change: Callable[[dict[str, Any]], None]) -> s
         (lambda d: d["types"][4]["triggers"][0].update(object=["no_such_lexicon"]), "unknown lexicon 'no_such_lexicon'"),
         (lambda d: d["types"][1].update(name=d["types"][0]["name"]), "must be unique"),
         (lambda d: d["types"][0]["triggers"].append({"verbs": []}), "a trigger needs"),
+        (lambda d: d["intentions"].update(refusal="refusal"), "intentions.refusal: unknown event type 'refusal'"),
     ],
 )
 def test_taxonomy_mistakes_are_config_errors(tmp_path: Path, change: Callable[[dict], None], message: str) -> None:
