@@ -219,6 +219,8 @@ def test_a_stated_intent_to_cooperate_is_a_pledge_and_one_to_harm_a_threat(
         ("The two countries restored diplomatic ties after a decade.", "support", {"plover_type": "SUPPORT"}),
         ("Militants released journalist Peter Greste on Sunday.", "release", {"target": "Peter Greste"}),
         ("Kenya extradited two suspects to Uganda.", "cooperation", {"actor": "Kenya"}),  # CAMEO 063
+        ("Ten people were killed when gunmen stormed a hotel in Mogadishu.", "attack_on_civilians",
+         {"actor": "gunmen", "fatalities": 10, "location": "Mogadishu"}),
         # a capital acting as its government is no location
         ("The troops withdrew from Syria last year, a decision Washington welcomed.", "retreat", {"location": "Syria"}),
         ("Nairobi said the army had pulled out of Somalia.", "retreat", {"location": "Somalia"}),
@@ -265,6 +267,10 @@ def test_events_in_sentences_never_seen_in_the_seeds(
         ("At least five bullets hit my car, he said.", {}),
         ("The Taliban seized three pickup trucks and a large number of weapons.", {}),
         ("Officials said the attack could kill hundreds.", {}),
+        ("The death toll from the blast rose to 43, officials said.", {"fatalities": 43}),  # a toll is the total
+        ("The toll stood at 30 on Monday.", {"fatalities": 30}),
+        ("Officials fear the toll could reach 100.", {}),
+        ("At least a dozen people were killed and dozens injured.", {"fatalities": 12}),  # dozens: no number
     ],
 )
 def test_casualty_counts(parse: Callable[[str], Any], taxonomy: Taxonomy, sentence: str, counts: dict[str, int]) -> None:

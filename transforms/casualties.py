@@ -5,7 +5,8 @@ verb ("killing 15 civilians"), the subject of a passive or of "die" ("15 were ki
 died"), the noun a casualty adjective describes ("leaving 25 people dead"). Numbers elsewhere in
 the sentence ("five bullets hit my car", "three pickup trucks") are not casualties. A singular
 person noun counts one ("the secretary was killed"); a bare plural ("civilians were killed") is
-an unknown count, not a guess.
+an unknown count, not a guess. A death toll gives the total dead: "the death toll rose to 43",
+"raised the toll to 12", "the toll stood at 30".
 """
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ _UNITS = {word: value for value, word in enumerate((
 _TENS = {word: 10 * value for value, word in enumerate((
     "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety",
 ), start=2)}
-_SCALES = {"hundred": 100, "thousand": 1_000, "million": 1_000_000}
+_SCALES = {"dozen": 12, "hundred": 100, "thousand": 1_000, "million": 1_000_000}
 _DIGITS = re.compile(r"\d+")
 # Singular nouns that stand for a group of unknown size.
 _COLLECTIVE = frozenset({"family", "crowd", "group", "convoy", "unit", "team", "police", "army",
@@ -35,7 +36,8 @@ _ONE_PERSON = frozenset({"he", "she", "him", "her"})
 
 
 def parse_number(text: str) -> Optional[int]:
-    """'25' -> 25, '1,200' -> 1200, 'twenty-five' -> 25, 'three hundred' -> 300; None otherwise."""
+    """'25' -> 25, '1,200' -> 1200, 'twenty-five' -> 25, 'three hundred' -> 300, 'a dozen' -> 12;
+    None otherwise ('dozens' is no number)."""
     words = text.lower().replace(",", "").replace("-", " ").split()
     if not words:
         return None
@@ -110,12 +112,16 @@ class CasualtyCounter:
     def __init__(self, taxonomy: Taxonomy):
         self._kinds = {word.lower(): kind for kind, words in taxonomy.casualties.items() for word in words}
         self._intransitive = frozenset(w.lower() for w in taxonomy.intransitive_casualty_verbs)
+        self._tolls = frozenset(w.lower() for w in taxonomy.death_tolls)
         self._modality = taxonomy.modality
 
     def count(self, sentence: Span) -> dict[str, int]:
         totals: dict[str, int] = {}
         counted: set[int] = set()
         for token in sentence:
+            toll = self._toll(token) if token.lemma_.lower() in self._tolls else None
+            if toll:
+                totals["fatalities"] = max(totals.get("fatalities", 0), toll)
             kind = next((self._kinds[form] for form in sorted(forms(token)) if form in self._kinds), None)
             if kind is None or not is_factual(token, self._modality):
                 continue
@@ -133,3 +139,15 @@ class CasualtyCounter:
                     counted.add(victim.i)
                     totals[kind] = totals.get(kind, 0) + number
         return totals
+
+    def _toll(self, toll: Token) -> Optional[int]:
+        """The number a death toll reaches: the object of "to"/"at" or the direct object of the
+        verb it is the subject or object of, when that verb is asserted."""
+        verb = toll.head
+        if toll.dep_ not in ("nsubj", "dobj") or verb.pos_ not in VERBAL or not is_factual(verb, self._modality):
+            return None
+        prep = child(verb, "prep", lemmas=("to", "at"))
+        number = child(prep, "pobj") if prep is not None else child(verb, "dobj")
+        if number is None or number.i == toll.i or not (number.like_num or number.pos_ == "NUM"):
+            return None
+        return _number_at(number)

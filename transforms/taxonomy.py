@@ -190,6 +190,7 @@ class Taxonomy(_Model):
     obligations: Optional[Obligations] = None
     casualties: dict[CasualtyKind, list[str]]
     intransitive_casualty_verbs: list[str]  # die: the subject is the casualty
+    death_tolls: list[str] = []  # "the death toll rose to 43": the number is the total dead
     vague_dates: list[str]  # date expressions that are durations or vague: "several days"
     confidence: Confidence
     types: list[EventType] = Field(min_length=1)
