@@ -113,7 +113,7 @@ def test_eval_events_prints_per_class_scores_and_a_confusion_table(
     assert main(["eval", "events", str(EVENTS), "--level", level, "--config", config]) == 0
     out = capsys.readouterr().out
     assert f"level {level}" in out and ("confusion" in out)
-    assert scores(out)["macro F1"] >= floor  # measured 0.965 (acled), 0.939 (plover)
+    assert scores(out)["macro F1"] >= floor  # measured 0.965 (acled), 0.948 (plover)
     assert "Armed clash" in out if level == "acled" else "ASSAULT" in out
 
 

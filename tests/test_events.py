@@ -236,6 +236,7 @@ def test_a_stated_intent_to_cooperate_is_a_pledge_and_one_to_harm_a_threat(
         ("The Qatari emir launched a mediation effort between the two sides.", "consultation", {"actor": "Qatari emir"}),
         ("The president arrived in Kabul on a surprise visit.", "consultation", {"actor": "president"}),
         ("The rebels declared a unilateral ceasefire on Friday.", "ceasefire", {"actor": "rebels"}),
+        ("A judge opened an investigation into the killings.", "investigation", {"actor": "judge"}),
         ("The minister was indicted by a court and will resign.", "pledge", {"actor": "minister"}),
         ("Serbia lodged an official protest with Albania.", "accusation", {"actor": "Serbia"}),  # not a street protest
         ("Police prevented a demonstration by students in Ankara.", "restrictions", {"actor": "Police"}),
