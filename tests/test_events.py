@@ -279,6 +279,16 @@ def test_casualty_counts(parse: Callable[[str], Any], taxonomy: Taxonomy, senten
     assert CasualtyCounter(taxonomy).count(span) == counts
 
 
+def test_an_event_recalled_in_a_relative_clause_scores_lower(extract: Callable[[str], list[Event]]) -> None:
+    def killing(sentence: str) -> Event:
+        (found,) = [e for e in extract(sentence) if e.plover_type == "ASSAULT"]
+        return found
+
+    told = killing("Police killed two protesters in Belgrade last year.")
+    recalled = killing("Students marched in Belgrade, where police killed two protesters last year.")
+    assert recalled.confidence < told.confidence and recalled.fatalities == told.fatalities == 2
+
+
 def test_events_carry_their_evidence_and_a_stable_id(extract: Callable[[str], list[Event]]) -> None:
     text = "Police arrested 12 protesters in Nairobi on Tuesday. Gunmen killed five villagers in Borno."
     first, second = extract(text), extract(text)

@@ -14,7 +14,9 @@ blew up" is one bombing). Each event then gets:
 - date: the date or time expression of the trigger's clause, else of the sentence, excluding
   durations and vague expressions ("several days", "recent weeks");
 - casualty counts of the sentence, given to the first event whose type reports them;
-- a confidence: a base for the trigger plus a bonus per argument found (weights in the taxonomy).
+- a confidence: a base for the trigger plus a bonus per argument found, less a penalty for a
+  trigger in a clause that modifies a noun, which mostly recalls an earlier event ("the town
+  where 24 people were killed last March") (weights in the taxonomy).
 
 The stage then resolves each event's date against the article's publication time
 (`transforms.event_dates`), attaches the actor's and location's entity fields
@@ -359,6 +361,7 @@ class EventExtractor:
         score += (weights.actor if actor else 0) + (weights.target if target else 0)
         score += (weights.place if place_linked else 0) + (weights.date if date_linked else 0)
         score += weights.casualties if reported else 0
+        score -= weights.background if grammar.is_background(trigger) else 0
         acled = event_type.acled
         return Event(
             event_id=stable_id(article_id, index, event_type.name),

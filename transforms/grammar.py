@@ -314,6 +314,12 @@ def in_modifier_clause(token: Token) -> bool:
     return any(a.dep_ in ("relcl", "acl") and a.pos_ in VERBAL for a in token.ancestors)
 
 
+def is_background(token: Token) -> bool:
+    """True when the action of `token` is told in a relative clause or inside a clause modifying
+    a noun, which mostly recalls an earlier event: "Belgrade, where police killed two protesters"."""
+    return (token.dep_ == "relcl" and token.pos_ in VERBAL) or in_modifier_clause(token)
+
+
 def _local_cues(token: Token, modality: Modality, neg: bool = True) -> bool:
     """True when `token` itself carries a negation, modal, conditional or generic cue."""
     for c in token.children:

@@ -165,7 +165,8 @@ class Obligations(_Model):
 
 
 class Confidence(_Model):
-    """Score = base (verb or noun trigger, or the trigger's own) + a bonus per argument found."""
+    """Score = base (verb or noun trigger, or the trigger's own) + a bonus per argument found - a
+    penalty for a background event (in a relative or participle clause)."""
 
     verb: float = Field(ge=0, le=1)
     noun: float = Field(ge=0, le=1)
@@ -174,6 +175,7 @@ class Confidence(_Model):
     place: float = Field(ge=0, le=1)
     date: float = Field(ge=0, le=1)
     casualties: float = Field(ge=0, le=1)
+    background: float = Field(0, ge=0, le=1)  # subtracted: a trigger in a clause modifying a noun
 
 
 class Taxonomy(_Model):
