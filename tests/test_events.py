@@ -316,6 +316,7 @@ def taxonomy_with(tmp_path: Path, change: Callable[[dict[str, Any]], None]) -> s
         (lambda d: d["types"][1].update(name=d["types"][0]["name"]), "must be unique"),
         (lambda d: d["types"][0]["triggers"].append({"verbs": []}), "a trigger needs"),
         (lambda d: d["intentions"].update(refusal="refusal"), "intentions.refusal: unknown event type 'refusal'"),
+        (lambda d: d.pop("speech_verbs"), "obligations need speech_verbs"),
     ],
 )
 def test_taxonomy_mistakes_are_config_errors(tmp_path: Path, change: Callable[[dict], None], message: str) -> None:

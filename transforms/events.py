@@ -131,8 +131,7 @@ class EventExtractor:
         self._instruments = frozenset(w.lower() for w in taxonomy.instruments)
         self._support_verbs = frozenset(w.lower() for w in taxonomy.support_verbs)
         self._speech_verbs = frozenset(w.lower() for w in taxonomy.speech_verbs)
-        self._obligation_trigger = Trigger(verbs=taxonomy.speech_verbs or ["say"],
-                                           confidence=taxonomy.obligations.confidence if taxonomy.obligations else None)
+        self._obligation_trigger = taxonomy.obligations.trigger(taxonomy.speech_verbs) if taxonomy.obligations else None
         self._vague_date = re.compile("|".join(f"(?:{p})" for p in taxonomy.vague_dates), re.IGNORECASE)
         self._casualties = CasualtyCounter(taxonomy)
         self._particles = frozenset(particle for pairs in self._phrasal.values() for particle, *_ in pairs)
@@ -247,7 +246,8 @@ class EventExtractor:
         withdraw") as a candidate of the taxonomy's obligation type: the speech verb its trigger,
         the speaker its actor, the one who must act its target."""
         obligations = self._taxonomy.obligations
-        if obligations is None or token.pos_ not in grammar.VERBAL or token.dep_ != "ccomp":
+        if obligations is None or self._obligation_trigger is None or token.pos_ not in grammar.VERBAL \
+                or token.dep_ != "ccomp":
             return None
         speech = token.head
         modal = next((c for c in token.children if c.dep_ == "aux" and c.lower_ in obligations.modal_verbs), None)

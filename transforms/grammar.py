@@ -155,17 +155,17 @@ def agent(token: Token, support_verbs: frozenset[str] = frozenset()) -> Optional
 
 # Subject pronouns and the speakers they can stand for: "it" a body or a place, "he"/"she" a
 # person, "they" a group or several.
-_COLLECTIVE = frozenset({"ORG", "NORP", "GPE"})
+_GROUP_ENTITIES = frozenset({"ORG", "NORP", "GPE"})
 
 
 def _can_be(pronoun: str, speaker: Token) -> bool:
     person = speaker.ent_type_ == "PERSON"
     if pronoun == "it":
-        return not person and (speaker.ent_type_ in _COLLECTIVE or speaker.tag_ in ("NN", "NNP"))
+        return not person and (speaker.ent_type_ in _GROUP_ENTITIES or speaker.tag_ in ("NN", "NNP"))
     if pronoun in ("he", "she"):
-        return person or (speaker.pos_ == "NOUN" and speaker.tag_ == "NN" and not speaker.ent_type_)
+        return person or (speaker.tag_ == "NN" and not speaker.ent_type_)
     if pronoun == "they":
-        return not person and (speaker.ent_type_ in _COLLECTIVE or speaker.tag_ in ("NNS", "NNPS"))
+        return not person and (speaker.ent_type_ in _GROUP_ENTITIES or speaker.tag_ in ("NNS", "NNPS"))
     return False
 
 

@@ -163,6 +163,10 @@ class Obligations(_Model):
     type: str
     confidence: Optional[float] = Field(None, ge=0, le=1)
 
+    def trigger(self, speech_verbs: list[str]) -> Trigger:
+        """The trigger an obligation's event records: the verbs of speech that report it."""
+        return Trigger(verbs=speech_verbs, confidence=self.confidence)
+
 
 class Confidence(_Model):
     """Score = base (verb or noun trigger, or the trigger's own) + a bonus per argument found - a
@@ -206,8 +210,10 @@ class Taxonomy(_Model):
         for section, wanted in (("intentions", ("cooperative", "hostile", "refusal")), ("obligations", ("type",))):
             for field in wanted if getattr(self, section) is not None else ():
                 value = getattr(getattr(self, section), field)
-                if value not in names + [None]:
+                if value is not None and value not in names:
                     raise ValueError(f"{section}.{field}: unknown event type {value!r}")
+        if self.obligations is not None and not self.speech_verbs:
+            raise ValueError("obligations need speech_verbs: the verbs that report them")
         for event_type in self.types:
             for trigger in event_type.triggers:
                 for ref in trigger.subject + trigger.object + trigger.target + trigger.exclude:
