@@ -1,12 +1,15 @@
 # The two commands of the README:
 #   make run    set up .venv and run the pipeline on seeds/ with configs/local.yaml (writes output/)
 #   make test   set up .venv with the test extras and run the test suite
+# and for developers:
+#   make lint   ruff (lint and format check) and mypy, as .ci/run runs them before the tests
+#   make format apply ruff's formatting and safe fixes
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 CONFIG ?= configs/local.yaml
 
-.PHONY: run test bench clean
+.PHONY: run test lint format bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +31,15 @@ run: $(VENV)/.installed
 TEST_WORKERS ?= 2
 test: $(VENV)/.installed-test
 	$(BIN)/python -m pytest -n $(TEST_WORKERS)
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(VENV)/.installed-test
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 $(VENV)/.installed-bench: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[bench,dask,postgres]'

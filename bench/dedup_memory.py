@@ -16,23 +16,25 @@ import subprocess
 import sys
 import tempfile
 import time
+import typing
 from pathlib import Path
 
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from bench.corpus import write_jsonl
 from pipeline.config import Settings
-from transforms import dedup_index
-from transforms.clean import CleanArticles
-from transforms.dedup import ExactDedup
-from transforms.near_dedup import NearDedup
-from transforms.sources import ReadArticles
+from transforms.clean import CleanArticles, CleanResult
+from transforms.dedup import index as dedup_index
+from transforms.dedup.duplicates import DedupResult
+from transforms.dedup.exact import ExactDedup
+from transforms.dedup.near import NearDedup
+from transforms.read.files import ReadArticles
+from transforms.testing.corpus import write_jsonl
 
 
-def _articles(pipeline: beam.Pipeline, settings: Settings, pattern: str, label: str) -> beam.PCollection:
+def _articles(pipeline: beam.Pipeline, settings: Settings, pattern: str, label: str) -> CleanResult:
     files = pipeline | f"Read{label}" >> ReadArticles([pattern], settings.input.max_bytes, settings.input.encoding)
-    return files.documents | f"Clean{label}" >> CleanArticles(settings.clean)
+    return typing.cast(CleanResult, files.documents | f"Clean{label}" >> CleanArticles(settings.clean))
 
 
 def build_index(corpus: Path, index: Path) -> None:
@@ -48,7 +50,7 @@ def dedup(corpus: Path, index: str) -> None:
     """One segment de-duplicated against `index` ('' for none); prints the counts."""
     settings = Settings()
     with beam.Pipeline(options=PipelineOptions(["--runner=FnApiRunner"])) as p:
-        unique = _articles(p, settings, f"{corpus}/*.jsonl", "").articles | "Dedup" >> ExactDedup()
+        unique = typing.cast(DedupResult, _articles(p, settings, f"{corpus}/*.jsonl", "").articles | "Dedup" >> ExactDedup())
         earlier = dedup_index.read_earlier([index]) if index else None
         result = unique.articles | NearDedup(settings.dedup, earlier, narrow_earlier=True)
         for name, rows in (("kept", result.articles), ("duplicates", result.duplicates)):

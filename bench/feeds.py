@@ -28,10 +28,10 @@ from multiprocessing.connection import Connection
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from bench.corpus import article
-from bench.sites import Item, Reply, Site, article_page, rss
-from pipeline.config import FeedSource, FeedsSettings, FetchSettings
-from transforms.feeds import ReadFeeds
+from transforms.core.settings import FeedSource, FeedsSettings, FetchSettings
+from transforms.read.feeds import ReadFeeds
+from transforms.testing.corpus import article
+from transforms.testing.sites import Item, Reply, Site, article_page, rss
 
 
 def build_site(site: Site, articles: int, rng: random.Random, offset: int) -> None:

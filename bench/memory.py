@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.corpus import write_jsonl
+from transforms.testing.corpus import write_jsonl
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,7 +44,7 @@ def finish(child: subprocess.Popen, started: float, log: Path) -> tuple[float, f
     _, status, usage = os.wait4(child.pid, 0)
     if status:
         tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:])
-        raise SystemExit(f"the run {child.args} failed (status {status}); its log ends:\n{tail}")
+        raise SystemExit(f"the run {child.args!r} failed (status {status}); its log ends:\n{tail}")
     return usage.ru_maxrss / 1024, time.perf_counter() - started
 
 

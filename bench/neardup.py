@@ -36,10 +36,10 @@ from typing import NamedTuple
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipeline.config import DedupSettings
-from pipeline.records import Article
 from transforms.clean import content_hash, word_count
-from transforms.near_dedup import NearDedup
+from transforms.core.records import Article
+from transforms.core.settings import DedupSettings
+from transforms.dedup.near import NearDedup
 
 VOCABULARY = 20_000
 FURNITURE = [

@@ -26,12 +26,14 @@ from typing import Optional
 import apache_beam as beam
 import psycopg
 
-from bench.corpus import write_jsonl
-from pipeline.config import PostgresSettings, load_settings
-from pipeline.records import TABLES, TABLES_BY_NAME
-from pipeline.run import prepare, run
+from pipeline.config import load_settings
+from pipeline.prepare import prepare
+from pipeline.run import run
 from pipeline.tables import read_tables
-from transforms.postgres import UpsertTables, prepare_database
+from transforms.core.records import TABLES, TABLES_BY_NAME
+from transforms.core.settings import PostgresSettings
+from transforms.sinks.postgres import UpsertTables, prepare_database
+from transforms.testing.corpus import write_jsonl
 
 ROOT = Path(__file__).resolve().parent.parent
 DSN = os.environ.get("NEWSBEAM_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
@@ -61,9 +63,9 @@ def _typed(value: typing.Any, hint: typing.Any) -> typing.Any:
     return value
 
 
-def scaled(records: dict[str, list[tuple]], copies: int) -> dict[str, list[tuple]]:
+def scaled(records: dict[str, list[typing.Any]], copies: int) -> dict[str, list[typing.Any]]:
     """`copies` copies of every row, keys and the article ids they refer to made unique per copy."""
-    out: dict[str, list[tuple]] = {}
+    out: dict[str, list[typing.Any]] = {}
     for name, rows in records.items():
         out[name] = [row._replace(**{f: f"{getattr(row, f)}-{n}" for f in ID_FIELDS if hasattr(row, f)})
                      for n in range(copies) for row in rows]
@@ -146,7 +148,8 @@ def measure(records: dict[str, list[tuple]], files: dict[str, str], batch_size: 
         first_s = upsert_rows(schemas[1], files, batch_size)
         again_s = upsert_rows(schemas[1], files, batch_size)
         with psycopg.connect(DSN) as conn:
-            stored = sum(conn.execute(f"SELECT count(*) FROM {schemas[1]}.{t.name}").fetchone()[0] for t in TABLES)
+            stored = sum((conn.execute(f"SELECT count(*) FROM {schemas[1]}.{t.name}").fetchone() or (0,))[0]
+                         for t in TABLES)
     finally:
         with psycopg.connect(DSN, autocommit=True) as conn:
             for schema in schemas:

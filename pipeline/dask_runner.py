@@ -68,7 +68,7 @@ class _Counters(NamedTuple):
 class _SideInput:
     """How a ParDo reads one side input; its values come computed, as a list."""
 
-    view_type: type
+    view_type: Any  # the view's class (AsList, AsDict...), which Beam's SideInputMap annotates as an instance
     view_options: dict[str, Any]
     window_mapping_fn: Any
 
@@ -178,7 +178,7 @@ class _ParDo(evaluator.ParDo):
 
 
 _OURS = {evaluator.ParDo: _ParDo, evaluator.Create: _Create, evaluator.GroupByKey: _GroupByKey}
-_TRANSLATIONS = {kind: _OURS.get(op, op) for kind, op in evaluator.TRANSLATIONS.items()}
+_TRANSLATIONS: dict[type, Any] = {kind: _OURS.get(op, op) for kind, op in evaluator.TRANSLATIONS.items()}
 
 
 def _only(tag: Optional[str]) -> Any:
@@ -215,6 +215,7 @@ class _BagVisitor(PipelineVisitor):
 
     def bag_of(self, pcoll: pvalue.PValue) -> Any:
         producer = pcoll.producer
+        assert producer is not None, f"{pcoll} has no producer"
         self.consumed.add(producer)
         bag = self.bags.get(producer)
         if bag is None or not isinstance(producer.transform, beam.ParDo):

@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Optional
 
-from pipeline.config import ConfigError, EntitiesSettings
+from transforms.core.settings import ConfigError, EntitiesSettings
 
 # PLOVER 0.5 sector codes (their first three letters: `CVLalb` is CVL) mapped to newsbeam's. PLOVER's
 # MED is medical (doctors, the Red Cross), its JRN journalists; CIV is its typo of CVL. Codes with no
@@ -113,8 +113,8 @@ def _plover_records(rows: list[dict[str, Any]]) -> Iterator[Record]:
 
 def evaluate(records: list[Record], settings: EntitiesSettings, actors_path: Optional[str]) -> tuple[Score, Score, Score]:
     """(NER, actor found, actor sector) scores of the entity stage's model, actors and gazetteer."""
-    from transforms.actors import load_actors
-    from transforms.entities import Annotator
+    from transforms.entities.actors import load_actors
+    from transforms.entities.stage import Annotator
 
     annotator = Annotator.load(settings, load_actors(actors_path) if actors_path else [])
     labels = frozenset(settings.labels)

@@ -11,7 +11,7 @@ Input, one of:
 
 Each text goes through the pipeline's own steps (spaCy with the place labeller and actor
 dictionary, entities, events above `events.min_confidence`). Its prediction is the class of its
-primary event (`transforms.events.primary`) or `none`; it is right when the text's labels hold
+primary event (`transforms.events.stage.primary`) or `none`; it is right when the text's labels hold
 it. Printed: per-class precision/recall/F1 of that prediction, macro and weighted F1 (weighted
 by the gold support), a confusion table (gold rows, predicted columns), and the multi-label
 recall: the share of gold labels found among any of the text's events. Where the data names the
@@ -26,8 +26,9 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any, Optional
 
-from pipeline.config import ConfigError, Settings
+from pipeline.config import Settings
 from pipeline.evaluate import Score, read_data
+from transforms.core.settings import ConfigError
 
 NONE = "none"
 _FUNCTION_WORDS = frozenset({"the", "of", "and", "a", "an", "in", "for", "on"})
@@ -129,10 +130,10 @@ def read_labelled(path: str, level: str = "plover") -> tuple[list[Labelled], str
 
 
 def evaluate_events(records: list[Labelled], settings: Settings, level: str) -> Report:
-    from transforms.actors import load_actors
-    from transforms.entities import Annotator
-    from transforms.events import EventExtractor, primary_event, with_entities
-    from transforms.taxonomy import load_taxonomy
+    from transforms.entities.actors import load_actors
+    from transforms.entities.stage import Annotator
+    from transforms.events.stage import EventExtractor, primary_event, with_entities
+    from transforms.events.taxonomy import load_taxonomy
 
     annotator = Annotator.load(settings.entities, load_actors(settings.entities.actors) if settings.entities.actors else [])
     taxonomy = load_taxonomy(settings.events.taxonomy)
@@ -173,4 +174,4 @@ def names_one(actor: Optional[str], gold: list[str]) -> bool:
     def words(text: str) -> set[str]:
         return set(re.findall(r"[a-z0-9]+", text.lower().replace("'s", ""))) - _FUNCTION_WORDS
 
-    return bool(actor) and any(words(actor) & words(g) for g in gold)
+    return actor is not None and any(words(actor) & words(g) for g in gold)

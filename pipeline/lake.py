@@ -24,6 +24,8 @@ import dataclasses
 import io
 import json
 import logging
+import re
+from datetime import datetime, timezone
 from typing import Any, Optional
 
 import pyarrow as pa
@@ -31,8 +33,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.records import TABLES, Table
-from transforms import dedup_index, feed_state
+from transforms.core.records import TABLES, Table
+from transforms.dedup import index as dedup_index
+from transforms.read import feed_state
 
 _LOG = logging.getLogger(__name__)
 EXTENSIONS = {"jsonl": ".jsonl", "parquet": ".parquet"}
@@ -70,12 +73,19 @@ class Commit:
         return cls(**{**data, "formats": tuple(data["formats"]), "state_pending": tuple(data["state_pending"])})
 
 
+def run_date(run_id: Optional[str]) -> str:
+    """The date a run's rows are filed under: the one its run_id starts with (20261123T0500Z,
+    2026-11-23...), else today's (UTC)."""
+    found = re.match(r"(\d{4})-?(\d{2})-?(\d{2})", run_id or "")
+    return "-".join(found.groups()) if found else datetime.now(timezone.utc).strftime("%Y-%m-%d")
+
+
 def _runs(output_dir: str) -> str:
     return f"{output_dir.rstrip('/')}/_runs"
 
 
 def staging_dir(output_dir: str, run_id: str) -> str:
-    """Where a run's pipeline writes its tables (`transforms.sinks` layout under it)."""
+    """Where a run's pipeline writes its tables (`transforms.sinks.files` layout under it)."""
     return f"{output_dir.rstrip('/')}/_staging/{run_id}"
 
 

@@ -18,7 +18,7 @@ from apache_beam.options.pipeline_options import (
     _BeamArgumentParser,  # pylint: disable=protected-access
 )
 
-from pipeline.config import ConfigError
+from transforms.core.settings import ConfigError
 
 DEFAULT_RUNNER = "FnApiRunner"
 

@@ -13,7 +13,7 @@ from typing import Any, Optional
 
 import duckdb
 
-from pipeline.records import TABLES
+from transforms.core.records import TABLES
 
 TOP = 10
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
@@ -66,7 +66,7 @@ def build(output: Path) -> Report:
     def rows(sql: str, *needs: str) -> list[tuple]:
         return con.execute(sql).fetchall() if all(found.get(n) for n in needs) else []
 
-    counts = {name: con.execute(f"SELECT count(*) FROM {name}").fetchone()[0] if rel else 0
+    counts = {name: (con.execute(f"SELECT count(*) FROM {name}").fetchone() or (0,))[0] if rel else 0
               for name, rel in found.items()}
     day = "strftime(coalesce(event_date, published), '%Y-%m-%d')"
     return Report(
@@ -158,7 +158,7 @@ def _stacked_days(rows: list[tuple[str, str, int]], width: int = 720, height: in
              f'<text x="{left - 6}" y="{height - bottom - plot_h + 12}" text-anchor="end">{top}</text>']
     label_every = max(1, len(days) // 8)
     for i, d in enumerate(days):
-        x, y = left + i * step + (step - bar) / 2, height - bottom
+        x, y = left + i * step + (step - bar) / 2, float(height - bottom)
         for kind in kinds:
             n = per_day[d].get(kind, 0)
             if n:

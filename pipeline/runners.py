@@ -18,7 +18,8 @@ from collections.abc import Iterator
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import GoogleCloudOptions, PipelineOptions, StandardOptions
 
-from pipeline.config import ConfigError, Settings
+from pipeline.config import Settings
+from transforms.core.settings import ConfigError
 
 REMOTE_RUNNERS = ("DataflowRunner", "FlinkRunner", "SparkRunner")
 DASK_RUNNER = "pipeline.dask_runner.DaskRunner"
@@ -30,13 +31,14 @@ def runner_name(options: PipelineOptions) -> str:
     return str(options.view_as(StandardOptions).runner)
 
 
-def is_remote(options: PipelineOptions) -> bool:
+def is_remote_runner(options: PipelineOptions) -> bool:
+    """Whether the runner's workers are other machines (they cannot see local paths)."""
     return runner_name(options).rsplit(".", 1)[-1] in REMOTE_RUNNERS
 
 
 def check_remote(settings: Settings, options: PipelineOptions) -> None:
     """Paths and options a remote runner's workers can use, or a ConfigError naming the key."""
-    if not is_remote(options):
+    if not is_remote_runner(options):
         return
     runner = runner_name(options)
     paths = [("input.paths", p) for p in settings.input.paths] + [("output.dir", settings.output.dir)]

@@ -34,23 +34,20 @@ from apache_beam.transforms import window
 from apache_beam.transforms.periodicsequence import PeriodicImpulse
 
 from pipeline import lake, memory
-from pipeline.config import FeedSource, Settings
-from pipeline.graph import Tables
-from pipeline.records import FeedState
+from pipeline.execute import commit_of
+from pipeline.graph import Analyse, Tables, tables
+from pipeline.job import Job
 from pipeline.runners import runner_name
 from pipeline.summary import RunSummary, summarize
-from transforms import dedup_index, feed_state
-from transforms.actors import Actor
 from transforms.clean import CleanArticles
-from transforms.dedup import DropAlreadyWritten
-from transforms.entities import ExtractEntities
-from transforms.event_clusters import ClusterEvents
-from transforms.events import ExtractEvents
-from transforms.feeds import FetchFeeds
-from transforms.postgres import UpsertTables
-from transforms.stream_dedup import StreamingDedup
-from transforms.taxonomy import Taxonomy
-from transforms.window_sinks import WriteWindowedTables
+from transforms.core.records import FeedState
+from transforms.core.settings import FeedSource
+from transforms.dedup import index as dedup_index
+from transforms.dedup.streaming import StreamingDedup
+from transforms.read import feed_state
+from transforms.read.feeds import FetchFeeds
+from transforms.sinks.postgres import UpsertTables
+from transforms.sinks.windowed import WriteWindowedTables
 
 STREAMING_RUNNERS = ("DataflowRunner", "FlinkRunner", "SparkRunner", "PrismRunner", "PortableRunner")
 FOREVER = float(2**62)  # PeriodicImpulse's stop for a job that runs until cancelled
@@ -71,23 +68,22 @@ def due_feeds(tick: Any, sources: Sequence[FeedSource], start: float, period: fl
             yield source, states.get(source.url)
 
 
-def build_stream(pipeline: beam.Pipeline, settings: Settings, taxonomy: Taxonomy, lang: str,
-                 actors: Sequence[Actor], start: float, stop: float, states: dict[str, FeedState],
-                 state_outputs: Optional[tuple[str, str]] = None, index_output: Optional[str] = None,
-                 expires: bool = True) -> Tables:
+def build_stream(pipeline: beam.Pipeline, job: Job, start: float, stop: float, expires: bool = True) -> Tables:
     """The streaming graph over the clock's ticks from `start` to `stop` (seconds since the epoch).
     `expires`: whether stateful memory (first sightings, dedup keys) expires after `dedup.expiry_days`."""
+    settings = job.settings
     sources, windowing = settings.feeds.sources, window.FixedWindows(settings.streaming.window_seconds)
     period = tick_seconds(sources)
     feeds = (
         pipeline
         | "Clock" >> PeriodicImpulse(start_timestamp=start, stop_timestamp=stop, fire_interval=period,
                                      apply_windowing=False)
-        | "DueFeeds" >> beam.FlatMap(due_feeds, sources, start, period, states)
+        | "DueFeeds" >> beam.FlatMap(due_feeds, sources, start, period, job.feed_states)
         | "PollWindows" >> beam.WindowInto(window.FixedWindows(period))
     )
     known = feed_state.read_known(pipeline, settings.state_path, settings.dedup.expiry_days)
-    read = feeds | "Feeds" >> FetchFeeds(settings.feeds, settings.fetch, known, state_outputs, first_sighting=True,
+    read = feeds | "Feeds" >> FetchFeeds(settings.feeds, settings.fetch, known, job.feed_state_pending,
+                                          first_sighting=True,
                                           first_sighting_days=settings.dedup.expiry_days if expires else None,
                                           poll_seconds=period)
     cleaned = read.documents | "Clean" >> CleanArticles(settings.clean)
@@ -97,23 +93,11 @@ def build_stream(pipeline: beam.Pipeline, settings: Settings, taxonomy: Taxonomy
         | "AcrossWindows" >> beam.WindowInto(window.GlobalWindows())
         | "Dedup" >> StreamingDedup(settings.dedup, earlier, start - 1, expires)
     )
-    annotated = (articles | "OutputWindows" >> beam.WindowInto(windowing)
-                 | "Entities" >> ExtractEntities(settings.entities, settings.progress_seconds, actors))
-    events = annotated.annotated | "Events" >> ExtractEvents(taxonomy, settings.events.min_confidence, lang)
-    if index_output:
-        _ = events.articles | "AddToIndex" >> dedup_index.WriteIndex(settings.dedup, index_output)
-    letters = (read.dead_letters, cleaned.dead_letters, annotated.dead_letters, events.dead_letters)
+    analysed = articles | "OutputWindows" >> beam.WindowInto(windowing) | "Analyse" >> Analyse(job)
+    letters = (read.dead_letters, cleaned.dead_letters, analysed.dead_letters)
     dead_letters = [pc | f"DeadLetterWindows{n}" >> beam.WindowInto(windowing) for n, pc in enumerate(letters)] \
         | "DeadLetters" >> beam.Flatten()
-    return Tables(
-        articles=events.articles,
-        entities=annotated.entities,
-        events=events.events,
-        event_clusters=events.events | "EventClusters" >> ClusterEvents(),
-        duplicates=duplicates | "DuplicateWindows" >> beam.WindowInto(windowing)
-        | "DropAlreadyWritten" >> DropAlreadyWritten(),
-        dead_letters=dead_letters,
-    )
+    return tables(analysed, duplicates | "DuplicateWindows" >> beam.WindowInto(windowing), dead_letters)
 
 
 def is_streaming_runner(options: PipelineOptions) -> bool:
@@ -139,16 +123,16 @@ def stop_signals() -> Iterator[threading.Event]:
             signal.signal(sig, handler)
 
 
-def run_streaming(settings: Settings, options: PipelineOptions, taxonomy: Taxonomy, lang: str,
-                  actors: Sequence[Actor], write: Any) -> RunSummary:
+def run_streaming(job: Job) -> RunSummary:
     """Run the streaming job until `streaming.max_duration` or a stop signal; the summary of all
-    of it. `write(tables, settings)` adds the sinks to a graph."""
+    of it."""
+    settings, options = job.settings, job.options
     started = time.time()
     deadline = started + settings.streaming.max_duration if settings.streaming.max_duration else FOREVER
     if is_streaming_runner(options):
         pipeline = beam.Pipeline(options=options)
-        write(build_stream(pipeline, settings, taxonomy, lang, actors, started, deadline,
-                           feed_state.VALIDATORS.load(settings.state_path)), settings)
+        write_windowed(build_stream(pipeline, job.replace(feed_states=feed_state.VALIDATORS.load(settings.state_path)),
+                                    started, deadline), job)
         result = pipeline.run()
         result.wait_until_finish()
         return summarize(result, time.time() - started, runner_name(options), settings.output.dir, settings.run_id)
@@ -160,45 +144,44 @@ def run_streaming(settings: Settings, options: PipelineOptions, taxonomy: Taxono
         while not stop.is_set() and time.time() < deadline:
             segment += 1
             begin = time.time()
-            summary = _segment(settings, options, taxonomy, lang, actors, write, begin,
-                               min(begin + settings.streaming.window_seconds, deadline), segment)
+            summary = _segment(job, begin, min(begin + settings.streaming.window_seconds, deadline), segment)
             _LOG.info("segment %d: %s", segment, summary.accounting_line())
             total = summary if total is None else total.plus(summary)
     assert total is not None, "the run stopped before its first segment"
     return total.with_elapsed(time.time() - started)
 
 
-def _segment(settings: Settings, options: PipelineOptions, taxonomy: Taxonomy, lang: str, actors: Sequence[Actor],
-             write: Any, start: float, stop: float, number: int) -> RunSummary:
+def _segment(job: Job, start: float, stop: float, number: int) -> RunSummary:
     """One bounded run of the streaming graph over [start, stop), run as a batch job (its clock
     is bounded), writing to a staging folder; then one lake commit moves its files into their
     window folders and commits its state, so a segment killed at any point is emitted again
     whole or not at all."""
+    settings = job.settings
     state_dir, output_dir = settings.state_path, settings.output.dir
-    segment_id = f"{settings.run_id}-w{number:05d}"
-    pending = (feed_state.VALIDATORS.pending_file(state_dir), feed_state.ENTRIES.pending_file(state_dir))
-    index_pending = dedup_index.pending_dir(settings.index_path) if settings.dedup.index else None
-    staged = settings.model_copy(update={
-        "state_dir": state_dir,
-        "output": settings.output.model_copy(update={"dir": lake.staging_dir(output_dir, segment_id)})})
-    batch = PipelineOptions.from_dictionary({**options.get_all_options(drop_default=True), "streaming": False})
+    segment = job.replace(
+        settings=settings.model_copy(update={"state_dir": state_dir, "run_id": f"{settings.run_id}-w{number:05d}"}),
+        feed_states=feed_state.VALIDATORS.load(state_dir),
+        feed_state_pending=(feed_state.VALIDATORS.pending_file(state_dir), feed_state.ENTRIES.pending_file(state_dir)),
+        index_pending=dedup_index.pending_dir(settings.index_path) if settings.dedup.index else None,
+    )
+    staged = segment.replace(settings=segment.settings.model_copy(update={
+        "output": settings.output.model_copy(update={"dir": lake.staging_dir(output_dir, str(segment.settings.run_id))})}))
+    batch = PipelineOptions.from_dictionary({**job.options.get_all_options(drop_default=True), "streaming": False})
     pipeline = beam.Pipeline(options=batch)
-    write(build_stream(pipeline, staged, taxonomy, lang, actors, start, stop,
-                       feed_state.VALIDATORS.load(state_dir), pending, index_pending, expires=False), staged)
+    write_windowed(build_stream(pipeline, staged, start, stop, expires=False), staged)
     with memory.handed_back():
         result = pipeline.run()
         result.wait_until_finish()
-    commit = lake.Commit(output_dir, segment_id, "", tuple(settings.output.formats), index_pending,
-                         settings.index_path if index_pending else None, state_dir, pending,
-                         settings.dedup.expiry_days, windowed=True)
+    commit = commit_of(segment, dt="", windowed=True)
     lake.begin(commit)
     lake.apply(commit)
-    return summarize(result, time.time() - start, runner_name(options), output_dir, settings.run_id)
+    return summarize(result, time.time() - start, runner_name(job.options), output_dir, settings.run_id)
 
 
-def write_windowed(tables: Tables, settings: Settings, postgres_dsn: Optional[str] = None) -> None:
-    """Every table to its window's files (and upserted into PostgreSQL when a DSN is given)."""
+def write_windowed(tables: Tables, job: Job) -> None:
+    """Every table to its window's files (and upserted into PostgreSQL when the job has a DSN)."""
+    settings = job.settings
     written = tables._asdict()
-    if postgres_dsn:
-        written = written | "Postgres" >> UpsertTables(settings.postgres, postgres_dsn)
+    if job.postgres_dsn:
+        written = written | "Postgres" >> UpsertTables(settings.postgres, job.postgres_dsn)
     _ = written | "Write" >> WriteWindowedTables(settings.output, settings.streaming.window_seconds)

@@ -13,7 +13,8 @@ from typing import Any, Optional
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.runners.runner import PipelineResult
 
-from transforms import dead_letters, dedup, entities, events, feeds, postgres, sinks, sources
+from transforms.core import metrics
+from transforms.core.dead_letters import DEAD_LETTERS
 
 
 @dataclasses.dataclass
@@ -118,32 +119,32 @@ def summarize(result: PipelineResult, elapsed_seconds: float, runner: str, outpu
     def namespace(ns: str) -> dict[str, int]:
         return {name: value for (space, name), value in counters.items() if space == ns and value}
 
-    tables = namespace(sinks.NAMESPACE)
-    database = namespace(postgres.NAMESPACE)
+    tables = namespace(metrics.TABLES)
+    database = namespace(metrics.POSTGRES)
     refused = {name.removeprefix("refused/"): n for name, n in database.items() if name.startswith("refused/")}
-    by_label = namespace(entities.NAMESPACE)
-    by_type = namespace(events.NAMESPACE)
+    by_label = namespace(metrics.ENTITIES)
+    by_type = namespace(metrics.EVENTS)
     return RunSummary(
-        read=counters.get((sources.NAMESPACE, sources.DOCUMENTS_READ), 0),
+        read=counters.get((metrics.SOURCES, metrics.DOCUMENTS_READ), 0),
         written=tables.get("articles", 0),
-        duplicates=tables.get("duplicates", 0) + counters.get((dedup.NAMESPACE, dedup.ALREADY_WRITTEN), 0),
+        duplicates=tables.get("duplicates", 0) + counters.get((metrics.DEDUP, metrics.ALREADY_WRITTEN), 0),
         dead_letters=tables.get("dead_letters", 0),
-        dead_letters_by_stage=namespace(dead_letters.NAMESPACE),
-        summary_fallbacks=counters.get((feeds.NAMESPACE, feeds.SUMMARY_FALLBACKS), 0),
-        entries_known=counters.get((feeds.NAMESPACE, feeds.ENTRIES_KNOWN), 0)
-        + counters.get((feeds.NAMESPACE, feeds.ENTRIES_REPEATED), 0),
+        dead_letters_by_stage=namespace(metrics.DEAD_LETTERS),
+        summary_fallbacks=counters.get((metrics.FEEDS, metrics.SUMMARY_FALLBACKS), 0),
+        entries_known=counters.get((metrics.FEEDS, metrics.ENTRIES_KNOWN), 0)
+        + counters.get((metrics.FEEDS, metrics.ENTRIES_REPEATED), 0),
         entities=tables.get("entities", 0),
         entities_by_label=by_label,
         events=tables.get("events", 0),
         events_by_type=by_type,
         event_clusters=tables.get("event_clusters", 0),
         elapsed_seconds=round(elapsed_seconds, 3),
-        spacy_seconds=counters.get((entities.TIMING_NAMESPACE, entities.SPACY_MILLISECONDS), 0) / 1000,
+        spacy_seconds=counters.get((metrics.TIMING, metrics.SPACY_MILLISECONDS), 0) / 1000,
         runner=runner,
         output_dir=output_dir,
         run_id=run_id,
-        already_written=counters.get((dedup.NAMESPACE, dedup.ALREADY_WRITTEN), 0),
+        already_written=counters.get((metrics.DEDUP, metrics.ALREADY_WRITTEN), 0),
         postgres_rows=sum(n for name, n in database.items() if name.startswith("rows/")),
-        postgres_refused=sum(n for name, n in refused.items() if name != dead_letters.DEAD_LETTERS),
-        postgres_unwritable=refused.get(dead_letters.DEAD_LETTERS, 0),
+        postgres_refused=sum(n for name, n in refused.items() if name != DEAD_LETTERS),
+        postgres_unwritable=refused.get(DEAD_LETTERS, 0),
     )

@@ -2,15 +2,16 @@
 from __future__ import annotations
 
 import json
+import operator
 from pathlib import Path
 from typing import Any
 
-from pipeline.records import TABLES
+from transforms.core.records import TABLES
 
 
 def read_table(output_dir: Path, table: str) -> list[dict[str, Any]]:
     """All rows of one table's JSON Lines files, of every partition or window."""
-    rows = []
+    rows: list[dict[str, Any]] = []
     for path in sorted((output_dir / "jsonl" / table).rglob("*.jsonl")):
         rows.extend(json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line)
     return rows
@@ -22,7 +23,4 @@ def read_tables(output_dir: Path) -> dict[str, list[dict[str, Any]]]:
 
 def sorted_tables(output_dir: Path) -> dict[str, list[dict[str, Any]]]:
     """Every table with its rows sorted by primary key, for comparing runs."""
-    return {
-        t.name: sorted(read_table(output_dir, t.name), key=lambda row, key=t.key: [row[k] for k in key])
-        for t in TABLES
-    }
+    return {t.name: sorted(read_table(output_dir, t.name), key=operator.itemgetter(*t.key)) for t in TABLES}

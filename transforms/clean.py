@@ -23,12 +23,13 @@ from apache_beam.metrics import Metrics
 from dateutil import parser as dateparser
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
-from pipeline.config import CleanSettings
-from pipeline.records import Article, DeadLetter, RawDocument
-from transforms.dead_letters import DEAD_LETTERS, Rejected, guarded, stable_id
+from transforms.core import metrics
+from transforms.core.dead_letters import DEAD_LETTERS, Rejected, guarded
+from transforms.core.ids import stable_id
+from transforms.core.records import Article, DeadLetter, RawDocument
+from transforms.core.settings import CleanSettings
 
 STAGE = "clean"
-NAMESPACE = "newsbeam.clean"
 
 # Zero-width space, word joiner, BOM, soft hyphen and the bidirectional controls: formatting that
 # changes no meaning in running text. ZWJ/ZWNJ are kept (they matter in Persian, Arabic, emoji).
@@ -148,7 +149,7 @@ class CleanFn(beam.DoFn):
 
     def __init__(self, settings: CleanSettings):
         self._settings = settings
-        self._bad_dates = Metrics.counter(NAMESPACE, "unparsed_dates")
+        self._bad_dates = Metrics.counter(metrics.CLEAN, metrics.UNPARSED_DATES)
         self._identifier: Optional[LanguageIdentifier] = None
         self._boilerplate: Optional[re.Pattern[str]] = None
 

@@ -37,8 +37,6 @@ with DAG(
             "output": f"{NEWSBEAM_HOME}/output/feeds",
             "set": [
                 "run_id={{ ts_nodash }}Z",
-                f"events.taxonomy={NEWSBEAM_HOME}/configs/taxonomy.yaml",
-                f"entities.actors={NEWSBEAM_HOME}/configs/actors.yaml",
             ],
         },
     )

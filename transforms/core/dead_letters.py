@@ -7,7 +7,6 @@ letter carrying the exception type and the end of the traceback. Neither stops t
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import traceback
 from collections.abc import Iterable, Iterator
@@ -16,10 +15,11 @@ from typing import Any, Optional
 from apache_beam import pvalue
 from apache_beam.metrics import Metrics
 
-from pipeline.records import DeadLetter
+from transforms.core import metrics
+from transforms.core.ids import stable_id
+from transforms.core.records import DeadLetter
 
 DEAD_LETTERS = "dead_letters"
-NAMESPACE = "newsbeam.dead_letters"
 
 _LOG = logging.getLogger(__name__)
 
@@ -45,15 +45,6 @@ class Rejected(Exception):
         self.error_type = error_type
         self.status = status
         self.attempts = attempts
-
-
-def stable_id(*parts: Any, size: int = 8) -> str:
-    """A hex id of `size` bytes that depends only on `parts` (the same input, the same id)."""
-    digest = hashlib.blake2b(digest_size=size)
-    for part in parts:
-        digest.update(str(part).encode("utf-8", "surrogatepass"))
-        digest.update(b"\x1f")
-    return digest.hexdigest()
 
 
 def dead_letter(
@@ -89,7 +80,7 @@ def from_exception(stage: str, source: str, exc: BaseException) -> DeadLetter:
 
 def tagged(letter: DeadLetter) -> pvalue.TaggedOutput:
     """`letter` on the dead-letter output, counted per stage."""
-    Metrics.counter(NAMESPACE, letter.stage).inc()
+    Metrics.counter(metrics.DEAD_LETTERS, letter.stage).inc()
     return pvalue.TaggedOutput(DEAD_LETTERS, letter)
 
 

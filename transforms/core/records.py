@@ -1,7 +1,7 @@
 """Record types: one NamedTuple per output table, and the internal records passed between stages.
 
 Each table record is the single definition of its table. The Arrow/Parquet schema, the JSON
-form and the README's table reference are all derived from it (see `pipeline.schemas`).
+form and the README's table reference are all derived from it (see `transforms.core.schemas`).
 Every record is registered with Beam's RowCoder so PCollections of them carry a Beam schema.
 """
 from __future__ import annotations
@@ -31,7 +31,7 @@ class Article(NamedTuple):
     text_source: str
     feed: Optional[str]
     site_name: Optional[str]
-    # The article's primary event (`transforms.events.primary`), filled by the event stage.
+    # The article's primary event (`transforms.events.stage.primary`), filled by the event stage.
     primary_event_id: Optional[str] = None
     primary_event_type: Optional[str] = None
     primary_plover_type: Optional[str] = None
@@ -79,14 +79,14 @@ class Event(NamedTuple):
     injured: Optional[int]
     arrested: Optional[int]
     confidence: float
-    # Filled from the article's entities (`transforms.event_entities.attach`).
+    # Filled from the article's entities (`transforms.events.entity_fields.attach`).
     actor_sector: Optional[str] = None
     actor_country: Optional[str] = None
     location_country: Optional[str] = None
     location_subdivision: Optional[str] = None
     latitude: Optional[float] = None
     longitude: Optional[float] = None
-    # Filled from the article (`transforms.events.ExtractEventsFn`).
+    # Filled from the article (`transforms.events.stage.ExtractEventsFn`).
     event_date: Optional[datetime] = None
     date_precision: Optional[str] = None
     published: Optional[datetime] = None
@@ -202,7 +202,7 @@ class Sketch(NamedTuple):
 
 
 class ArticleKeys(NamedTuple):
-    """Cross-run index: the codes of the keys of an article written earlier (`transforms.dedup_keys`)."""
+    """Cross-run index: the codes of the keys of an article written earlier (`transforms.dedup.keys`)."""
 
     id_code: int
     key_codes: list[int]
@@ -216,7 +216,7 @@ class KeyBlock(NamedTuple):
 
 
 class AnnotatedArticle(NamedTuple):
-    """An article with its spaCy parse, serialised as a DocBin (see `transforms.nlp`), and its
+    """An article with its spaCy parse, serialised as a DocBin (see `transforms.entities.nlp`), and its
     entity rows (actors with sectors, geocoded places) for the event stage."""
 
     article: Article
@@ -292,7 +292,7 @@ TABLES: tuple[Table, ...] = (
             "`the town of Kidal`, `in Kyiv` for a place the gazetteer knows) are GPE, nationality words NORP; "
             "`ACTOR` for an actor or role of the dictionary NER did not find.",
             "sector": "Actor sector (GOV, MIL, COP, REB, OPP, CVL, JUD, MED, HLH, NGO, IGO, REF, CRM, BUS, EDU, "
-            "LAB, REL): of a named actor or role of configs/actors.yaml; of a person's title (`President X`: "
+            "LAB, REL): of a named actor or role of the actor dictionary; of a person's title (`President X`: "
             "GOV; `Taliban spokesman X`: REB); of the role word heading an organisation's name (`Supreme "
             "Court`: JUD); of the roles a nationality or country qualifies (`Afghan` in `Afghan troops`: MIL).",
             "country": "ISO 3166 alpha-3: for places, the country they are (in); for named actors, theirs; for "
@@ -318,7 +318,7 @@ TABLES: tuple[Table, ...] = (
         "events",
         Event,
         ("event_id",),
-        "Events found in sentences, classified by the taxonomy in configs/taxonomy.yaml.",
+        "Events found in sentences, classified by the event taxonomy.",
         {
             "event_id": "Hash of article_id, sentence index and event type.",
             "article_id": "The article the event was reported in.",

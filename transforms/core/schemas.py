@@ -1,4 +1,4 @@
-"""Schemas derived from the table records in `pipeline.records`: Arrow (Parquet), PostgreSQL DDL,
+"""Schemas derived from the table records in `transforms.core.records`: Arrow (Parquet), PostgreSQL DDL,
 BigQuery, JSON, Markdown.
 
 Nothing here names a field: every schema is computed from the NamedTuple's type hints, so adding
@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import types
 import typing
-from datetime import datetime, timezone
 from collections.abc import Iterator
+from datetime import datetime, timezone
 from typing import Any, Optional
 
 import pyarrow as pa
 
-from pipeline.records import Table
+from transforms.core.records import Table
 
 SCHEMA_VERSION_KEY = "newsbeam.schema_version"
 

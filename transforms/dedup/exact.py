@@ -11,72 +11,24 @@ a dead letter rather than stopping the run.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timezone
-from typing import Any, NamedTuple, Optional
+from typing import Any, Optional
 
 import apache_beam as beam
 from apache_beam import pvalue
 from apache_beam.metrics import Metrics
 
-from pipeline.records import Article, DeadLetter, Duplicate
-from transforms.dead_letters import DEAD_LETTERS, from_exception, stable_id, tagged
-
-STAGE = "dedup"
-NAMESPACE = "newsbeam.dedup"
-DUPLICATES = "duplicates"
-_NEVER = datetime.max.replace(tzinfo=timezone.utc)
-
-
-class DedupResult(NamedTuple):
-    articles: beam.PCollection  # Article, one per story
-    duplicates: beam.PCollection  # Duplicate
-    dead_letters: beam.PCollection  # DeadLetter
-
-
-def rank(published: Optional[datetime], word_count: int, article_id: str) -> tuple[Any, ...]:
-    """Representative order: earliest published first (undated last), then longest, then smallest id."""
-    return (published or _NEVER, -word_count, article_id)
-
-
-def representative_order(article: Article) -> tuple[Any, ...]:
-    return rank(article.published, article.word_count, article.article_id)
-
-
-def cluster_id(representative_id: str) -> str:
-    return stable_id("story", representative_id)
-
-
-ALREADY_WRITTEN = "already_written"
-
-
-class DropAlreadyWritten(beam.PTransform):
-    """Duplicates -> those that are new facts. An article an earlier run wrote itself (method
-    `seen`, its own duplicate) is already a row of `articles`; a row saying so would grow the
-    warehouse each time the same input comes again. It is counted (`already_written`) instead,
-    and the summary counts it among the duplicates."""
-
-    def expand(self, duplicates: beam.PCollection) -> beam.PCollection:
-        counter = Metrics.counter(NAMESPACE, ALREADY_WRITTEN)
-
-        def new_fact(row: Duplicate) -> bool:
-            if row.method == "seen" and row.article_id == row.duplicate_of:
-                counter.inc()
-                return False
-            return True
-
-        return duplicates | "New" >> beam.Filter(new_fact).with_output_types(Duplicate)
-
-
-def duplicate_row(article: Article, representative_id: str, method: str, similarity: float = 1.0) -> Duplicate:
-    return Duplicate(
-        article_id=article.article_id,
-        duplicate_of=representative_id,
-        cluster_id=cluster_id(representative_id),
-        method=method,
-        similarity=round(similarity, 4),
-        source=article.source,
-        url=article.url,
-    )
+from transforms.core import metrics
+from transforms.core.dead_letters import DEAD_LETTERS, from_exception, tagged
+from transforms.core.records import Article, DeadLetter, Duplicate
+from transforms.dedup.duplicates import (
+    CONTENT,
+    DUPLICATES,
+    STAGE,
+    URL,
+    DedupResult,
+    duplicate_row,
+    representative_order,
+)
 
 
 class PickRepresentative(beam.DoFn):
@@ -84,7 +36,7 @@ class PickRepresentative(beam.DoFn):
 
     def __init__(self, method: str):
         self._method = method
-        self._duplicates = Metrics.counter(NAMESPACE, f"duplicates_by_{method}")
+        self._duplicates = Metrics.counter(metrics.DEDUP, metrics.duplicates_by(method))
 
     def process(self, keyed: tuple[str, Iterable[Article]]) -> Iterator[Any]:
         group = list(keyed[1])
@@ -116,20 +68,20 @@ def _url_key(article: Article) -> tuple[str, Article]:
 class ExactDedup(beam.PTransform):
     """Article -> `DedupResult(articles=Article, duplicates=Duplicate)`."""
 
-    def _pass(self, articles: beam.PCollection, name: str, key: Any) -> pvalue.DoOutputsTuple:
+    def _pass(self, articles: beam.PCollection, name: str, method: str, key: Any) -> pvalue.DoOutputsTuple:
         return (
             articles
             | f"KeyBy{name}" >> beam.Map(key).with_output_types(tuple[str, Article])
             | f"GroupBy{name}" >> beam.GroupByKey()
             | f"Pick{name}"
-            >> beam.ParDo(PickRepresentative(name.lower()))
+            >> beam.ParDo(PickRepresentative(method))
             .with_output_types(Article, duplicates=Duplicate, dead_letters=DeadLetter)
             .with_outputs(DUPLICATES, DEAD_LETTERS, main="kept")
         )
 
     def expand(self, articles: beam.PCollection) -> DedupResult:
-        by_url = self._pass(articles, "Url", _url_key)
-        by_content = self._pass(by_url.kept, "Content", lambda a: (a.content_hash, a))
+        by_url = self._pass(articles, "Url", URL, _url_key)
+        by_content = self._pass(by_url.kept, "Content", CONTENT, lambda a: (a.content_hash, a))
         url_duplicates = (
             {
                 "duplicates": by_url[DUPLICATES]

@@ -23,13 +23,13 @@ import pyarrow.parquet as pq
 from apache_beam.io import ReadFromParquetBatched, WriteToParquet
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.config import DedupSettings
-from pipeline.records import Article, ArticleKeys, KeyBlock, Sketch
-from pipeline.schemas import arrow_schema
-from transforms import dedup_keys
-from transforms.near_dedup import Earlier, SketchingFn, members, merged, narrowed
-from transforms.sinks import PENDING_SHARDS
-from transforms.sketch_table import SketchTable
+from transforms.core.pending import PENDING_SHARDS
+from transforms.core.records import Article, ArticleKeys, KeyBlock, Sketch
+from transforms.core.schemas import arrow_schema
+from transforms.core.settings import DedupSettings
+from transforms.dedup import keys as dedup_keys
+from transforms.dedup.near import Earlier, SketchingFn, members, merged, narrowed
+from transforms.dedup.sketch_table import SketchTable
 
 KEYS, SKETCHES = "keys", "sketches"
 _ROWS = 2048  # index rows (articles) made into arrays at a time

@@ -15,9 +15,9 @@ from typing import Optional
 
 import numpy as np
 
-from pipeline.records import KeyBlock
-from transforms import minhash
-from transforms.dead_letters import stable_id
+from transforms.core.ids import stable_id
+from transforms.core.records import KeyBlock
+from transforms.dedup import minhash
 
 KINDS = ("id", "url", "hash", "band")
 ID, URL, HASH, BAND = range(len(KINDS))

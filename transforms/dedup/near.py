@@ -9,7 +9,7 @@
 
 The keys, whose number grows with the data, are grouped by key in a shuffle that scales out; they
 travel packed into `dedup.shards` groups, many (key, id) pairs per element as two arrays of 64-bit
-codes (`transforms.dedup_keys`), because one Beam element, or one Python string, per key costs more
+codes (`transforms.dedup.keys`), because one Beam element, or one Python string, per key costs more
 than the dedup itself; buckets, pairs and sketches stay arrays too. What meets in side inputs or
 on one worker is bounded by this run and its candidates in the history (the earlier articles
 sharing a band with it), never by the whole history. A candidate pair is a near-duplicate when its estimated Jaccard similarity reaches `dedup.threshold`; pairs found by an
@@ -29,24 +29,28 @@ import apache_beam as beam
 import numpy as np
 from apache_beam.metrics import Metrics
 
-from pipeline.config import DedupSettings
-from pipeline.records import Article, DeadLetter, Duplicate, KeyBlock, Sketch
-from transforms import dedup_keys, minhash
-from transforms.dead_letters import DEAD_LETTERS, guarded
-from transforms.dedup import DUPLICATES, DedupResult, duplicate_row, rank
-from transforms.sketch_table import SketchTable
-
-NAMESPACE = "newsbeam.dedup"
-STAGE = "dedup"
-SEEN, MINHASH = "seen", "minhash"
-
+from transforms.core import metrics
+from transforms.core.dead_letters import DEAD_LETTERS, guarded
+from transforms.core.records import Article, DeadLetter, Duplicate, KeyBlock, Sketch
+from transforms.core.settings import DedupSettings
+from transforms.dedup import keys as dedup_keys
+from transforms.dedup import minhash
+from transforms.dedup.duplicates import (
+    DUPLICATES,
+    MINHASH,
+    OF_KEY_KIND,
+    PRIORITY,
+    SEEN,
+    STAGE,
+    DedupResult,
+    duplicate_row,
+    rank,
+)
+from transforms.dedup.sketch_table import SketchTable
 
 # (shard, (side, key codes, id codes)): uint64 arrays as bytes, NOW or EARLIER.
 _PackedKeys = tuple[int, tuple[str, bytes, bytes]]
 NOW, EARLIER = "now", "earlier"
-# A pair's method follows from the kind of the key it shares; exact keys (smaller kinds) win.
-_METHOD_OF_KIND = {dedup_keys.URL: "url", dedup_keys.HASH: "content", dedup_keys.BAND: MINHASH}
-_METHOD_PRIORITY = {"url": 0, "content": 1, MINHASH: 2}
 
 
 class Edge(NamedTuple):
@@ -272,19 +276,16 @@ def verify(candidates: Candidates, sketches: SketchTable, threshold: float) -> V
                     tuple(sketches.article_ids[row] for row in seen[seen >= 0].tolist()))
 
 
-class VerifyFn(beam.DoFn):
-    """One shard's `Candidates` -> its `Verified`, against this run's sketches (a side input) and,
-    with an index, the sketches of the earlier articles among the candidates (`wanted`, a side
-    input of id codes), which `earlier` reads from the index once per worker and run: held as
-    arrays, never copied through the runner."""
+class _VerifyingFn(beam.DoFn):
+    """A DoFn that verifies candidate pairs against this run's sketches (a side input) and, with an
+    index, the sketches of the earlier articles among the candidates (`wanted`, id codes), which
+    `earlier` reads from the index once per worker and run: held as arrays, never copied through
+    the runner."""
 
     def __init__(self, threshold: float, earlier: Optional[SketchSource] = None):
         self._threshold = threshold
         self._earlier = earlier
         self._sketches_of: Optional[tuple[int, SketchTable]] = None
-
-    def process(self, candidates: Candidates, now: SketchTable, wanted: Optional[np.ndarray] = None) -> Iterator[Verified]:
-        yield verify(candidates, self.sketches(now, wanted), self._threshold)
 
     def sketches(self, now: SketchTable, wanted: Optional[np.ndarray]) -> SketchTable:
         """This run's sketches and the earlier ones `wanted`, read once for this run."""
@@ -297,6 +298,13 @@ class VerifyFn(beam.DoFn):
         return self._sketches_of[1]
 
 
+class VerifyFn(_VerifyingFn):
+    """One shard's `Candidates` -> its `Verified`."""
+
+    def process(self, candidates: Candidates, now: SketchTable, wanted: Optional[np.ndarray] = None) -> Iterator[Verified]:
+        yield verify(candidates, self.sketches(now, wanted), self._threshold)
+
+
 class _ShardedKeys(NamedTuple):
     """The index keys a run shares with the history, in shard order."""
 
@@ -306,7 +314,7 @@ class _ShardedKeys(NamedTuple):
     articles: np.ndarray  # the distinct id codes, sorted
 
 
-class MatchShardFn(VerifyFn):
+class MatchShardFn(_VerifyingFn):
     """One shard of this run's keys -> its `Verified`. The index keys this run shares with the
     history are read by `earlier.keys` once per worker and run, narrowed to this run's key codes
     (a side input) as they are read, and join each shard's buckets; their articles' sketches are
@@ -365,7 +373,7 @@ def edges(shards: Sequence[Verified]) -> Iterator[Edge]:
     for shard in shards:
         firsts, seconds = sketches.find(shard.first).tolist(), sketches.find(shard.second).tolist()
         for first, second, score, kind in zip(firsts, seconds, shard.similarities.tolist(), shard.kinds.tolist()):
-            yield Edge(sketch(first), sketch(second), score, _METHOD_OF_KIND[kind])
+            yield Edge(sketch(first), sketch(second), score, OF_KEY_KIND[kind])
 
 
 def assign(edges: Iterable[Edge]) -> Iterator[tuple[str, Assignment]]:
@@ -379,7 +387,7 @@ def assign(edges: Iterable[Edge]) -> Iterator[tuple[str, Assignment]]:
                 sketches[sketch.article_id] = sketch
         pair = _pair(edge.first.article_id, edge.second.article_id)
         previous = direct.get(pair)
-        if previous is None or _METHOD_PRIORITY[edge.method] < _METHOD_PRIORITY[previous[1]]:
+        if previous is None or PRIORITY[edge.method] < PRIORITY[previous[1]]:
             direct[pair] = (edge.similarity, edge.method)
     roots = minhash.components(direct)
     clusters: dict[str, list[Sketch]] = {}
@@ -408,7 +416,7 @@ def apply_assignment(article: Article, assignments: dict[str, Assignment]) -> It
     if chosen is None:
         yield article
     else:
-        Metrics.counter(NAMESPACE, f"duplicates_by_{chosen.method}").inc()
+        Metrics.counter(metrics.DEDUP, metrics.duplicates_by(chosen.method)).inc()
         yield beam.pvalue.TaggedOutput(
             DUPLICATES, duplicate_row(article, chosen.representative, chosen.method, chosen.similarity))
 

@@ -15,9 +15,9 @@ from typing import Optional
 import numpy as np
 import pyarrow as pa
 
-from pipeline.records import Sketch
-from transforms import minhash
-from transforms.dedup_keys import id_codes
+from transforms.core.records import Sketch
+from transforms.dedup import minhash
+from transforms.dedup.keys import id_codes
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _MICROSECOND = timedelta(microseconds=1)
@@ -48,7 +48,7 @@ class SketchTable:
     """Rows of sketches sorted by id code; an article's index copy (seen) comes before its copy of
     this run, so `find` prefers what an earlier run wrote."""
 
-    codes: np.ndarray  # uint64 id codes (`near_dedup.id_code`)
+    codes: np.ndarray  # uint64 id codes (`keys.id_code`)
     seen: np.ndarray  # bool
     signatures: np.ndarray  # uint32 [rows, num_perm]
     published: np.ndarray  # int64 microseconds since the epoch, _NO_DATE where unknown

@@ -1,13 +1,13 @@
 """Streaming de-duplication: the same keys as the batch stages, held in stateful DoFns that forget
 after `dedup.expiry_days`, so memory stays bounded however long the stream runs.
 
-    article -> (key code, claim) for each of its keys (`transforms.dedup_keys`)
+    article -> (key code, claim) for each of its keys (`transforms.dedup.keys`)
       ClaimKeyFn, keyed by key: the first article to claim a key holds it until it expires;
         every later claimant gets a vote: duplicate of the holder, or new
       DecideFn, keyed by article id: waits for the article and all its votes, then emits the
         article once, or a `Duplicate` of the article it repeats
 
-Earlier runs: the cross-run index (`transforms.dedup_index`) seeds the keys: each indexed
+Earlier runs: the cross-run index (`transforms.dedup.index`) seeds the keys: each indexed
 article claims its keys just before the stream starts, holding them without a vote, so a copy of
 an old story arriving now is its duplicate (a restarted stream, or the next segment of a local
 one, knows what was written before).
@@ -29,14 +29,16 @@ import apache_beam as beam
 from apache_beam.coders import PickleCoder
 from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.transforms.userstate import BagStateSpec, ReadModifyWriteStateSpec, TimerSpec, on_timer
+from apache_beam.transforms.window import TimestampedValue
 from apache_beam.utils.timestamp import Timestamp
 
-from pipeline.config import DedupSettings
-from pipeline.records import Article, Duplicate, KeyBlock, Sketch
-from transforms import dedup_keys, minhash
-from transforms.dedup import DUPLICATES, duplicate_row
-from transforms.near_dedup import MINHASH, SEEN, Earlier, SketchingFn
-from transforms.sketch_table import SketchTable
+from transforms.core.records import Article, Duplicate, KeyBlock, Sketch
+from transforms.core.settings import DedupSettings
+from transforms.dedup import keys as dedup_keys
+from transforms.dedup import minhash
+from transforms.dedup.duplicates import CONTENT, DUPLICATES, MINHASH, PRIORITY, SEEN, URL, duplicate_row
+from transforms.dedup.near import Earlier, SketchingFn
+from transforms.dedup.sketch_table import SketchTable
 
 _DAY = 24 * 3600
 
@@ -154,12 +156,11 @@ class ClaimKeyFn(beam.DoFn):
         if kind == dedup_keys.ID:
             return Vote(held.sketch.article_id, 1.0, SEEN)
         if kind in (dedup_keys.URL, dedup_keys.HASH):
-            return Vote(held.sketch.article_id, 1.0, "url" if kind == dedup_keys.URL else "content")
+            return Vote(held.sketch.article_id, 1.0, URL if kind == dedup_keys.URL else CONTENT)
         score = minhash.similarity(minhash.from_bytes(claim.sketch.signature), minhash.from_bytes(held.sketch.signature))
         return Vote(held.sketch.article_id, score, MINHASH) if score >= self._threshold else Vote(None, score, MINHASH)
 
 
-_PRIORITY = {SEEN: 0, "url": 1, "content": 2, MINHASH: 3}
 
 
 class DecideFn(beam.DoFn):
@@ -178,7 +179,7 @@ class DecideFn(beam.DoFn):
             messages.clear()
             repeats = [vote for vote in votes if vote.duplicate_of is not None]
             if repeats:
-                best = min(repeats, key=lambda v: (_PRIORITY[v.method], -v.similarity))
+                best = min(repeats, key=lambda v: (PRIORITY[v.method], -v.similarity))
                 yield beam.pvalue.TaggedOutput(
                     DUPLICATES, duplicate_row(article, best.duplicate_of, best.method, best.similarity))
             else:
@@ -233,7 +234,7 @@ class StreamingDedup(beam.PTransform):
                  | "IndexSketchesById" >> beam.FlatMap(sketches_by_id)}
                 | "IndexByArticle" >> beam.CoGroupByKey()
                 | "IndexClaims" >> beam.FlatMap(index_claims, at).with_output_types(tuple[int, Claim])
-                | "DatedClaims" >> beam.Map(lambda claim, at=at: beam.window.TimestampedValue(claim, at))
+                | "DatedClaims" >> beam.Map(lambda claim, at=at: TimestampedValue(claim, at))
                 .with_output_types(tuple[int, Claim])
             )
             all_claims = (all_claims, seeded) | "WithIndexClaims" >> beam.Flatten()

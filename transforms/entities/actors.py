@@ -5,7 +5,7 @@ phrases) into `doc.spans["actors"]`, so actors are found whatever the NER makes 
   one, a country. A mention becomes the actor (`ISIS`, `Daesh` -> Islamic State).
 - Roles (`roles:`): kinds of actors named by common nouns (troops, police, officials, rebels,
   judges), with a sector and no country: they take the country of whoever the text says they
-  belong to (see `transforms.entities`). A role's `titles` count only before a person's name
+  belong to (see `transforms.entities.stage`). A role's `titles` count only before a person's name
   (`General`, `Judge`), since alone they are ambiguous ("general election").
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Optional
 import pycountry
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from pipeline.config import ConfigError, read_yaml
+from transforms.core.settings import BUILTIN, ConfigError, builtin_file, read_yaml
 
 SECTORS = {
     "GOV": "government", "MIL": "armed forces", "COP": "police", "REB": "rebels, insurgents, armed groups",
@@ -85,7 +85,7 @@ class _ActorFile(BaseModel):
 
 def load_actors(path: str) -> list[Actor]:
     """The actors of a YAML file; problems are one-line ConfigErrors."""
-    data = read_yaml(Path(path), "actors file")
+    data = read_yaml(builtin_file("transforms.entities", "actors.yaml") if path == BUILTIN else Path(path), "actors file")
     try:
         parsed = _ActorFile.model_validate(data)
     except ValidationError as exc:

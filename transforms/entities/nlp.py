@@ -17,7 +17,7 @@ import spacy
 from spacy.language import Language
 from spacy.tokens import Doc, DocBin, Span, Token
 
-from transforms.countries import demonym_code
+from transforms.geo.countries import demonym_code
 
 # Attributes the event stage reads; the tok2vec tensor and user data are not shipped.
 DOC_ATTRS = ("ORTH", "LEMMA", "POS", "TAG", "DEP", "HEAD", "MORPH", "ENT_IOB", "ENT_TYPE", "SENT_START")

@@ -25,12 +25,12 @@ from typing import NamedTuple, Optional
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
-from pipeline.records import Entity
-from transforms.actors import TITLE, Actor
-from transforms.countries import demonym_code, is_country, owner_code
-from transforms.dead_letters import stable_id
-from transforms.geocode import UNRESOLVED, Gazetteer, Place
-from transforms.nlp import ACTOR_SPANS, entity_name, place_noun_of
+from transforms.core.ids import stable_id
+from transforms.core.records import Entity
+from transforms.entities.actors import TITLE, Actor
+from transforms.entities.nlp import ACTOR_SPANS, entity_name, place_noun_of
+from transforms.geo.countries import demonym_code, is_country, owner_code
+from transforms.geo.geocode import UNRESOLVED, Gazetteer, Place
 
 ACTOR_LABEL = "ACTOR"  # an actor the dictionary found where NER found nothing
 PLACE_LABELS = frozenset({"GPE", "LOC", "FAC"})

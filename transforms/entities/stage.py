@@ -2,7 +2,7 @@
 
 spaCy runs once per article here: documents are batched (`BatchElements`) through `nlp.pipe`
 with one model per worker process (and the gazetteer, one per process too). What becomes of one
-article's mentions (merging, actors, roles, geocoding) is `transforms.entity_rows`.
+article's mentions (merging, actors, roles, geocoding) is `transforms.entities.rows`.
 """
 from __future__ import annotations
 
@@ -15,19 +15,18 @@ from apache_beam.metrics import Metrics
 from apache_beam.utils import shared
 from spacy.tokens import Doc
 
-from pipeline.config import EntitiesSettings
-from pipeline.records import AnnotatedArticle, Article, DeadLetter, Entity
-from transforms.actors import Actor, patterns
-from transforms.dead_letters import DEAD_LETTERS, dead_letter, guarded, stable_id, tagged
-from transforms.entity_rows import entities_of
-from transforms.geocode import Gazetteer
-from transforms.nlp import SpacyModel, doc_to_bytes
-from transforms.progress import LogProgress
+from transforms.core import metrics
+from transforms.core.dead_letters import DEAD_LETTERS, dead_letter, guarded, tagged
+from transforms.core.ids import stable_id
+from transforms.core.progress import LogProgress
+from transforms.core.records import AnnotatedArticle, Article, DeadLetter, Entity
+from transforms.core.settings import EntitiesSettings
+from transforms.entities.actors import Actor, patterns
+from transforms.entities.nlp import SpacyModel, doc_to_bytes
+from transforms.entities.rows import entities_of
+from transforms.geo.geocode import Gazetteer
 
 STAGE = "entities"
-NAMESPACE = "newsbeam.entities"  # one counter per entity label
-TIMING_NAMESPACE = "newsbeam.timing"
-SPACY_MILLISECONDS = "spacy_ms"  # time inside nlp.pipe, summed over workers
 ENTITIES = "entities"
 
 
@@ -76,7 +75,7 @@ class AnnotateFn(beam.DoFn):
         self._shared_gazetteer = shared_gazetteer or shared.Shared()
         self._actors = list(actors)
         self._annotator: Optional[Annotator] = None
-        self._spacy_ms = Metrics.counter(TIMING_NAMESPACE, SPACY_MILLISECONDS)
+        self._spacy_ms = Metrics.counter(metrics.TIMING, metrics.SPACY_MILLISECONDS)
 
     def setup(self) -> None:
         settings, actors = self._settings, self._actors
@@ -118,7 +117,7 @@ class AnnotateFn(beam.DoFn):
         for article, (doc_bytes, entities) in zip(articles, results, strict=True):
             yield AnnotatedArticle(article, doc_bytes, entities)
             for entity in entities:
-                Metrics.counter(NAMESPACE, entity.label).inc()
+                Metrics.counter(metrics.ENTITIES, entity.label).inc()
                 yield beam.pvalue.TaggedOutput(ENTITIES, entity)
 
 

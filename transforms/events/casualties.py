@@ -16,8 +16,8 @@ from typing import Optional
 
 from spacy.tokens import Span, Token
 
-from transforms.grammar import VERBAL, child, forms, is_factual, is_passive, prep_object
-from transforms.taxonomy import Taxonomy
+from transforms.events.grammar import VERBAL, child, forms, is_factual, is_passive, prep_object
+from transforms.events.taxonomy import Taxonomy
 
 _UNITS = {word: value for value, word in enumerate((
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",

@@ -26,13 +26,12 @@ from typing import Optional, TypeVar
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from pipeline.records import Event, EventCluster
-from transforms.countries import fold
-from transforms.dead_letters import stable_id
-from transforms.event_dates import DAY
+from transforms.core import metrics
+from transforms.core.ids import stable_id
+from transforms.core.records import Event, EventCluster
+from transforms.events.dates import DAY
+from transforms.geo.countries import fold
 
-NAMESPACE = "newsbeam.event_clusters"
-FALLBACKS = "fallbacks"
 WINDOW = timedelta(days=1)
 _LOG = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -154,7 +153,7 @@ class ClusterFn(beam.DoFn):
     """(key, mentions) -> EventCluster rows."""
 
     def __init__(self) -> None:
-        self._fallbacks = Metrics.counter(NAMESPACE, FALLBACKS)
+        self._fallbacks = Metrics.counter(metrics.EVENT_CLUSTERS, metrics.CLUSTER_FALLBACKS)
 
     def process(self, keyed: tuple[str, Iterable[Event]]) -> Iterator[EventCluster]:
         key, mentions = keyed

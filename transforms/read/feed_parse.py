@@ -17,9 +17,9 @@ import feedparser
 import lxml.etree
 import lxml.html
 
-from pipeline.config import FeedSource
-from pipeline.records import FeedEntry
-from transforms.dead_letters import Rejected
+from transforms.core.dead_letters import Rejected
+from transforms.core.records import FeedEntry
+from transforms.core.settings import FeedSource
 
 # An internal DTD subset that declares an entity: `<!DOCTYPE rss [ <!ENTITY a "..."> ]>`.
 _ENTITY_DECLARATION = re.compile(rb"<!DOCTYPE[^\[>]*\[[^\]]*<!ENTITY", re.IGNORECASE)

@@ -23,8 +23,7 @@ from typing import Any, Generic, Optional, TypeVar
 
 from apache_beam.io.filesystems import FileSystems
 
-from pipeline.records import FeedState, SeenEntry
-
+from transforms.core.records import FeedState, SeenEntry
 
 _LOG = logging.getLogger(__name__)
 R = TypeVar("R", FeedState, SeenEntry)

@@ -10,8 +10,8 @@ Each new entry is one document read: it becomes a document with the page's main 
 letter. An entry an earlier run (or, streaming, an earlier poll) already passed on is skipped
 before its page is fetched and is no document read (`newsbeam.feeds/entries_known`,
 `entries_repeated`). A feed that cannot be fetched or read is one document read and one dead
-letter. Feeds and pages are fetched politely and safely (`transforms.fetch`), hosts in parallel
-(`transforms.hostpool`). A feed `url` that is a path or file:// URL is read from disk.
+letter. Feeds and pages are fetched politely and safely (`transforms.read.http.fetch`), hosts in parallel
+(`transforms.read.http.hostpool`). A feed `url` that is a path or file:// URL is read from disk.
 """
 from __future__ import annotations
 
@@ -29,20 +29,18 @@ from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.transforms.userstate import ReadModifyWriteStateSpec, TimerSpec, on_timer
 from apache_beam.utils import shared
 
-from pipeline.config import FeedSource, FeedsSettings, FetchSettings
-from pipeline.records import DeadLetter, FeedEntry, FeedState, RawDocument, SeenEntry
-from transforms import feed_state, files, formats
-from transforms.dead_letters import DEAD_LETTERS, Rejected, from_exception, tagged
-from transforms.feed_parse import feed_entries, parse_feed
-from transforms.fetch import HTML_TYPES, SCHEMES, Response, host_of
-from transforms.hostpool import PerHostFetchFn
-from transforms.sources import DOCUMENTS_READ, FEED_STAGE, ReadResult
-from transforms.sinks import PENDING_SHARDS
-from transforms.sources import NAMESPACE as SOURCES_NAMESPACE
+from transforms.core import metrics
+from transforms.core.dead_letters import DEAD_LETTERS, Rejected, from_exception, tagged
+from transforms.core.pending import PENDING_SHARDS
+from transforms.core.records import DeadLetter, FeedEntry, FeedState, RawDocument, SeenEntry
+from transforms.core.settings import FeedSource, FeedsSettings, FetchSettings
+from transforms.read import compression as files
+from transforms.read import feed_state, formats
+from transforms.read.feed_parse import feed_entries, parse_feed
+from transforms.read.files import FEED_STAGE, ReadResult
+from transforms.read.http.fetch import HTML_TYPES, SCHEMES, Response, host_of
+from transforms.read.http.hostpool import PerHostFetchFn
 
-NAMESPACE = "newsbeam.feeds"
-SUMMARY_FALLBACKS = "summary_fallbacks"
-ENTRIES_KNOWN, ENTRIES_REPEATED = "entries_known", "entries_repeated"
 PAGE_STAGE = "page"
 STATES, SEEN = "states", "seen"
 FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, application/xml;q=0.9, "
@@ -57,7 +55,8 @@ class _Fallback(NamedTuple):
     letter: DeadLetter
 
 
-def is_remote(url: str) -> bool:
+def is_http_url(url: str) -> bool:
+    """Whether a feed or page URL is fetched over HTTP(S) (else it is a file on disk)."""
     return url.split(":", 1)[0].lower() in SCHEMES
 
 
@@ -68,9 +67,9 @@ class FetchFeedsFn(PerHostFetchFn):
 
     def __init__(self, settings: FetchSettings, hosts: shared.Shared):
         super().__init__(settings, hosts)
-        self._read = Metrics.counter(SOURCES_NAMESPACE, DOCUMENTS_READ)
-        self._unchanged = Metrics.counter(NAMESPACE, "feeds_unchanged")
-        self._entries = Metrics.counter(NAMESPACE, "entries")
+        self._read = Metrics.counter(metrics.SOURCES, metrics.DOCUMENTS_READ)
+        self._unchanged = Metrics.counter(metrics.FEEDS, metrics.FEEDS_UNCHANGED)
+        self._entries = Metrics.counter(metrics.FEEDS, metrics.FEED_ENTRIES)
 
     def setup(self) -> None:
         super().setup()
@@ -84,7 +83,7 @@ class FetchFeedsFn(PerHostFetchFn):
         latest = self._validators.get(source.url)
         if latest is not None and (previous is None or latest.checked > previous.checked):
             previous = latest
-        if not is_remote(source.url):
+        if not is_http_url(source.url):
             yield from feed_entries(source, parse_feed(self._read_file(source.url), source.url), source.url)
             return
         headers = {"Accept": FEED_ACCEPT}
@@ -136,8 +135,8 @@ class FetchPagesFn(PerHostFetchFn):
     def __init__(self, settings: FetchSettings, hosts: shared.Shared, fetch_pages: bool):
         super().__init__(settings, hosts)
         self._fetch_pages = fetch_pages
-        self._fallbacks = Metrics.counter(NAMESPACE, SUMMARY_FALLBACKS)
-        self._pages = Metrics.counter(NAMESPACE, "pages")
+        self._fallbacks = Metrics.counter(metrics.FEEDS, metrics.SUMMARY_FALLBACKS)
+        self._pages = Metrics.counter(metrics.FEEDS, metrics.PAGES)
 
     def source_of(self, item: FeedEntry) -> str:
         return item.source
@@ -220,7 +219,7 @@ def summary_document(entry: FeedEntry) -> RawDocument:
 
 
 def _host_key(url: Optional[str]) -> str:
-    return host_of(url) if url and is_remote(url) else ""
+    return host_of(url) if url and is_http_url(url) else ""
 
 
 class FirstSightingFn(beam.DoFn):
@@ -233,7 +232,7 @@ class FirstSightingFn(beam.DoFn):
 
     def __init__(self, expiry_days: Optional[float]):
         self._expiry = None if expiry_days is None else expiry_days * 24 * 3600
-        self._repeated = Metrics.counter(NAMESPACE, ENTRIES_REPEATED)
+        self._repeated = Metrics.counter(metrics.FEEDS, metrics.ENTRIES_REPEATED)
 
     def process(self, keyed: tuple[str, FeedEntry], timestamp: Any = beam.DoFn.TimestampParam,
                 seen: Any = beam.DoFn.StateParam(SEEN), expiry: Any = beam.DoFn.TimerParam(EXPIRY)) -> Iterator[FeedEntry]:
@@ -255,8 +254,8 @@ class NewEntriesFn(beam.DoFn):
     input), counted as a document read; and its `SeenEntry` on the `seen` output."""
 
     def __init__(self) -> None:
-        self._read = Metrics.counter(SOURCES_NAMESPACE, DOCUMENTS_READ)
-        self._known_count = Metrics.counter(NAMESPACE, ENTRIES_KNOWN)
+        self._read = Metrics.counter(metrics.SOURCES, metrics.DOCUMENTS_READ)
+        self._known_count = Metrics.counter(metrics.FEEDS, metrics.ENTRIES_KNOWN)
         self._known: frozenset[str] = frozenset()
         self._known_from: Optional[int] = None
 

@@ -25,16 +25,16 @@ from apache_beam.io.filesystem import FileMetadata
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
-from pipeline.config import ConfigError
-from pipeline.records import DeadLetter, FeedEntry, RawDocument
-from transforms import files, formats
-from transforms.dead_letters import DEAD_LETTERS, Rejected, guarded
+from transforms.core import metrics
+from transforms.core.dead_letters import DEAD_LETTERS, Rejected, guarded
+from transforms.core.records import DeadLetter, FeedEntry, RawDocument
+from transforms.core.settings import ConfigError
+from transforms.read import compression as files
+from transforms.read import formats
 
 STAGE = "read"
-FEED_STAGE = "feed"  # the stage of a feed's own dead letters (`transforms.feeds`)
+FEED_STAGE = "feed"  # the stage of a feed's own dead letters (`transforms.read.feeds`)
 PAGES = "pages"
-NAMESPACE = "newsbeam.sources"
-DOCUMENTS_READ = "documents_read"
 
 
 class ReadResult(NamedTuple):
@@ -93,7 +93,7 @@ class ParseFile(beam.DoFn):
     def __init__(self, max_bytes: int, encoding: str):
         self._max_bytes = max_bytes
         self._encoding = encoding
-        self._read = Metrics.counter(NAMESPACE, DOCUMENTS_READ)
+        self._read = Metrics.counter(metrics.SOURCES, metrics.DOCUMENTS_READ)
 
     def process(self, path: str) -> Iterator[Any]:
         for output in guarded(STAGE, path, self._documents(path)):
@@ -186,7 +186,7 @@ DEAD_LETTER_KEYS = frozenset({"dead_letter_id", "source", "stage", "reason"})
 
 def is_dead_letter(record: Any) -> bool:
     """A record of the `dead_letters` table (its JSON Lines form)."""
-    return isinstance(record, dict) and DEAD_LETTER_KEYS <= record.keys()
+    return isinstance(record, dict) and record.keys() >= DEAD_LETTER_KEYS
 
 
 def _record_of(source: str) -> tuple[str, Optional[str]]:

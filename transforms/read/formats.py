@@ -14,9 +14,9 @@ from typing import Any, Optional
 import trafilatura
 from trafilatura.settings import Document
 
-from pipeline.records import RawDocument
-from transforms import deep_html
-from transforms.dead_letters import Rejected
+from transforms.core.dead_letters import Rejected
+from transforms.core.records import RawDocument
+from transforms.read import deep_html
 
 # Extension (after any compression suffix) -> format.
 FORMATS = {

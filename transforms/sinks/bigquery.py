@@ -5,7 +5,7 @@ files under a gs:// temp location, pure Python; the Storage Write API needs a Ja
 service) into `<dataset>.<table>__run_<run_id>`, replacing what an earlier attempt of the run
 loaded. After the pipeline, `merge` creates each target table if missing (partitioned by day on
 the table's own timestamp, ingestion time when it has none, and clustered; see
-`pipeline.schemas.bigquery_table`) and runs one `MERGE` per table: the latest row of a key
+`transforms.core.schemas.bigquery_table`) and runs one `MERGE` per table: the latest row of a key
 replaces the stored one, so a repeated or re-run job leaves each row once, as in the lake and
 PostgreSQL. Needs `pip install 'newsbeam[gcp]'`.
 """
@@ -16,9 +16,9 @@ from typing import Any
 
 import apache_beam as beam
 
-from pipeline.config import BigQuerySettings
-from pipeline.records import TABLES, TABLES_BY_NAME, Table, table_label
-from pipeline.schemas import bigquery_table, to_json_dict
+from transforms.core.records import TABLES, TABLES_BY_NAME, Table, table_label
+from transforms.core.schemas import bigquery_table, to_json_dict
+from transforms.core.settings import BigQuerySettings
 
 
 def _project_dataset(prefix: str) -> tuple[str, str]:

@@ -3,7 +3,7 @@
 Layout: `<dir>/jsonl/<table>/part-SSSSS-of-NNNNN.jsonl` and `<dir>/parquet/<table>/part-...parquet`
 (with `output.layout: partitioned`, `<dir>` is the run's staging folder; `pipeline.lake` files
 the parts under `dt=<date>/` after the run).
-The Parquet schema is derived from the table's record type (`pipeline.schemas.arrow_schema`);
+The Parquet schema is derived from the table's record type (`transforms.core.schemas.arrow_schema`);
 an empty table is still written (a file with the schema and no rows), so readers can rely on
 every table existing. With a fixed number of shards (`output.num_shards`, default 1) a re-run
 overwrites the same files rather than adding new ones.
@@ -17,16 +17,11 @@ import apache_beam as beam
 from apache_beam.io import WriteToParquet, WriteToText
 from apache_beam.metrics import Metrics
 
-from pipeline.config import OutputSettings
-from pipeline.records import TABLES_BY_NAME, Table, table_label
-from pipeline.schemas import table_arrow_schema, to_json_dict
+from transforms.core import metrics
+from transforms.core.records import TABLES_BY_NAME, Table, table_label
+from transforms.core.schemas import table_arrow_schema, to_json_dict
+from transforms.core.settings import OutputSettings
 
-NAMESPACE = "newsbeam.tables"
-
-
-# Shard names of files a run writes for a later commit (state, index): the window's span (none in
-# the global window) keeps the windows of a streaming segment from overwriting each other's file.
-PENDING_SHARDS = "-V-SSSSS-of-NNNNN"
 
 def table_path(output_dir: str, fmt: str, table: str) -> str:
     """The file prefix of one table in one format."""
@@ -41,7 +36,7 @@ class CountRows(beam.DoFn):
     """Counts the rows handed to a table's writers (`newsbeam.tables/<table>`)."""
 
     def __init__(self, table: str):
-        self._rows = Metrics.counter(NAMESPACE, table)
+        self._rows = Metrics.counter(metrics.TABLES, table)
 
     def process(self, row: Any):
         self._rows.inc()

@@ -2,7 +2,7 @@
 worker.
 
 - `prepare_database` (run by the driver before the pipeline) creates the schema and missing
-  tables from `pipeline.schemas.sql_ddl` and migrates tables written by an older schema version:
+  tables from `transforms.core.schemas.sql_ddl` and migrates tables written by an older schema version:
   columns the record gained are added, columns it lost stop being NOT NULL (their data is kept);
   a column whose type changed, or a table written by a newer newsbeam, is a one-line error.
   Versions live in `<schema>.newsbeam_tables`.
@@ -35,18 +35,17 @@ import apache_beam as beam
 from apache_beam import pvalue
 from apache_beam.metrics import Metrics
 
-from pipeline.config import PostgresSettings
-from pipeline.records import TABLES, TABLES_BY_NAME, DeadLetter, Table, table_label
-from pipeline.schemas import sql_columns, sql_ddl
-from transforms.dead_letters import DEAD_LETTERS, dead_letter
-from transforms.dedup import DUPLICATES
+from transforms.core import metrics
+from transforms.core.dead_letters import DEAD_LETTERS, dead_letter
+from transforms.core.records import TABLES, TABLES_BY_NAME, DeadLetter, Table, table_label
+from transforms.core.schemas import sql_columns, sql_ddl
+from transforms.core.settings import PostgresSettings
 
 STAGE = "postgres"
-NAMESPACE = "newsbeam.postgres"
 VERSIONS_TABLE = "newsbeam_tables"
 # What a table's rows delete, by article id: the rows saying the opposite about their articles.
 RETRACTS = {
-    DUPLICATES: (*(f"DELETE FROM {{schema}}.{table} WHERE article_id = ANY(%s)" for table in ("articles", "entities",
+    "duplicates": (*(f"DELETE FROM {{schema}}.{table} WHERE article_id = ANY(%s)" for table in ("articles", "entities",
                                                                                               "events")),
                  "DELETE FROM {schema}.event_clusters WHERE article_ids && %s::text[]"),
     "articles": ("DELETE FROM {schema}.duplicates WHERE article_id = ANY(%s)",),
@@ -80,7 +79,7 @@ def _existing_columns(cur: Any, schema: str, table: str) -> dict[str, tuple[str,
     return {name: (udt, nullable) for name, udt, nullable in cur.fetchall()}
 
 
-# information_schema's udt_name for each type `pipeline.schemas` uses
+# information_schema's udt_name for each type `transforms.core.schemas` uses
 _UDT = {"text": "text", "bigint": "int8", "double precision": "float8", "boolean": "bool", "bytea": "bytea",
         "timestamptz": "timestamptz", "text[]": "_text", "bigint[]": "_int8", "double precision[]": "_float8"}
 
@@ -140,7 +139,7 @@ def prepare_database(dsn: str, schema: str, tables: Sequence[Table] = TABLES) ->
 
 def upsert_sql(table: Table, schema: str, staging: str) -> str:
     """INSERT ... SELECT from the staging table, the latest row of a key replacing the stored one."""
-    columns = [name for name in typing.get_type_hints(table.record)]
+    columns = list(typing.get_type_hints(table.record))
     names = ", ".join(f'"{c}"' for c in columns)
     updates = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in columns if c not in table.key)
     return (f"INSERT INTO {schema}.{table.name} ({names}) SELECT {names} FROM {staging} "
@@ -171,9 +170,9 @@ class UpsertFn(beam.DoFn):
         self._target = f"{schema}.{table.name}"
         self._names = ", ".join(f'"{c}"' for c in self._columns)
         self._conflicted = False  # the last batch had a stored key: try the plain COPY every other batch
-        self._rows = Metrics.counter(NAMESPACE, f"rows/{table.name}")
-        self._refused = Metrics.counter(NAMESPACE, f"refused/{table.name}")
-        self._retried = Metrics.counter(NAMESPACE, "retries")
+        self._rows = Metrics.counter(metrics.POSTGRES, f"rows/{table.name}")
+        self._refused = Metrics.counter(metrics.POSTGRES, f"refused/{table.name}")
+        self._retried = Metrics.counter(metrics.POSTGRES, "retries")
 
     @property
     def _staging(self) -> str:
@@ -234,7 +233,7 @@ class UpsertFn(beam.DoFn):
                 return self._write(rows[:half]) + self._write(rows[half:])
         raise AssertionError("unreachable")
 
-    def _copy_and_upsert(self, rows: list[tuple]) -> None:
+    def _copy_and_upsert(self, rows: list[Any]) -> None:
         """New keys (the usual case) are copied straight into the table; a batch holding a key
         the table has already goes through the staging table and INSERT ... ON CONFLICT (and so
         does the next batch: a repeated run's keys all conflict)."""

@@ -1,7 +1,7 @@
 """Windowed sinks for streaming runs: each table, per output window, as JSON Lines and Parquet.
 
 Layout: `<dir>/<format>/<table>/dt=<window day>/window=<HHMMSS>-<HHMMSS>/part-SSSSS-of-NNNNN.<ext>`
-(UTC), with the same schemas as the batch sinks (`transforms.sinks`, `pipeline.schemas`). Files
+(UTC), with the same schemas as the batch sinks (`transforms.sinks.files`, `transforms.core.schemas`). Files
 of a window are written when the window closes (the watermark passes its end), through Beam's
 `fileio.WriteToFiles`, which works unbounded on Dataflow and Flink.
 """
@@ -18,10 +18,10 @@ from apache_beam.io import fileio
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.transforms import window
 
-from pipeline.config import OutputSettings
-from pipeline.records import TABLES_BY_NAME, Table, table_label
-from pipeline.schemas import table_arrow_schema
-from transforms.sinks import CountRows, to_json_line
+from transforms.core.records import TABLES_BY_NAME, Table, table_label
+from transforms.core.schemas import table_arrow_schema
+from transforms.core.settings import OutputSettings
+from transforms.sinks.files import CountRows, to_json_line
 
 
 class JsonLinesSink(fileio.TextSink):

@@ -34,9 +34,9 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import NameResolutionError
 
-from pipeline.config import FetchSettings
-from transforms.dead_letters import Rejected
-from transforms.politeness import Hosts, RobotsRules
+from transforms.core.dead_letters import Rejected
+from transforms.core.settings import FetchSettings
+from transforms.read.http.politeness import Hosts, RobotsRules
 
 SCHEMES = ("http", "https")
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})

@@ -19,10 +19,10 @@ from apache_beam.utils import shared
 from apache_beam.utils.timestamp import Timestamp
 from apache_beam.utils.windowed_value import WindowedValue
 
-from pipeline.config import FetchSettings
-from transforms.dead_letters import from_exception
-from transforms.fetch import Fetcher
-from transforms.politeness import Hosts
+from transforms.core.dead_letters import from_exception
+from transforms.core.settings import FetchSettings
+from transforms.read.http.fetch import Fetcher
+from transforms.read.http.politeness import Hosts
 
 
 class PerHostFetchFn(beam.DoFn):

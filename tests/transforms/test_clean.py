@@ -1,0 +1,113 @@
+"""Cleaning: text repair, URLs, dates, hashes (pure), and the stage with TestPipeline."""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+
+import apache_beam as beam
+import pytest
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that, equal_to
+
+from tests.fixtures import ARTICLE
+from transforms.clean import CleanArticles, canonical_url, clean_text, content_hash, parse_published
+from transforms.core.records import RawDocument
+from transforms.core.settings import CleanSettings
+
+BOILERPLATE = re.compile(r"(?:advertisement)|(?:read more\b.{0,80})", re.IGNORECASE)
+
+
+def test_clean_text_repairs_and_normalises() -> None:
+    messy = ("The groupâ€™s  advances\u200b &amp; \u201cquotes\u201d\r\n\n\n"
+             "  Advertisement \n Read more: other story\ncafe\u0301\u00a0bar\u202e")
+    assert clean_text(messy, BOILERPLATE) == "The group's advances & \"quotes\"\ncafé bar"
+
+
+def test_clean_text_is_idempotent() -> None:
+    once = clean_text("A  b\u200b\n\n c&amp;d\u00ad e", BOILERPLATE)
+    assert clean_text(once, BOILERPLATE) == once
+
+
+@pytest.mark.parametrize(
+    "url, canonical",
+    [
+        ("HTTPS://News.Example.com:443/a/B?utm_source=x&id=3&fbclid=y#frag", "https://news.example.com/a/B?id=3"),
+        ("http://example.com/story?b=2&a=1", "http://example.com/story?a=1&b=2"),
+        ("https://example.com/path/", "https://example.com/path"),
+        ("https://example.com", "https://example.com/"),
+        ("ftp://example.com/file", None),
+        ("not a url", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_canonical_url(url: str | None, canonical: str | None) -> None:
+    assert canonical_url(url) == canonical
+
+
+@pytest.mark.parametrize(
+    "value, expected",
+    [
+        ("2021-07-04T08:00:00+04:30", datetime(2021, 7, 4, 3, 30, tzinfo=timezone.utc)),
+        ("Sun, 04 Jul 2021 10:00:00 GMT", datetime(2021, 7, 4, 10, 0, tzinfo=timezone.utc)),
+        ("2021-07-04", datetime(2021, 7, 4, tzinfo=timezone.utc)),  # naive: taken as UTC
+        ("1625392800", datetime(2021, 7, 4, 10, 0, tzinfo=timezone.utc)),  # epoch seconds
+        ("1625392800000", datetime(2021, 7, 4, 10, 0, tzinfo=timezone.utc)),  # epoch milliseconds
+        ("0000-01-01", None),
+        ("9999-12-31", None),
+        ("2021-07-04T08:00:00+25:00", None),
+        ("yesterday-ish", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_parse_published(value: str | None, expected: datetime | None) -> None:
+    assert parse_published(value) == expected
+
+
+def test_content_hash_ignores_case_punctuation_and_spacing_only() -> None:
+    assert content_hash("Taliban seize district.") == content_hash("taliban  SEIZE district")
+    assert content_hash("ｆｕｌｌ width") == content_hash("full width")
+    assert content_hash("Taliban seize district") != content_hash("Taliban seize a district")
+
+
+def raw(source: str, text: str, **fields: str) -> RawDocument:
+    return RawDocument(source=source, source_format="json", text=text, **fields)
+
+
+def test_clean_stage_builds_articles_and_rejects_short_or_foreign_text() -> None:
+    french = ("Les talibans ont pris le contrôle d'un district dans le nord de l'Afghanistan après "
+              "plusieurs jours de combats acharnés, ont indiqué vendredi des responsables locaux.")
+    documents = [
+        raw("a.jsonl#L1", ARTICLE, url="https://Example.com/x?utm_source=rss", title=" Fuel  protest ",
+            published="2024-03-05T18:30:00+03:00"),
+        raw("a.jsonl#L2", "Too short to be news."),
+        raw("a.jsonl#L3", french),
+    ]
+    with TestPipeline(argv=["--runner=FnApiRunner"]) as p:
+        cleaned = p | beam.Create(documents) | CleanArticles(CleanSettings())
+        assert_that(
+            cleaned.articles | beam.Map(lambda a: (a.source, a.url, a.title, a.published, a.language, a.word_count)),
+            equal_to([("a.jsonl#L1", "https://example.com/x", "Fuel protest",
+                       datetime(2024, 3, 5, 15, 30, tzinfo=timezone.utc), "en", 60)]),
+            label="articles",
+        )
+        assert_that(
+            cleaned.dead_letters | beam.Map(lambda d: (d.source, d.stage, d.reason.split(" (")[0].split(":")[0])),
+            equal_to([("a.jsonl#L2", "clean", "too short"), ("a.jsonl#L3", "clean", "language 'fr'")]),
+            label="dead letters",
+        )
+
+
+def test_article_id_is_stable_and_depends_on_source_and_content() -> None:
+    settings = CleanSettings()
+    from transforms.clean import CleanFn
+
+    fn = CleanFn(settings)
+    fn.setup()
+    first = next(iter(fn.process(raw("s#1", ARTICLE))))
+    again = next(iter(fn.process(raw("s#1", ARTICLE))))
+    other_source = next(iter(fn.process(raw("s#2", ARTICLE))))
+    assert first.article_id == again.article_id
+    assert first.article_id != other_source.article_id
+    assert first.content_hash == other_source.content_hash
