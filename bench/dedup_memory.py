@@ -8,6 +8,7 @@ cost; a dedup whose memory followed the history, not the run, grows with `--hist
 
     python -m bench.dedup_memory --segment 6250 --history 12500 37500
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,12 +51,17 @@ def dedup(corpus: Path, index: str) -> None:
     """One segment de-duplicated against `index` ('' for none); prints the counts."""
     settings = Settings()
     with beam.Pipeline(options=PipelineOptions(["--runner=FnApiRunner"])) as p:
-        unique = typing.cast(DedupResult, _articles(p, settings, f"{corpus}/*.jsonl", "").articles | "Dedup" >> ExactDedup())
+        unique = typing.cast(
+            DedupResult, _articles(p, settings, f"{corpus}/*.jsonl", "").articles | "Dedup" >> ExactDedup()
+        )
         earlier = dedup_index.read_earlier([index]) if index else None
         result = unique.articles | NearDedup(settings.dedup, earlier, narrow_earlier=True)
         for name, rows in (("kept", result.articles), ("duplicates", result.duplicates)):
-            _ = (rows | f"Count{name}" >> beam.combiners.Count.Globally()
-                 | f"Print{name}" >> beam.Map(lambda n, name=name: print(f"{name} {n}", flush=True)))
+            _ = (
+                rows
+                | f"Count{name}" >> beam.combiners.Count.Globally()
+                | f"Print{name}" >> beam.Map(lambda n, name=name: print(f"{name} {n}", flush=True))
+            )
 
 
 def child(*args: str) -> tuple[float, float, str]:
@@ -88,19 +94,24 @@ def main() -> None:
         write_jsonl(root / "all", total, seed=5, files=1)
         lines = (root / "all" / "corpus-000.jsonl").read_text(encoding="utf-8").splitlines(keepends=True)
         (root / "segment").mkdir()
-        (root / "segment" / "s.jsonl").write_text("".join(lines[max(args.history):]), encoding="utf-8")
+        (root / "segment" / "s.jsonl").write_text("".join(lines[max(args.history) :]), encoding="utf-8")
         rss, seconds, out = child("--dedup", str(root / "segment"), "")
-        print(f"segment {args.segment:,}, no index:{'':>14} peak RSS {rss:6.0f} MiB  {seconds:5.0f} s  {out}",
-              flush=True)
+        print(
+            f"segment {args.segment:,}, no index:{'':>14} peak RSS {rss:6.0f} MiB  {seconds:5.0f} s  {out}", flush=True
+        )
         base = rss
         for history in sorted(args.history):
             (root / f"h{history}").mkdir()
             (root / f"h{history}" / "h.jsonl").write_text(
-                "".join(lines[max(args.history) - history:max(args.history)]), encoding="utf-8")
+                "".join(lines[max(args.history) - history : max(args.history)]), encoding="utf-8"
+            )
             child("--build-index", str(root / f"h{history}"), str(root / f"index{history}"))
             rss, seconds, out = child("--dedup", str(root / "segment"), str(root / f"index{history}"))
-            print(f"segment {args.segment:,}, index of {history:>7,}: peak RSS {rss:6.0f} MiB  {seconds:5.0f} s  "
-                  f"{out}  ({rss / base:.2f}x no index)", flush=True)
+            print(
+                f"segment {args.segment:,}, index of {history:>7,}: peak RSS {rss:6.0f} MiB  {seconds:5.0f} s  "
+                f"{out}  ({rss / base:.2f}x no index)",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

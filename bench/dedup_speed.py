@@ -16,6 +16,7 @@ time), and scores both clusterings against the labels.
 
     python -m bench.dedup_speed --docs 20000
 """
+
 from __future__ import annotations
 
 import argparse
@@ -72,8 +73,10 @@ def datasketch_clusters(docs: list[Doc], settings: DedupSettings) -> dict[str, s
 
 def beam_baseline(docs: list[Doc]) -> None:
     """The part of `newsbeam_clusters` that is not dedup: documents read into Beam, counted."""
-    with tempfile.TemporaryDirectory() as directory, \
-            beam.Pipeline(options=PipelineOptions(["--runner=FnApiRunner"])) as pipeline:
+    with (
+        tempfile.TemporaryDirectory() as directory,
+        beam.Pipeline(options=PipelineOptions(["--runner=FnApiRunner"])) as pipeline,
+    ):
         _ = read_articles(pipeline, docs, directory) | beam.combiners.Count.Globally()
 
 
@@ -103,16 +106,24 @@ def main() -> None:
     stage, stage_quarter = nb_time - base_time, nb_quarter - base_quarter
 
     print(f"documents          {len(docs)} (and {len(quarter)} for the growth check)")
-    print(f"signatures only    datasketch {ds_sign:.1f} s, newsbeam {nb_sign:.1f} s: newsbeam "
-          f"{ds_sign / nb_sign:.2f}x as fast")
-    print(f"whole dedup        datasketch {ds_time:.1f} s; newsbeam stage {stage:.1f} s: newsbeam "
-          f"{ds_time / stage:.2f}x as fast")
-    print(f"  with Beam        newsbeam end to end {nb_time:.1f} s = {base_time:.1f} s to read the documents into "
-          f"Beam and count them + {stage:.1f} s dedup: {ds_time / nb_time:.2f}x datasketch's speed")
+    print(
+        f"signatures only    datasketch {ds_sign:.1f} s, newsbeam {nb_sign:.1f} s: newsbeam "
+        f"{ds_sign / nb_sign:.2f}x as fast"
+    )
+    print(
+        f"whole dedup        datasketch {ds_time:.1f} s; newsbeam stage {stage:.1f} s: newsbeam "
+        f"{ds_time / stage:.2f}x as fast"
+    )
+    print(
+        f"  with Beam        newsbeam end to end {nb_time:.1f} s = {base_time:.1f} s to read the documents into "
+        f"Beam and count them + {stage:.1f} s dedup: {ds_time / nb_time:.2f}x datasketch's speed"
+    )
     growth = len(docs) / len(quarter)
-    print(f"growth             newsbeam stage {stage_quarter:.1f} s for {len(quarter)} -> {stage:.1f} s for {len(docs)}: "
-          f"{growth:.2f}x documents, {stage / stage_quarter:.2f}x time (target <= {growth * 1.1:.2f}x); "
-          f"end to end {nb_time / nb_quarter:.2f}x")
+    print(
+        f"growth             newsbeam stage {stage_quarter:.1f} s for {len(quarter)} -> {stage:.1f} s for {len(docs)}: "
+        f"{growth:.2f}x documents, {stage / stage_quarter:.2f}x time (target <= {growth * 1.1:.2f}x); "
+        f"end to end {nb_time / nb_quarter:.2f}x"
+    )
     for name, clusters in (("datasketch", ds_clusters), ("newsbeam", nb_clusters)):
         precision, recall, f1, _ = pair_scores(docs, clusters)
         print(f"quality {name:<11}P {precision:.4f}  R {recall:.4f}  F1 {f1:.4f}")

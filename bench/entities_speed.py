@@ -14,6 +14,7 @@ load, gazetteer build) is timed apart and shown with and without.
 
     python -m bench.entities_speed --docs 300 --repeat 5
 """
+
 from __future__ import annotations
 
 import argparse
@@ -87,17 +88,25 @@ def main() -> None:
     with_load = [b / s for b, s in zip(bare_times, stage_times)]
     without_load = [b / (s - load) for b, s in zip(bare_times, stage_times)]
     words = sum(len(t.split()) for t in texts)
-    print(f"corpus       {args.docs} generated articles, {words / args.docs:.0f} words on average, "
-          f"batch size {args.batch_size}")
-    print(f"runs (s)     bare {', '.join(f'{t:.1f}' for t in bare_times)}; stage "
-          f"{', '.join(f'{t:.1f}' for t in stage_times)}")
+    print(
+        f"corpus       {args.docs} generated articles, {words / args.docs:.0f} words on average, "
+        f"batch size {args.batch_size}"
+    )
+    print(
+        f"runs (s)     bare {', '.join(f'{t:.1f}' for t in bare_times)}; stage "
+        f"{', '.join(f'{t:.1f}' for t in stage_times)}"
+    )
     print(f"bare         best {min(bare_times):.1f} s, {args.docs / min(bare_times):.1f} docs/s")
-    print(f"stage        best {min(stage_times):.1f} s, {args.docs / min(stage_times):.1f} docs/s "
-          f"(one-time load in the worker included: {load:.1f} s for the model and gazetteer)")
-    print(f"ratio        stage / bare throughput, median of {args.repeat} rounds: {statistics.median(with_load):.2f} "
-          f"with the one-time load, {statistics.median(without_load):.2f} without (target >= 0.90); "
-          f"rounds {', '.join(f'{r:.2f}' for r in without_load)}; of the best times "
-          f"{min(bare_times) / min(stage_times):.2f} / {min(bare_times) / (min(stage_times) - load):.2f}")
+    print(
+        f"stage        best {min(stage_times):.1f} s, {args.docs / min(stage_times):.1f} docs/s "
+        f"(one-time load in the worker included: {load:.1f} s for the model and gazetteer)"
+    )
+    print(
+        f"ratio        stage / bare throughput, median of {args.repeat} rounds: {statistics.median(with_load):.2f} "
+        f"with the one-time load, {statistics.median(without_load):.2f} without (target >= 0.90); "
+        f"rounds {', '.join(f'{r:.2f}' for r in without_load)}; of the best times "
+        f"{min(bare_times) / min(stage_times):.2f} / {min(bare_times) / (min(stage_times) - load):.2f}"
+    )
 
 
 if __name__ == "__main__":

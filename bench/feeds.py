@@ -14,6 +14,7 @@ sites run in a separate process)
 
     python -m bench.feeds --hosts 20 --articles 50 --latency 0.05 --rate 1
 """
+
 from __future__ import annotations
 
 import argparse
@@ -67,10 +68,16 @@ def run(hosts: int, articles: int, latency: float, rate: float) -> None:
     started = time.monotonic()
     with beam.Pipeline(options=PipelineOptions(["--runner=FnApiRunner"])) as pipeline:
         read = pipeline | ReadFeeds(sources, FeedsSettings(), fetch)
-        _ = read.documents | "CountDocuments" >> beam.combiners.Count.Globally() | beam.Map(
-            lambda n: print(f"documents  {n}"))
-        _ = read.dead_letters | "CountDeadLetters" >> beam.combiners.Count.Globally() | beam.Map(
-            lambda n: print(f"dead letters {n}"))
+        _ = (
+            read.documents
+            | "CountDocuments" >> beam.combiners.Count.Globally()
+            | beam.Map(lambda n: print(f"documents  {n}"))
+        )
+        _ = (
+            read.dead_letters
+            | "CountDeadLetters" >> beam.combiners.Count.Globally()
+            | beam.Map(lambda n: print(f"dead letters {n}"))
+        )
     elapsed = time.monotonic() - started
     ours.send("done")
     times = ours.recv()

@@ -8,6 +8,7 @@ target <= 1.2x. `--segment-mb 0` measures one pipeline over the whole input, wit
 
     python -m bench.memory --articles 10000 --factor 5      # 10,000 and 50,000 articles
 """
+
 from __future__ import annotations
 
 import argparse
@@ -26,10 +27,24 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def start(corpus: Path, output: Path, segment_mb: float, log: Path) -> subprocess.Popen:
     """`newsbeam run` over `corpus`, in a child process logging to `log`."""
-    command = [sys.executable, "-m", "pipeline", "run", "--config", str(ROOT / "configs" / "local.yaml"),
-               "--input", str(corpus), "--output", str(output), "--set", "output.formats=[parquet]",
-               "--set", f"input.segment_mb={segment_mb}",
-               "--set", f"events.taxonomy={ROOT / 'configs' / 'taxonomy.yaml'}"]
+    command = [
+        sys.executable,
+        "-m",
+        "pipeline",
+        "run",
+        "--config",
+        str(ROOT / "configs" / "local.yaml"),
+        "--input",
+        str(corpus),
+        "--output",
+        str(output),
+        "--set",
+        "output.formats=[parquet]",
+        "--set",
+        f"input.segment_mb={segment_mb}",
+        "--set",
+        f"events.taxonomy={ROOT / 'configs' / 'taxonomy.yaml'}",
+    ]
     with log.open("w") as handle:
         return subprocess.Popen(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=handle)
 
@@ -63,18 +78,24 @@ def main() -> None:
             megabytes = sum(p.stat().st_size for p in corpus.iterdir()) / 2**20
             print(f"{count:>8} articles: {megabytes:.1f} MB of JSON Lines in 16 files", flush=True)
             log = Path(tmp) / f"log-{count}.txt"
-            children.append((count, start(corpus, Path(tmp) / f"out-{count}", args.segment_mb, log), log,
-                              time.perf_counter()))
+            children.append(
+                (count, start(corpus, Path(tmp) / f"out-{count}", args.segment_mb, log), log, time.perf_counter())
+            )
         rows = []
         for count, child, log, started in children:
             rss, seconds = finish(child, started, log)
             rows.append((count, rss))
             peaks = ", ".join(map(str, segment_peaks(log))) or "one pipeline"
-            print(f"{count:>8} articles: peak RSS {rss:7.0f} MiB in {seconds:6.0f} s ({count / seconds:.1f} docs/s); "
-                  f"segments {peaks} MiB", flush=True)
+            print(
+                f"{count:>8} articles: peak RSS {rss:7.0f} MiB in {seconds:6.0f} s ({count / seconds:.1f} docs/s); "
+                f"segments {peaks} MiB",
+                flush=True,
+            )
     (small, small_rss), (large, large_rss) = rows
-    print(f"segment_mb={args.segment_mb:g}: peak RSS at {large:,} articles is {large_rss / small_rss:.2f}x that at "
-          f"{small:,} (target <= 1.2x)")
+    print(
+        f"segment_mb={args.segment_mb:g}: peak RSS at {large:,} articles is {large_rss / small_rss:.2f}x that at "
+        f"{small:,} (target <= 1.2x)"
+    )
 
 
 if __name__ == "__main__":

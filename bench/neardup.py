@@ -17,6 +17,7 @@ representative) against gold together.
 
     python -m bench.neardup --stories 2000
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,14 +44,22 @@ from transforms.dedup.near import NearDedup
 
 VOCABULARY = 20_000
 FURNITURE = [
-    "Advertisement", "Follow us on Twitter and Facebook for the latest updates.",
-    "Sign up for our daily newsletter.", "Read more: the week in pictures.",
-    "This article has been updated with additional information.", "Share this story.",
-    "Copyright 2024 The Daily Wire Service. All rights reserved.", "Related coverage",
+    "Advertisement",
+    "Follow us on Twitter and Facebook for the latest updates.",
+    "Sign up for our daily newsletter.",
+    "Read more: the week in pictures.",
+    "This article has been updated with additional information.",
+    "Share this story.",
+    "Copyright 2024 The Daily Wire Service. All rights reserved.",
+    "Related coverage",
 ]
 AGENCIES = ["(Reuters) -", "(AP) -", "(AFP) -", "KABUL (Reuters) -", "NAIROBI, Kenya (AP) -"]
-CREDITS = ["Reporting by Staff Writers; Editing by the Desk", "This story was first published by a partner site.",
-           "Additional reporting by correspondents in the capital.", "Writing by the newsroom; editing by editors"]
+CREDITS = [
+    "Reporting by Staff Writers; Editing by the Desk",
+    "This story was first published by a partner site.",
+    "Additional reporting by correspondents in the capital.",
+    "Writing by the newsroom; editing by editors",
+]
 
 
 class Doc(NamedTuple):
@@ -83,8 +92,9 @@ class Generator:
 
     def story(self) -> list[str]:
         """Paragraphs: a headline, then 5-10 paragraphs of 1-3 sentences, with site furniture."""
-        paragraphs = [" ".join(self.sentence() for _ in range(self.rng.randint(1, 3)))
-                      for _ in range(self.rng.randint(5, 10))]
+        paragraphs = [
+            " ".join(self.sentence() for _ in range(self.rng.randint(1, 3))) for _ in range(self.rng.randint(5, 10))
+        ]
         if self.quotes and self.rng.random() < 0.2:  # the same quote as another outlet's story
             paragraphs.insert(self.rng.randint(1, len(paragraphs)), self.rng.choice(self.quotes))
         elif self.rng.random() < 0.2:
@@ -96,13 +106,20 @@ class Generator:
         if len(word) < 3:
             return word
         i = self.rng.randrange(len(word) - 1)
-        return self.rng.choice([word[:i] + word[i + 1:], word[:i] + word[i + 1] + word[i] + word[i + 2:],
-                                word[:i] + self.rng.choice(string.ascii_lowercase) + word[i + 1:]])
+        return self.rng.choice(
+            [
+                word[:i] + word[i + 1 :],
+                word[:i] + word[i + 1] + word[i] + word[i + 2 :],
+                word[:i] + self.rng.choice(string.ascii_lowercase) + word[i + 1 :],
+            ]
+        )
 
     def variant(self, paragraphs: list[str]) -> list[str]:
         copy = list(paragraphs)
-        edits = self.rng.sample(["headline", "dateline", "credits", "furniture", "swap", "drop", "truncate",
-                                 "typos"], self.rng.randint(1, 3))
+        edits = self.rng.sample(
+            ["headline", "dateline", "credits", "furniture", "swap", "drop", "truncate", "typos"],
+            self.rng.randint(1, 3),
+        )
         for edit in edits:
             if edit == "headline":
                 copy[0] = self.sentence().rstrip(".")
@@ -122,8 +139,7 @@ class Generator:
                 copy = " ".join(text[: int(len(text) * self.rng.uniform(0.55, 0.9))]).split("\n")
             elif edit == "typos":
                 rate = self.rng.uniform(0.01, 0.03)
-                copy = [" ".join(self.typo(w) if self.rng.random() < rate else w for w in p.split(" "))
-                        for p in copy]
+                copy = [" ".join(self.typo(w) if self.rng.random() < rate else w for w in p.split(" ")) for p in copy]
         return copy
 
 
@@ -145,10 +161,22 @@ def corpus(stories: int, seed: int = 0) -> list[Doc]:
 
 
 def as_article(doc: Doc) -> Article:
-    return Article(article_id=doc.doc_id, source=doc.doc_id, source_format="txt", url=None, title=None,
-                   author=None, published=doc.published, language="en", text=doc.text,
-                   word_count=word_count(doc.text), content_hash=content_hash(doc.text), text_source="file",
-                   feed=None, site_name=None)
+    return Article(
+        article_id=doc.doc_id,
+        source=doc.doc_id,
+        source_format="txt",
+        url=None,
+        title=None,
+        author=None,
+        published=doc.published,
+        language="en",
+        text=doc.text,
+        word_count=word_count(doc.text),
+        content_hash=content_hash(doc.text),
+        text_source="file",
+        feed=None,
+        site_name=None,
+    )
 
 
 def read_articles(pipeline: beam.Pipeline, docs: list[Doc], directory: str) -> beam.PCollection:
@@ -157,9 +185,14 @@ def read_articles(pipeline: beam.Pipeline, docs: list[Doc], directory: str) -> b
     path = Path(directory) / "docs.jsonl"
     with path.open("w", encoding="utf-8") as handle:
         for doc in docs:
-            handle.write(json.dumps({"id": doc.doc_id, "text": doc.text, "published": doc.published.isoformat()}) + "\n")
-    return (pipeline | "ReadDocs" >> beam.io.ReadFromText(str(path))
-            | "AsArticles" >> beam.Map(lambda line: as_article(_doc_of(json.loads(line)))).with_output_types(Article))
+            handle.write(
+                json.dumps({"id": doc.doc_id, "text": doc.text, "published": doc.published.isoformat()}) + "\n"
+            )
+    return (
+        pipeline
+        | "ReadDocs" >> beam.io.ReadFromText(str(path))
+        | "AsArticles" >> beam.Map(lambda line: as_article(_doc_of(json.loads(line)))).with_output_types(Article)
+    )
 
 
 def _doc_of(row: dict) -> Doc:
@@ -171,10 +204,14 @@ def newsbeam_clusters(docs: list[Doc], settings: DedupSettings) -> dict[str, str
     with tempfile.TemporaryDirectory() as directory:
         with beam.Pipeline(options=PipelineOptions(["--runner=FnApiRunner"])) as pipeline:
             result = read_articles(pipeline, docs, directory) | NearDedup(settings)
-            _ = (result.duplicates | beam.Map(lambda d: f"{d.article_id} {d.duplicate_of}")
-                 | beam.io.WriteToText(f"{directory}/duplicates"))
-        found = dict(line.split() for path in Path(directory).glob("duplicates*")
-                     for line in path.read_text().splitlines())
+            _ = (
+                result.duplicates
+                | beam.Map(lambda d: f"{d.article_id} {d.duplicate_of}")
+                | beam.io.WriteToText(f"{directory}/duplicates")
+            )
+        found = dict(
+            line.split() for path in Path(directory).glob("duplicates*") for line in path.read_text().splitlines()
+        )
     return {doc.doc_id: found.get(doc.doc_id, doc.doc_id) for doc in docs}
 
 
@@ -212,8 +249,10 @@ def main() -> None:
     elapsed = time.monotonic() - started
     precision, recall, f1, gold = pair_scores(docs, clusters)
     print(f"corpus     {len(docs)} documents, {args.stories} stories, {gold} duplicate pairs (seed {args.seed})")
-    print(f"settings   shingle_size {settings.shingle_size}, num_perm {settings.num_perm}, bands {settings.bands}, "
-          f"threshold {settings.threshold}")
+    print(
+        f"settings   shingle_size {settings.shingle_size}, num_perm {settings.num_perm}, bands {settings.bands}, "
+        f"threshold {settings.threshold}"
+    )
     print(f"pairs      precision {precision:.4f}  recall {recall:.4f}  F1 {f1:.4f}  (target F1 >= 0.95, P >= 0.98)")
     print(f"time       {elapsed:.1f} s")
 

@@ -11,6 +11,7 @@ side by side, into fresh schemas of the local server:
 
     python -m bench.postgres_load --articles 10000
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,9 +44,15 @@ ID_FIELDS = ("article_id", "entity_id", "event_id", "cluster_id", "dead_letter_i
 def generated_run(docs: int, folder: Path) -> dict[str, list[tuple]]:
     """Records of every table of a pipeline run over `docs` generated articles."""
     write_jsonl(folder / "corpus", docs, seed=11, files=4)
-    settings = load_settings(str(ROOT / "configs" / "local.yaml"), [
-        f"input.paths=[{folder / 'corpus'}]", f"output.dir={folder / 'out'}", "output.formats=[jsonl]",
-        f"events.taxonomy={ROOT / 'configs' / 'taxonomy.yaml'}"])
+    settings = load_settings(
+        str(ROOT / "configs" / "local.yaml"),
+        [
+            f"input.paths=[{folder / 'corpus'}]",
+            f"output.dir={folder / 'out'}",
+            "output.formats=[jsonl]",
+            f"events.taxonomy={ROOT / 'configs' / 'taxonomy.yaml'}",
+        ],
+    )
     run(prepare(settings))
     records = {}
     for name, rows in read_tables(folder / "out").items():
@@ -67,8 +74,11 @@ def scaled(records: dict[str, list[typing.Any]], copies: int) -> dict[str, list[
     """`copies` copies of every row, keys and the article ids they refer to made unique per copy."""
     out: dict[str, list[typing.Any]] = {}
     for name, rows in records.items():
-        out[name] = [row._replace(**{f: f"{getattr(row, f)}-{n}" for f in ID_FIELDS if hasattr(row, f)})
-                     for n in range(copies) for row in rows]
+        out[name] = [
+            row._replace(**{f: f"{getattr(row, f)}-{n}" for f in ID_FIELDS if hasattr(row, f)})
+            for n in range(copies)
+            for row in rows
+        ]
     return out
 
 
@@ -94,16 +104,21 @@ def upsert_rows(schema: Optional[str], files: dict[str, str], batch_size: int) -
     through the same batching into a DoFn that drops them: what moving the rows costs Beam."""
     started = time.perf_counter()
     with beam.Pipeline(argv=["--runner=FnApiRunner"]) as p:
-        tables = {name: p | f"Path{name}" >> beam.Create([path])
-                  | f"Rows{name}" >> beam.FlatMap(_load).with_output_types(TABLES_BY_NAME[name].record)
-                  for name, path in files.items()}
+        tables = {
+            name: p
+            | f"Path{name}" >> beam.Create([path])
+            | f"Rows{name}" >> beam.FlatMap(_load).with_output_types(TABLES_BY_NAME[name].record)
+            for name, path in files.items()
+        }
         if schema:
             _ = tables | UpsertTables(PostgresSettings(enabled=True, schema=schema, batch_size=batch_size), DSN)
         else:
             for name, rows in tables.items():
-                _ = (rows | f"Batch{name}" >> beam.BatchElements(min_batch_size=batch_size,
-                                                                 max_batch_size=batch_size)
-                     | f"Drop{name}" >> beam.FlatMap(lambda batch: ()))
+                _ = (
+                    rows
+                    | f"Batch{name}" >> beam.BatchElements(min_batch_size=batch_size, max_batch_size=batch_size)
+                    | f"Drop{name}" >> beam.FlatMap(lambda batch: ())
+                )
     return time.perf_counter() - started
 
 
@@ -125,15 +140,22 @@ def main() -> None:
         copy_s, first_s, again_s, stored = measure(records, files, args.batch_size)
         moving_s = upsert_rows(None, files, args.batch_size)
     rows = sum(len(r) for r in records.values())
-    print(f"{len(records['articles'])} articles' tables: {rows} rows "
-          + ", ".join(f"{name} {len(r)}" for name, r in records.items()))
+    print(
+        f"{len(records['articles'])} articles' tables: {rows} rows "
+        + ", ".join(f"{name} {len(r)}" for name, r in records.items())
+    )
     print(f"{'':34}{'seconds':>9}{'rows/s':>10}{'vs COPY':>9}")
-    for label, seconds in (("plain COPY (the limit)", copy_s), ("newsbeam upsert, empty tables", first_s),
-                           ("newsbeam upsert, repeated run", again_s)):
+    for label, seconds in (
+        ("plain COPY (the limit)", copy_s),
+        ("newsbeam upsert, empty tables", first_s),
+        ("newsbeam upsert, repeated run", again_s),
+    ):
         print(f"{label:34}{seconds:9.1f}{rows / seconds:10.0f}{copy_s / seconds:8.2f}x")
     print(f"{'Beam moving the rows, no sink':34}{moving_s:9.1f}")
-    for label, seconds in (("sink alone, empty tables", first_s - moving_s),
-                           ("sink alone, repeated run", again_s - moving_s)):
+    for label, seconds in (
+        ("sink alone, empty tables", first_s - moving_s),
+        ("sink alone, repeated run", again_s - moving_s),
+    ):
         print(f"{label:34}{seconds:9.1f}{rows / seconds:10.0f}{copy_s / seconds:8.2f}x")
     print(f"rows stored after both upsert runs: {stored} (expected {rows})")
 
@@ -148,8 +170,9 @@ def measure(records: dict[str, list[tuple]], files: dict[str, str], batch_size: 
         first_s = upsert_rows(schemas[1], files, batch_size)
         again_s = upsert_rows(schemas[1], files, batch_size)
         with psycopg.connect(DSN) as conn:
-            stored = sum((conn.execute(f"SELECT count(*) FROM {schemas[1]}.{t.name}").fetchone() or (0,))[0]
-                         for t in TABLES)
+            stored = sum(
+                (conn.execute(f"SELECT count(*) FROM {schemas[1]}.{t.name}").fetchone() or (0,))[0] for t in TABLES
+            )
     finally:
         with psycopg.connect(DSN, autocommit=True) as conn:
             for schema in schemas:

@@ -9,6 +9,7 @@ a longer run approaches. Tables are compared row for row: every way must write t
 
     python -m bench.scale --docs 2000
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,9 +41,14 @@ class Timing(NamedTuple):
 
 
 def timed_run(config: str, corpus: Path, output: Path) -> Timing:
-    settings = load_settings(str(ROOT / "configs" / config), [
-        f"input.paths=[{corpus}]", f"output.dir={output}", f"events.taxonomy={ROOT / 'configs' / 'taxonomy.yaml'}",
-    ])
+    settings = load_settings(
+        str(ROOT / "configs" / config),
+        [
+            f"input.paths=[{corpus}]",
+            f"output.dir={output}",
+            f"events.taxonomy={ROOT / 'configs' / 'taxonomy.yaml'}",
+        ],
+    )
     started = time.perf_counter()
     summary = run(prepare(settings))
     return Timing(time.perf_counter() - started, summary.written)
@@ -74,11 +80,15 @@ def main() -> None:
     print(f"{'':30}{'seconds':>9}{'docs/s':>9}{'speed-up':>10}{'fixed s':>9}{'marginal docs/s':>17}{'speed-up':>10}")
     for label, timing in full.items():
         marginal = (args.docs - SMALL) / (timing.seconds - fixed[label].seconds)
-        print(f"{label:30}{timing.seconds:9.1f}{args.docs / timing.seconds:9.1f}{base.seconds / timing.seconds:9.2f}x"
-              f"{fixed[label].seconds:9.1f}{marginal:17.1f}{marginal / base_marginal:9.2f}x")
+        print(
+            f"{label:30}{timing.seconds:9.1f}{args.docs / timing.seconds:9.1f}{base.seconds / timing.seconds:9.2f}x"
+            f"{fixed[label].seconds:9.1f}{marginal:17.1f}{marginal / base_marginal:9.2f}x"
+        )
     same = all(tables[label] == tables[base_label] for label in WAYS)
-    print(f"tables equal to the 1-worker run's: {'yes' if same else 'NO'}; articles written: "
-          + ", ".join(str(t.written) for t in full.values()))
+    print(
+        f"tables equal to the 1-worker run's: {'yes' if same else 'NO'}; articles written: "
+        + ", ".join(str(t.written) for t in full.values())
+    )
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ finalisation); the marginal rate, (N - 2) / (T(N) - T(2)), is what a large run a
 
     python -m bench.throughput --docs 300 --repeat 2
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,10 +41,17 @@ def bare_spacy(texts: list[str], model: str, batch_size: int) -> float:
 
 
 def pipeline_run(corpus: Path, output: Path, model: str, batch_size: int, taxonomy: str) -> tuple[float, RunSummary]:
-    settings = load_settings(None, [
-        f"input.paths=[{corpus}]", f"output.dir={output}", f"entities.model={model}",
-        f"entities.batch_size={batch_size}", f"events.taxonomy={taxonomy}", "beam.runner=FnApiRunner",
-    ])
+    settings = load_settings(
+        None,
+        [
+            f"input.paths=[{corpus}]",
+            f"output.dir={output}",
+            f"entities.model={model}",
+            f"entities.batch_size={batch_size}",
+            f"events.taxonomy={taxonomy}",
+            "beam.runner=FnApiRunner",
+        ],
+    )
     started = time.perf_counter()
     summary = run(prepare(settings))
     return time.perf_counter() - started, summary
@@ -71,28 +79,41 @@ def main() -> None:
         write_jsonl(small, 2, seed=1, files=1)
         for attempt in range(args.repeat):
             bare_times.append(bare_spacy(texts, args.model, args.batch_size))
-            seconds, summary = pipeline_run(corpus, Path(tmp) / f"out{attempt}", args.model, args.batch_size,
-                                            args.taxonomy)
+            seconds, summary = pipeline_run(
+                corpus, Path(tmp) / f"out{attempt}", args.model, args.batch_size, args.taxonomy
+            )
             piped_times.append(seconds)
             summaries.append(summary)
-            fixed_times.append(pipeline_run(small, Path(tmp) / f"small{attempt}", args.model, args.batch_size,
-                                            args.taxonomy)[0])
+            fixed_times.append(
+                pipeline_run(small, Path(tmp) / f"small{attempt}", args.model, args.batch_size, args.taxonomy)[0]
+            )
     bare, piped, fixed = min(bare_times), min(piped_times), min(fixed_times)
     best = summaries[piped_times.index(piped)]
     marginal = (args.docs - 2) / max(piped - fixed, 1e-9)
     outside = piped - best.spacy_seconds - fixed
 
-    print(f"corpus: {args.docs} generated articles, {words / args.docs:.0f} words on average, batch size {args.batch_size}")
-    print(f"runs (s): bare {', '.join(f'{t:.1f}' for t in bare_times)}; pipeline {', '.join(f'{t:.1f}' for t in piped_times)}")
+    print(
+        f"corpus: {args.docs} generated articles, {words / args.docs:.0f} words on average, "
+        f"batch size {args.batch_size}"
+    )
+    print(
+        f"runs (s): bare {', '.join(f'{t:.1f}' for t in bare_times)}; "
+        f"pipeline {', '.join(f'{t:.1f}' for t in piped_times)}"
+    )
     print(f"{'best of ' + str(args.repeat):28}{'seconds':>9}{'docs/s':>9}{'words/s':>9}")
     print(f"{'bare nlp.pipe':28}{bare:9.1f}{args.docs / bare:9.1f}{words / bare:9.0f}")
     print(f"{'newsbeam pipeline (1 core)':28}{piped:9.1f}{args.docs / piped:9.1f}{words / piped:9.0f}")
     print(f"pipeline / bare throughput: {bare / piped:.2f} ({best.written} articles written)")
-    print(f"pipeline fixed cost per run: {fixed:.1f} s (2 articles); marginal rate {marginal:.1f} docs/s, "
-          f"{marginal / (args.docs / bare):.2f} of bare")
-    print(f"in the best pipeline run: spaCy {best.spacy_seconds:.1f} s ({best.spacy_seconds / args.docs * 1000:.0f} ms/doc, "
-          f"bare {bare / args.docs * 1000:.0f} ms/doc); everything else {outside / args.docs * 1000:.0f} ms/doc "
-          f"beyond the fixed cost")
+    print(
+        f"pipeline fixed cost per run: {fixed:.1f} s (2 articles); marginal rate {marginal:.1f} docs/s, "
+        f"{marginal / (args.docs / bare):.2f} of bare"
+    )
+    print(
+        f"in the best pipeline run: spaCy {best.spacy_seconds:.1f} s "
+        f"({best.spacy_seconds / args.docs * 1000:.0f} ms/doc, "
+        f"bare {bare / args.docs * 1000:.0f} ms/doc); everything else {outside / args.docs * 1000:.0f} ms/doc "
+        f"beyond the fixed cost"
+    )
 
 
 if __name__ == "__main__":

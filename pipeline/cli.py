@@ -3,6 +3,7 @@
 Exit codes: 0 success; 1 the pipeline failed or its accounting does not balance; 2 a usage or
 configuration problem, reported in one line. Beam is imported only after logging is set up.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -15,13 +16,11 @@ from importlib import metadata
 from pathlib import Path
 from typing import Optional
 
-from pipeline.config import Settings, dump_settings, load_settings, reference
+from pipeline.config import Settings, dump_settings, load_settings, reference, require_input
 from transforms.core.settings import ConfigError, builtin_file
 
 _LOG = logging.getLogger("newsbeam")
 BUILTIN_FILES = {"taxonomy": ("transforms.events", "taxonomy.yaml"), "actors": ("transforms.entities", "actors.yaml")}
-NOTHING_TO_READ = ("nothing to read: pass --input PATH or --feed URL, or a config that sets input.paths or "
-                   "feeds.sources (--config configs/local.yaml reads the sample articles in seeds/)")
 _QUIET_LIBRARIES = ("apache_beam", "trafilatura", "htmldate", "courlan", "urllib3", "distributed")
 
 RUN_EPILOG = """\
@@ -57,13 +56,28 @@ def _configure_logging(verbosity: int) -> None:
 
 def _add_settings_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-c", "--config", metavar="FILE", help="YAML settings (e.g. configs/local.yaml)")
-    parser.add_argument("--input", metavar="PATH", action="append",
-                        help="file pattern or directory to read (repeatable; replaces input.paths)")
-    parser.add_argument("--feed", metavar="URL", action="append", default=[],
-                        help="RSS/Atom/RDF feed URL or feed file to read (repeatable; adds to feeds.sources)")
+    parser.add_argument(
+        "--input",
+        metavar="PATH",
+        action="append",
+        help="file pattern or directory to read (repeatable; replaces input.paths)",
+    )
+    parser.add_argument(
+        "--feed",
+        metavar="URL",
+        action="append",
+        default=[],
+        help="RSS/Atom/RDF feed URL or feed file to read (repeatable; adds to feeds.sources)",
+    )
     parser.add_argument("--output", metavar="DIR", help="output directory (replaces output.dir)")
-    parser.add_argument("--set", metavar="KEY=VALUE", action="append", default=[], dest="overrides",
-                        help="override one setting, e.g. --set clean.min_words=50 (repeatable)")
+    parser.add_argument(
+        "--set",
+        metavar="KEY=VALUE",
+        action="append",
+        default=[],
+        dest="overrides",
+        help="override one setting, e.g. --set clean.min_words=50 (repeatable)",
+    )
 
 
 def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
@@ -76,51 +90,83 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     parser.add_argument("-V", "--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = commands.add_parser("run", help="run the pipeline", epilog=RUN_EPILOG,
-                              formatter_class=argparse.RawDescriptionHelpFormatter,
-                              description="Run the pipeline and print a summary of what happened.")
+    run = commands.add_parser(
+        "run",
+        help="run the pipeline",
+        epilog=RUN_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Run the pipeline and print a summary of what happened.",
+    )
     _add_settings_arguments(run)
-    run.add_argument("--max-duration", metavar="SECONDS", type=float,
-                     help="streaming (--streaming): stop after this long and print the summary "
-                     "(replaces streaming.max_duration)")
-    run.add_argument("--postgres-dsn", metavar="DSN",
-                     help="PostgreSQL to upsert the tables into (postgres.enabled; default: $NEWSBEAM_POSTGRES_DSN)")
+    run.add_argument(
+        "--max-duration",
+        metavar="SECONDS",
+        type=float,
+        help="streaming (--streaming): stop after this long and print the summary (replaces streaming.max_duration)",
+    )
+    run.add_argument(
+        "--postgres-dsn",
+        metavar="DSN",
+        help="PostgreSQL to upsert the tables into (postgres.enabled; default: $NEWSBEAM_POSTGRES_DSN)",
+    )
     run.add_argument("-v", "--verbose", action="count", default=0, help="more logging (-vv: Beam's too)")
     run.add_argument("-q", "--quiet", action="count", default=0, help="warnings and errors only")
 
-    config = commands.add_parser("config", help="print the effective settings as YAML",
-                                 description="Print the settings a run would use, after defaults, the "
-                                 "config file and overrides.")
+    config = commands.add_parser(
+        "config",
+        help="print the effective settings as YAML",
+        description="Print the settings a run would use, after defaults, the config file and overrides.",
+    )
     _add_settings_arguments(config)
-    config.add_argument("--reference", action="store_true",
-                        help="print every setting with its default and meaning (Markdown, as in docs/configuration.md)")
-    config.add_argument("--builtin", choices=sorted(BUILTIN_FILES),
-                        help="print a file newsbeam ships instead (to copy, edit and name in events.taxonomy or "
-                        "entities.actors)")
+    config.add_argument(
+        "--reference",
+        action="store_true",
+        help="print every setting with its default and meaning (Markdown, as in docs/configuration.md)",
+    )
+    config.add_argument(
+        "--builtin",
+        choices=sorted(BUILTIN_FILES),
+        help="print a file newsbeam ships instead (to copy, edit and name in events.taxonomy or entities.actors)",
+    )
 
-    evaluate = commands.add_parser("eval", help="score entity or event extraction against labelled data",
-                                   description="entities: NER and actor-sector precision/recall/F1 against "
-                                   "labelled JSON Lines (text with spans) or the PLOVER gold-standard JSON. "
-                                   "events: per-class precision/recall/F1, macro and weighted F1 and a "
-                                   "confusion table of the event classifier against labelled JSON Lines "
-                                   "({id, text, labels}) or the PLOVER gold-standard JSON.")
+    evaluate = commands.add_parser(
+        "eval",
+        help="score entity or event extraction against labelled data",
+        description="entities: NER and actor-sector precision/recall/F1 against "
+        "labelled JSON Lines (text with spans) or the PLOVER gold-standard JSON. "
+        "events: per-class precision/recall/F1, macro and weighted F1 and a "
+        "confusion table of the event classifier against labelled JSON Lines "
+        "({id, text, labels}) or the PLOVER gold-standard JSON.",
+    )
     evaluate.add_argument("what", choices=("entities", "events"), help="what to evaluate")
     evaluate.add_argument("path", help="labelled data file")
     evaluate.add_argument("-c", "--config", metavar="FILE", help="settings (model, actors, taxonomy, threshold)")
-    evaluate.add_argument("--level", choices=("plover", "acled", "type"), default="plover",
-                          help="events: which class the labels name (default plover; PLOVER JSON is always plover)")
+    evaluate.add_argument(
+        "--level",
+        choices=("plover", "acled", "type"),
+        default="plover",
+        help="events: which class the labels name (default plover; PLOVER JSON is always plover)",
+    )
 
-    schema = commands.add_parser("schema", help="print the output tables' schemas",
-                                 description="Print the schema of each output table.")
-    schema.add_argument("--format", choices=("markdown", "arrow", "sql", "bigquery"), default="markdown",
-                        help="markdown (the README's reference), arrow (Parquet), sql (PostgreSQL DDL), "
-                        "bigquery (JSON schema, partitioning and clustering)")
+    schema = commands.add_parser(
+        "schema", help="print the output tables' schemas", description="Print the schema of each output table."
+    )
+    schema.add_argument(
+        "--format",
+        choices=("markdown", "arrow", "sql", "bigquery"),
+        default="markdown",
+        help="markdown (the README's reference), arrow (Parquet), sql (PostgreSQL DDL), "
+        "bigquery (JSON schema, partitioning and clustering)",
+    )
     schema.add_argument("tables", nargs="*", metavar="TABLE", help="tables to show (default: all)")
 
-    report = commands.add_parser("report", help="what a run's tables hold: terminal summary and an HTML page",
-                                 description="Counts by table, events by type and day, top actors and places, "
-                                 "the duplicate ratio and dead letters by reason, read from an output folder "
-                                 "(Parquet, else JSON Lines; a whole lake too).")
+    report = commands.add_parser(
+        "report",
+        help="what a run's tables hold: terminal summary and an HTML page",
+        description="Counts by table, events by type and day, top actors and places, "
+        "the duplicate ratio and dead letters by reason, read from an output folder "
+        "(Parquet, else JSON Lines; a whole lake too).",
+    )
     report.add_argument("output", nargs="?", default="output", help="the run's output folder (default: output)")
     report.add_argument("--html", metavar="FILE", help="also write a self-contained HTML page with charts")
     return parser, {"run": run, "config": config, "eval": evaluate, "schema": schema, "report": report}
@@ -160,8 +206,7 @@ def _command_run(args: argparse.Namespace, extra: Sequence[str], parser: argpars
     settings = _settings(args)
     if args.postgres_dsn:
         settings = settings.model_copy(update={"postgres": settings.postgres.model_copy(update={"enabled": True})})
-    if not settings.input.paths and not settings.feeds.sources:
-        raise ConfigError(NOTHING_TO_READ)  # before the imports below, which take seconds
+    require_input(settings)  # before the imports below, which take seconds
     from pipeline.prepare import prepare  # imports Beam and spaCy
     from pipeline.run import run
 
@@ -230,8 +275,10 @@ def _command_eval(args: argparse.Namespace, extra: Sequence[str], parser: argpar
 
         labelled, level = read_labelled(args.path, args.level)
         report = evaluate_events(labelled, settings, level)
-        print(f"{args.path}: {report.texts} texts, {report.gold_labels} gold labels, level {level}, "
-              f"threshold {settings.events.min_confidence}")
+        print(
+            f"{args.path}: {report.texts} texts, {report.gold_labels} gold labels, level {level}, "
+            f"threshold {settings.events.min_confidence}"
+        )
         for line in report.lines():
             print(line)
         return 0

@@ -6,6 +6,7 @@ defined beside them (`transforms.core.settings`); this module adds the run's own
 the layers. Beam's own pipeline options live under the `beam:` key and are checked by
 `pipeline.options`.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -38,8 +39,9 @@ from transforms.core.settings import (
 class DaskSettings(Section):
     """The Dask LocalCluster newsbeam starts for the Dask runner."""
 
-    workers: int = Field(2, ge=1, description="Worker processes of the LocalCluster started when no "
-                         "--dask_client_address is given.")
+    workers: int = Field(
+        2, ge=1, description="Worker processes of the LocalCluster started when no --dask_client_address is given."
+    )
     threads_per_worker: int = Field(1, ge=1, description="Threads per worker process of that LocalCluster.")
 
 
@@ -48,7 +50,8 @@ class StreamingSettings(Section):
 
     window_seconds: float = Field(300.0, gt=0, description="Output windows: one set of files per window.")
     max_duration: Optional[float] = Field(
-        None, gt=0, description="Seconds after which a streaming run stops and prints its summary; none: until stopped.")
+        None, gt=0, description="Seconds after which a streaming run stops and prints its summary; none: until stopped."
+    )
 
 
 class Settings(Section):
@@ -66,9 +69,11 @@ class Settings(Section):
         None, description="Where state kept between runs lives (feed validators); default: <output.dir>/_state."
     )
     run_id: Optional[str] = Field(
-        None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:+-]*$",
+        None,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:+-]*$",
         description="Names this run (the run= partition); default: its UTC start time. A scheduler should pass "
-        "the schedule slot, so a retried run replaces its own partition.")
+        "the schedule slot, so a retried run replaces its own partition.",
+    )
     dask: DaskSettings = DaskSettings()
     postgres: PostgresSettings = PostgresSettings()
     bigquery: BigQuerySettings = BigQuerySettings()
@@ -123,8 +128,9 @@ def _merged(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     """`over` on top of `base`: mappings merge key by key, anything else is replaced."""
     merged = dict(base)
     for key, value in over.items():
-        merged[key] = _merged(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) \
-            else value
+        merged[key] = (
+            _merged(merged[key], value) if isinstance(value, dict) and isinstance(merged.get(key), dict) else value
+        )
     return merged
 
 
@@ -164,6 +170,15 @@ def load_settings(
         raise ConfigError(_describe(errors[0], origin) + more) from None
 
 
+def require_input(settings: Settings) -> None:
+    """A run needs files or feeds to read; without them, one line naming the fix."""
+    if not settings.input.paths and not settings.feeds.sources:
+        raise ConfigError(
+            "nothing to read: pass --input PATH or --feed URL, or a config that sets input.paths or "
+            "feeds.sources (--config configs/local.yaml reads the sample articles in seeds/)"
+        )
+
+
 def dump_settings(settings: Settings) -> str:
     """The effective settings as YAML (what `newsbeam config` prints)."""
     return yaml.safe_dump(settings.model_dump(mode="json", by_alias=True), sort_keys=False, allow_unicode=True)
@@ -196,8 +211,15 @@ def reference() -> str:
             lines.append(f"| `{name}` | {_default(field)} | {_escaped(field.description)} |")
     sections.append(("feeds.sources[]", FeedSource))
     for prefix, model in sections:
-        lines += ["", f"#### `{prefix}`", "", (model.__doc__ or "").strip(), "",
-                  "| key | default | meaning |", "|---|---|---|"]
+        lines += [
+            "",
+            f"#### `{prefix}`",
+            "",
+            (model.__doc__ or "").strip(),
+            "",
+            "| key | default | meaning |",
+            "|---|---|---|",
+        ]
         for name, field in model.model_fields.items():
             default = "(required)" if field.is_required() else _default(field)
             lines.append(f"| `{prefix}.{field.alias or name}` | {default} | {_escaped(field.description)} |")

@@ -32,6 +32,7 @@ streaming) is unchanged.
     newsbeam run --config configs/dask.yaml                       # a LocalCluster of dask.workers
     newsbeam run --config configs/dask.yaml --dask_client_address=tcp://scheduler:8786
 """
+
 from __future__ import annotations
 
 import collections
@@ -99,34 +100,59 @@ def _set_up(run: str, label: str, fn: beam.DoFn) -> beam.DoFn:
     return _WORKER_FNS[key]
 
 
-def _run_bundle(items: Iterable[Any], fn: beam.DoFn, window_fn: Any, label: str, run: str,
-                sides: list[_SideInput], args: list[Any], kwargs: dict[str, Any], *side_values: list[Any]) -> list[Any]:
+def _run_bundle(
+    items: Iterable[Any],
+    fn: beam.DoFn,
+    window_fn: Any,
+    label: str,
+    run: str,
+    sides: list[_SideInput],
+    args: list[Any],
+    kwargs: dict[str, Any],
+    *side_values: list[Any],
+) -> list[Any]:
     """One ParDo bundle: every element through the step's DoFn (set up once per worker), outputs
     collected after finish_bundle, counters collected in a container of the step's own."""
     fn = _set_up(run, label, fn)
-    side_inputs = [SideInputMap(side.view_type, side.view_options, _Values(values, side.window_mapping_fn))
-                   for side, values in zip(sides, side_values, strict=True)]
+    side_inputs = [
+        SideInputMap(side.view_type, side.view_options, _Values(values, side.window_mapping_fn))
+        for side, values in zip(sides, side_values, strict=True)
+    ]
     receivers = evaluator.OneReceiver()
-    handler = _OutputHandler(window_fn=window_fn, main_receivers=receivers[None], tagged_receivers=receivers,
-                             per_element_output_counter=None, output_batch_converter=None,
-                             process_yields_batches=False, process_batch_yields_elements=False)
+    handler = _OutputHandler(
+        window_fn=window_fn,
+        main_receivers=receivers[None],
+        tagged_receivers=receivers,
+        per_element_output_counter=None,
+        output_batch_converter=None,
+        process_yields_batches=False,
+        process_batch_yields_elements=False,
+    )
     container = MetricsContainer(label)
     sampler = statesampler.StateSampler(label, CounterFactory())
     sampler.start()
     try:
         with sampler.scoped_state(label, "process", metrics_container=container):
             invoker = DoFnInvoker.create_invoker(
-                DoFnSignature(fn), handler, context=DoFnContext(label, state=None), side_inputs=side_inputs or None,
-                input_args=args, input_kwargs=kwargs, user_state_context=None,
-                bundle_finalizer_param=beam.DoFn.BundleFinalizerParam())
+                DoFnSignature(fn),
+                handler,
+                context=DoFnContext(label, state=None),
+                side_inputs=side_inputs or None,
+                input_args=args,
+                input_kwargs=kwargs,
+                user_state_context=None,
+                bundle_finalizer_param=beam.DoFn.BundleFinalizerParam(),
+            )
             invoker.invoke_start_bundle()
             for item in items:
                 invoker.invoke_process(item)
             invoker.invoke_finish_bundle()
     finally:
         sampler.stop()
-    outputs = [pvalue.TaggedOutput(v.tag, v.value.value) if isinstance(v, pvalue.TaggedOutput) else v.value
-               for v in receivers.values]
+    outputs = [
+        pvalue.TaggedOutput(v.tag, v.value.value) if isinstance(v, pvalue.TaggedOutput) else v.value
+        for v in receivers.values
+    ]
     counters = {key: int(value) for key, value in container.get_cumulative().counters.items() if value}
     return outputs + ([_Counters(counters)] if counters else [])
 
@@ -173,8 +199,16 @@ class _ParDo(evaluator.ParDo):
         window_fn = main_input.windowing.windowfn if hasattr(main_input, "windowing") else None
         sides, side_values = zip(*side_inputs) if side_inputs else ((), ())
         return input_bag.map(evaluator.get_windowed_value, window_fn).map_partitions(
-            _run_bundle, dask.delayed(transform.fn, pure=True), window_fn, self.applied.full_label, self.run,
-            list(sides), list(args), kwargs, *side_values)
+            _run_bundle,
+            dask.delayed(transform.fn, pure=True),
+            window_fn,
+            self.applied.full_label,
+            self.run,
+            list(sides),
+            list(args),
+            kwargs,
+            *side_values,
+        )
 
 
 _OURS = {evaluator.ParDo: _ParDo, evaluator.Create: _Create, evaluator.GroupByKey: _GroupByKey}
@@ -239,17 +273,23 @@ class _BagVisitor(PipelineVisitor):
             kwargs["input_bag"] = bags[0] if len(bags) == 1 and not isinstance(op, evaluator.Flatten) else bags
         if transform_node.side_inputs:
             kwargs["side_inputs"] = [
-                (_SideInput(type(si), si._view_options(), si._window_mapping_fn),  # pylint: disable=protected-access
-                 _materialised(self.bag_of(si.pvalue)))
-                for si in transform_node.side_inputs]
+                (
+                    _SideInput(type(si), si._view_options(), si._window_mapping_fn),  # pylint: disable=protected-access
+                    _materialised(self.bag_of(si.pvalue)),
+                )
+                for si in transform_node.side_inputs
+            ]
         self.bags[transform_node] = op.apply(**kwargs)
 
     def leaves(self) -> list[Any]:
         return [bag for node, bag in self.bags.items() if node not in self.consumed]
 
     def counters(self) -> list[Any]:
-        return [bag.filter(lambda item: isinstance(item, _Counters))
-                for node, bag in self.bags.items() if isinstance(node.transform, beam.ParDo)]
+        return [
+            bag.filter(lambda item: isinstance(item, _Counters))
+            for node, bag in self.bags.items()
+            if isinstance(node.transform, beam.ParDo)
+        ]
 
 
 class _Metrics(MetricResults):
@@ -257,10 +297,16 @@ class _Metrics(MetricResults):
         self._counters = counters
 
     def query(self, filter: Any = None) -> dict[str, list[MetricResult]]:  # pylint: disable=redefined-builtin
-        counters = [MetricResult(key, value, value) for key, value in self._counters.items()
-                    if self.matches(filter, key)]
-        return {self.COUNTERS: counters, self.DISTRIBUTIONS: [], self.GAUGES: [], self.STRINGSETS: [],
-                self.BOUNDED_TRIES: []}
+        counters = [
+            MetricResult(key, value, value) for key, value in self._counters.items() if self.matches(filter, key)
+        ]
+        return {
+            self.COUNTERS: counters,
+            self.DISTRIBUTIONS: [],
+            self.GAUGES: [],
+            self.STRINGSETS: [],
+            self.BOUNDED_TRIES: [],
+        }
 
 
 class DaskRunnerResult(beam_dask.DaskRunnerResult):
@@ -315,4 +361,4 @@ class DaskRunner(beam_dask.DaskRunner):
         # Not optimised: fusion would copy a shared task (a sink's finalisation) into each chain
         # that reads it, running it once per chain; unfused, each task has one key and runs once.
         futures = client.compute(leaves + counters, optimize_graph=False)
-        return DaskRunnerResult(client, futures[: len(leaves)], futures[len(leaves):])
+        return DaskRunnerResult(client, futures[: len(leaves)], futures[len(leaves) :])

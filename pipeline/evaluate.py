@@ -10,9 +10,10 @@ Scores: NER over exact (start, end, label) spans, for records that label entitie
 gold actor mentions: found when an entity of newsbeam's covers the mention's text (recall; PLOVER
 marks only each event's source and target, so its precision says little), with the right sector
 when the covering entity that holds the mention's head word (its syntactic root: `leaders` in
-"Afghan rebel leaders", else the first covering entity) has the gold sector. Sector precision: the share of newsbeam's actor
-entities (those with a sector) that match a gold actor of their sector.
+"Afghan rebel leaders", else the first covering entity) has the gold sector. Sector precision:
+the share of newsbeam's actor entities (those with a sector) that match a gold actor of their sector.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -27,10 +28,28 @@ from transforms.core.settings import ConfigError, EntitiesSettings
 # PLOVER 0.5 sector codes (their first three letters: `CVLalb` is CVL) mapped to newsbeam's. PLOVER's
 # MED is medical (doctors, the Red Cross), its JRN journalists; CIV is its typo of CVL. Codes with no
 # counterpart (ELI elites, UAF unidentified forces, ...) are left out of the sector scores.
-_PLOVER_SECTORS = {"REB": "REB", "INS": "REB", "MIL": "MIL", "GOV": "GOV", "LEG": "GOV", "COP": "COP",
-                   "CVL": "CVL", "CIV": "CVL", "OPP": "OPP", "JUD": "JUD", "MED": "HLH", "JRN": "MED",
-                   "NGO": "NGO", "IGO": "IGO", "REF": "REF", "EDU": "EDU", "LAB": "LAB", "BUS": "BUS",
-                   "CRM": "CRM", "REL": "REL"}
+_PLOVER_SECTORS = {
+    "REB": "REB",
+    "INS": "REB",
+    "MIL": "MIL",
+    "GOV": "GOV",
+    "LEG": "GOV",
+    "COP": "COP",
+    "CVL": "CVL",
+    "CIV": "CVL",
+    "OPP": "OPP",
+    "JUD": "JUD",
+    "MED": "HLH",
+    "JRN": "MED",
+    "NGO": "NGO",
+    "IGO": "IGO",
+    "REF": "REF",
+    "EDU": "EDU",
+    "LAB": "LAB",
+    "BUS": "BUS",
+    "CRM": "CRM",
+    "REL": "REL",
+}
 
 
 _WORDS = re.compile(r"\w+")
@@ -58,8 +77,10 @@ class Score:
         return 2 * p * r / (p + r) if p + r else 0.0
 
     def line(self, name: str) -> str:
-        return (f"{name:<16} P {self.precision:.3f}  R {self.recall:.3f}  F1 {self.f1:.3f}"
-                f"   (true {self.true}, predicted {self.predicted}, gold {self.gold})")
+        return (
+            f"{name:<16} P {self.precision:.3f}  R {self.recall:.3f}  F1 {self.f1:.3f}"
+            f"   (true {self.true}, predicted {self.predicted}, gold {self.gold})"
+        )
 
 
 @dataclasses.dataclass
@@ -106,12 +127,19 @@ def _plover_records(rows: list[dict[str, Any]]) -> Iterator[Record]:
             mention = actor.get("actorText") or ""
             start = text.find(mention) if mention else -1
             if start >= 0 and not any(s["start"] == start for s in spans):
-                spans.append({"start": start, "end": start + len(mention),
-                              "sector": _PLOVER_SECTORS.get(str(actor.get("sector") or "")[:3].upper())})
+                spans.append(
+                    {
+                        "start": start,
+                        "end": start + len(mention),
+                        "sector": _PLOVER_SECTORS.get(str(actor.get("sector") or "")[:3].upper()),
+                    }
+                )
         yield Record(text, spans, labels_entities=False)
 
 
-def evaluate(records: list[Record], settings: EntitiesSettings, actors_path: Optional[str]) -> tuple[Score, Score, Score]:
+def evaluate(
+    records: list[Record], settings: EntitiesSettings, actors_path: Optional[str]
+) -> tuple[Score, Score, Score]:
     """(NER, actor found, actor sector) scores of the entity stage's model, actors and gazetteer."""
     from transforms.entities.actors import load_actors
     from transforms.entities.stage import Annotator
@@ -159,5 +187,6 @@ def _covers(entity: Any, mention: str) -> bool:
     mention's words, or the other way round."""
     words = set(_WORDS.findall(mention))
     forms = [entity.name, *entity.variants]
-    return bool(words) and any((found := set(_WORDS.findall(f.casefold()))) and (found <= words or words <= found)
-                               for f in forms)
+    return bool(words) and any(
+        (found := set(_WORDS.findall(f.casefold()))) and (found <= words or words <= found) for f in forms
+    )

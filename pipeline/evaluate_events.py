@@ -18,6 +18,7 @@ recall: the share of gold labels found among any of the text's events. Where the
 source actors (PLOVER's `source`, or `"actors": [...]` in JSON Lines), also who did it: of the
 texts whose primary event class is right, the share whose event actor shares a word with one.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -83,16 +84,25 @@ class Report:
         yield f"{'class':<{width}}  {'P':>5}  {'R':>5}  {'F1':>5}  {'gold':>5}  {'pred':>5}"
         for name in self.classes:
             score = self.scores[name]
-            yield (f"{name:<{width}}  {score.precision:5.3f}  {score.recall:5.3f}  {score.f1:5.3f}  "
-                   f"{score.gold:5d}  {score.predicted:5d}")
+            yield (
+                f"{name:<{width}}  {score.precision:5.3f}  {score.recall:5.3f}  {score.f1:5.3f}  "
+                f"{score.gold:5d}  {score.predicted:5d}"
+            )
         yield f"{'macro F1':<{width}}  {self.macro_f1:5.3f}"
         yield f"{'weighted F1':<{width}}  {self.weighted_f1:5.3f}"
-        yield f"{'accuracy':<{width}}  {self.accuracy:5.3f}   (primary event class, {NONE} included, {self.texts} texts)"
+        yield (
+            f"{'accuracy':<{width}}  {self.accuracy:5.3f}   (primary event class, {NONE} included, {self.texts} texts)"
+        )
         recall = self.found / self.gold_labels if self.gold_labels else 0.0
-        yield f"{'any-event R':<{width}}  {recall:5.3f}   ({self.found} of {self.gold_labels} gold labels among any event)"
+        yield (
+            f"{'any-event R':<{width}}  {recall:5.3f}   "
+            f"({self.found} of {self.gold_labels} gold labels among any event)"
+        )
         if self.actors_gold:
-            yield (f"{'actor':<{width}}  {self.actors_named / self.actors_gold:5.3f}   ({self.actors_named} of "
-                   f"{self.actors_gold} rightly typed texts with a gold actor: the event's actor names it)")
+            yield (
+                f"{'actor':<{width}}  {self.actors_named / self.actors_gold:5.3f}   ({self.actors_named} of "
+                f"{self.actors_gold} rightly typed texts with a gold actor: the event's actor names it)"
+            )
         yield from self._confusion_lines()
 
     def _confusion_lines(self) -> Iterator[str]:
@@ -118,13 +128,25 @@ def read_labelled(path: str, level: str = "plover") -> tuple[list[Labelled], str
     try:
         plover, rows = read_data(path)
         if plover:
-            return [Labelled(str(row["id"]), row["text"], [_PLOVER_TYPES.get(row["event"], row["event"])],
-                             [a["actorText"] for a in row.get("source") or [] if a.get("actorText")])
-                    for row in rows if row.get("text") and row.get("event") not in (None, "DOCUMENT")], "plover"
-        return [Labelled(str(row.get("id", n)), row["text"],
-                         [str(label) for label in row.get(level, row.get("labels", [])) if str(label) != NONE],
-                         [str(a) for a in row.get("actors", [])])
-                for n, row in enumerate(rows)], level
+            return [
+                Labelled(
+                    str(row["id"]),
+                    row["text"],
+                    [_PLOVER_TYPES.get(row["event"], row["event"])],
+                    [a["actorText"] for a in row.get("source") or [] if a.get("actorText")],
+                )
+                for row in rows
+                if row.get("text") and row.get("event") not in (None, "DOCUMENT")
+            ], "plover"
+        return [
+            Labelled(
+                str(row.get("id", n)),
+                row["text"],
+                [str(label) for label in row.get(level, row.get("labels", [])) if str(label) != NONE],
+                [str(a) for a in row.get("actors", [])],
+            )
+            for n, row in enumerate(rows)
+        ], level
     except (ValueError, KeyError, TypeError) as exc:
         raise ConfigError(f"{path}: not labelled JSON Lines ({{id, text, labels}}) or PLOVER JSON ({exc})") from None
 
@@ -135,15 +157,20 @@ def evaluate_events(records: list[Labelled], settings: Settings, level: str) -> 
     from transforms.events.stage import EventExtractor, primary_event, with_entities
     from transforms.events.taxonomy import load_taxonomy
 
-    annotator = Annotator.load(settings.entities, load_actors(settings.entities.actors) if settings.entities.actors else [])
+    annotator = Annotator.load(
+        settings.entities, load_actors(settings.entities.actors) if settings.entities.actors else []
+    )
     taxonomy = load_taxonomy(settings.events.taxonomy)
     extractor = EventExtractor(taxonomy)
     of = LEVELS[level]
 
     def analyse(doc: Any, record: Labelled) -> tuple[Optional[str], set[str], Optional[str]]:
         entities = annotator.entities(doc, record.id)
-        events = [with_entities(e, entities, taxonomy) for e in extractor.extract(doc, record.id)
-                  if e.confidence >= settings.events.min_confidence]
+        events = [
+            with_entities(e, entities, taxonomy)
+            for e in extractor.extract(doc, record.id)
+            if e.confidence >= settings.events.min_confidence
+        ]
         best = primary_event(events)
         return (of(best) if best else None), {c for c in map(of, events) if c}, (best.actor if best else None)
 
@@ -171,6 +198,7 @@ def evaluate_events(records: list[Labelled], settings: Settings, level: str) -> 
 
 def names_one(actor: Optional[str], gold: list[str]) -> bool:
     """Whether the actor phrase shares a word (not a function word) with one of the gold actors."""
+
     def words(text: str) -> set[str]:
         return set(re.findall(r"[a-z0-9]+", text.lower().replace("'s", ""))) - _FUNCTION_WORDS
 

@@ -5,6 +5,7 @@ A batch run is one such pipeline (`pipeline.run`), or several over groups of fil
 published by its `lake.Commit` only after it has finished, so a pipeline killed midway leaves
 nothing a later run would take for its output.
 """
+
 from __future__ import annotations
 
 import logging
@@ -31,8 +32,12 @@ def with_pending(job: Job) -> Job:
     """The job with fresh pending paths for what its pipeline learns (feed state, index additions)."""
     settings = job.settings
     return job.replace(
-        feed_state_pending=(feed_state.VALIDATORS.pending_file(settings.state_path),
-                            feed_state.ENTRIES.pending_file(settings.state_path)) if settings.feeds.sources else None,
+        feed_state_pending=(
+            feed_state.VALIDATORS.pending_file(settings.state_path),
+            feed_state.ENTRIES.pending_file(settings.state_path),
+        )
+        if settings.feeds.sources
+        else None,
         index_pending=dedup_index.pending_dir(settings.index_path) if settings.dedup.index else None,
     )
 
@@ -97,5 +102,7 @@ def publish(commit: lake.Commit, partitioned: bool) -> None:
         lake.begin(commit)  # from here on, a killed run's commit is finished by the next run
     replaced = lake.apply(commit, publish=partitioned)
     if any(replaced.values()):
-        _LOG.info("replaced rows of earlier runs with this run's: %s",
-                  ", ".join(f"{table} {n}" for table, n in replaced.items() if n))
+        _LOG.info(
+            "replaced rows of earlier runs with this run's: %s",
+            ", ".join(f"{table} {n}" for table, n in replaced.items() if n),
+        )

@@ -9,6 +9,7 @@
 `Analyse`, the graph's tail, is shared with the streaming graph (`pipeline.streaming`), and so are
 the sinks that take its `Tables`.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
@@ -60,10 +61,12 @@ class Analyse(beam.PTransform):
 
     def expand(self, articles: beam.PCollection) -> Analysed:
         settings = self._job.settings
-        annotated = articles | "Entities" >> ExtractEntities(settings.entities, settings.progress_seconds,
-                                                              self._job.actors)
-        events = annotated.annotated | "Events" >> ExtractEvents(self._job.taxonomy, settings.events.min_confidence,
-                                                                 self._job.lang)
+        annotated = articles | "Entities" >> ExtractEntities(
+            settings.entities, settings.progress_seconds, self._job.actors
+        )
+        events = annotated.annotated | "Events" >> ExtractEvents(
+            self._job.taxonomy, settings.events.min_confidence, self._job.lang
+        )
         if self._job.index_pending:
             _ = events.articles | "AddToIndex" >> dedup_index.WriteIndex(settings.dedup, self._job.index_pending)
         return Analysed(
@@ -98,21 +101,29 @@ def build_pipeline(pipeline: beam.Pipeline, job: Job) -> Tables:
     settings = job.settings
     reads = []
     if job.patterns:
-        files = pipeline | "ReadArticles" >> ReadArticles(job.patterns, settings.input.max_bytes,
-                                                          settings.input.encoding)
+        files = pipeline | "ReadArticles" >> ReadArticles(
+            job.patterns, settings.input.max_bytes, settings.input.encoding
+        )
         reads += [files, files.pages | "RedrivePages" >> FetchPages(settings.fetch)]
     if settings.feeds.sources:
         known = feed_state.read_known(pipeline, settings.state_path, settings.dedup.expiry_days)
-        reads.append(pipeline | "ReadFeeds" >> ReadFeeds(settings.feeds.sources, settings.feeds, settings.fetch,
-                                                         job.feed_states, known, job.feed_state_pending))
+        reads.append(
+            pipeline
+            | "ReadFeeds"
+            >> ReadFeeds(
+                settings.feeds.sources, settings.feeds, settings.fetch, job.feed_states, known, job.feed_state_pending
+            )
+        )
     documents = [read.documents for read in reads] | "Documents" >> beam.Flatten()
     cleaned = documents | "Clean" >> CleanArticles(settings.clean)
     unique = cleaned.articles | "Dedup" >> ExactDedup()
     stages = [unique]
     if settings.dedup.near or settings.dedup.index:
         earlier = dedup_index.read_earlier([settings.index_path, *job.history]) if settings.dedup.index else None
-        stages.append(unique.articles | "NearDedup" >> NearDedup(
-            settings.dedup, earlier, narrow_earlier=not is_remote_runner(pipeline.options)))
+        stages.append(
+            unique.articles
+            | "NearDedup" >> NearDedup(settings.dedup, earlier, narrow_earlier=not is_remote_runner(pipeline.options))
+        )
     analysed = stages[-1].articles | "Analyse" >> Analyse(job)
     dead_letters = (
         *(read.dead_letters for read in reads),

@@ -1,5 +1,6 @@
 """A job: what `pipeline.prepare` validated and loaded, and what the graph builders and the runs
 take as one object."""
+
 from __future__ import annotations
 
 import dataclasses

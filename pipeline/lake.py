@@ -18,6 +18,7 @@ The partition is the date a row was (last) written: every table has one, and a r
 in one partition. Readers: DuckDB `read_parquet('<dir>/parquet/events/*/*.parquet',
 hive_partitioning=true)`, Spark, BigQuery external tables with hive partitioning.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -175,11 +176,14 @@ def _publish_windows(commit: Commit, fmt: str, table: Table) -> None:
     them, and a window's rows are exactly once because the segment emitted each item once."""
     ext = EXTENSIONS[fmt]
     staged_root = f"{commit.staging}/{fmt}/{table.name}/"
-    staged = [p for p in _files(f"{staged_root}*/*/*{ext}") + _files(f"{staged_root}*/*{ext}")
-              if "/." not in p[len(staged_root):]]  # not fileio's temporary files
+    staged = [
+        p
+        for p in _files(f"{staged_root}*/*/*{ext}") + _files(f"{staged_root}*/*{ext}")
+        if "/." not in p[len(staged_root) :]
+    ]  # not fileio's temporary files
     targets = []
     for path in staged:
-        folder, name = path[len(staged_root):].rsplit("/", 1)
+        folder, name = path[len(staged_root) :].rsplit("/", 1)
         target_dir = f"{commit.output_dir.rstrip('/')}/{fmt}/{table.name}/{folder}"
         if not FileSystems.exists(target_dir):
             FileSystems.mkdirs(target_dir)

@@ -3,6 +3,7 @@
 Launchers that run a Python file or module with flags and no sub-command use it: Dataflow flex
 templates (FLEX_TEMPLATE_PYTHON_PY_FILE) and Airflow's BeamRunPythonPipelineOperator.
 """
+
 from __future__ import annotations
 
 import sys

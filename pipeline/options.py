@@ -4,6 +4,7 @@ Flags on the command line come last, so they win (argparse keeps the last value)
 and unknown runners are configuration errors here, before anything runs, instead of Beam's
 warning-and-continue.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -68,8 +69,7 @@ def _check_runner(name: str) -> None:
     hint = difflib.get_close_matches(full, known.values(), n=1)
     suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
     raise ConfigError(
-        f"unknown runner '{name}'{suggestion}; use one of {', '.join(sorted(known.values()))} "
-        "or a module.Class path"
+        f"unknown runner '{name}'{suggestion}; use one of {', '.join(sorted(known.values()))} or a module.Class path"
     )
 
 

@@ -3,6 +3,7 @@ needs. `prepare` turns every configuration problem into a `ConfigError` (one lin
 returns the `Job` the runs take; nothing after it fails for a reason the user could have fixed
 in the settings.
 """
+
 from __future__ import annotations
 
 import logging
@@ -15,8 +16,7 @@ import spacy.util
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.options.pipeline_options import StandardOptions
 
-from pipeline.cli import NOTHING_TO_READ
-from pipeline.config import Settings
+from pipeline.config import Settings, require_input
 from pipeline.job import Job
 from pipeline.options import pipeline_options
 from pipeline.runners import check_remote
@@ -63,10 +63,11 @@ def prepare(settings: Settings, beam_flags: Iterable[str] = (), postgres_dsn: Op
     if options.view_as(StandardOptions).streaming and (settings.input.paths or not settings.feeds.sources):
         raise ConfigError("a streaming run reads feeds: set feeds.sources and no input.paths (files are read in batch)")
     if options.view_as(StandardOptions).streaming and settings.bigquery.table_prefix:
-        raise ConfigError("bigquery.table_prefix: the BigQuery sink loads files in batch runs; streaming runs write "
-                          "files and PostgreSQL")
-    if not settings.input.paths and not settings.feeds.sources:
-        raise ConfigError(NOTHING_TO_READ)
+        raise ConfigError(
+            "bigquery.table_prefix: the BigQuery sink loads files in batch runs; streaming runs write "
+            "files and PostgreSQL"
+        )
+    require_input(settings)
     patterns, files = resolve_patterns(settings.input.paths) if settings.input.paths else ([], 0)
     check_feeds(settings.feeds.sources)
     check_output_dir(settings.output.dir)
@@ -75,8 +76,17 @@ def prepare(settings: Settings, beam_flags: Iterable[str] = (), postgres_dsn: Op
     states = feed_state.VALIDATORS.load(settings.state_path) if settings.feeds.sources else {}
     actors = load_actors(settings.entities.actors) if settings.entities.actors else []
     dsn = prepare_postgres(settings, postgres_dsn) if settings.postgres.enabled else None
-    return Job(settings=settings, options=options, patterns=patterns, files=files, taxonomy=taxonomy, lang=lang,
-               feed_states=states, actors=actors, postgres_dsn=dsn)
+    return Job(
+        settings=settings,
+        options=options,
+        patterns=patterns,
+        files=files,
+        taxonomy=taxonomy,
+        lang=lang,
+        feed_states=states,
+        actors=actors,
+        postgres_dsn=dsn,
+    )
 
 
 def prepare_postgres(settings: Settings, dsn: Optional[str]) -> str:

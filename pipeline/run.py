@@ -2,6 +2,7 @@
 runners, `pipeline.segments`) or a streaming run (`pipeline.streaming`); then the summary, written
 beside the tables as `run_summary.json`.
 """
+
 from __future__ import annotations
 
 import logging
@@ -35,20 +36,30 @@ def run(job: Job) -> RunSummary:
     if job.options.view_as(StandardOptions).streaming:
         from pipeline.streaming import run_streaming
 
-        _LOG.info("streaming %d feed(s), tables in %s-second windows to %s", len(settings.feeds.sources),
-                  settings.streaming.window_seconds, settings.output.dir)
+        _LOG.info(
+            "streaming %d feed(s), tables in %s-second windows to %s",
+            len(settings.feeds.sources),
+            settings.streaming.window_seconds,
+            settings.output.dir,
+        )
         summary = run_streaming(job)
         _write_summary(summary, settings)
         return summary
     if job.patterns:
         _LOG.info("reading %d file(s) from %s", job.files, ", ".join(job.patterns))
     if settings.feeds.sources:
-        _LOG.info("reading %d feed(s); %d with validators from earlier runs", len(settings.feeds.sources),
-                  sum(1 for s in settings.feeds.sources if s.url in job.feed_states))
+        _LOG.info(
+            "reading %d feed(s); %d with validators from earlier runs",
+            len(settings.feeds.sources),
+            sum(1 for s in settings.feeds.sources if s.url in job.feed_states),
+        )
     _LOG.info("writing %s to %s", "+".join(settings.output.formats), settings.output.dir)
     started = time.monotonic()
-    groups = (segments.plan(job.patterns, settings.input.segment_mb * 2**20)
-              if job.patterns and segments.applies(settings, job.options) else [job.patterns])
+    groups = (
+        segments.plan(job.patterns, settings.input.segment_mb * 2**20)
+        if job.patterns and segments.applies(settings, job.options)
+        else [job.patterns]
+    )
     if len(groups) > 1:
         summary = segments.run_segments(job, groups)
     else:

@@ -9,6 +9,7 @@
 - The Dask runner gets a LocalCluster of `dask.workers` processes when no
   `--dask_client_address` is given, started before the run and closed after it.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -45,20 +46,28 @@ def check_remote(settings: Settings, options: PipelineOptions) -> None:
     paths += [("state_dir", settings.state_path)]
     if settings.dedup.index:
         paths.append(("dedup.index_dir", settings.index_path))
-    paths += [("feeds.sources", s.url) for s in settings.feeds.sources if "://" not in s.url or s.url.startswith("file:")]
+    paths += [
+        ("feeds.sources", s.url) for s in settings.feeds.sources if "://" not in s.url or s.url.startswith("file:")
+    ]
     for key, path in paths:
         if PLACEHOLDER in path:
             raise ConfigError(f"{key}: replace the placeholder in {path!r} with your bucket or path")
         if FileSystems.get_scheme(path) in (None, "file"):
-            raise ConfigError(f"{key}: {path!r} is a local path, which {runner} workers cannot reach; "
-                              "use a shared filesystem (gs://, s3://, hdfs://)")
+            raise ConfigError(
+                f"{key}: {path!r} is a local path, which {runner} workers cannot reach; "
+                "use a shared filesystem (gs://, s3://, hdfs://)"
+            )
     if runner.endswith("DataflowRunner"):
         google = options.view_as(GoogleCloudOptions)
-        for key, value in (("project", google.project), ("region", google.region),
-                           ("temp_location", google.temp_location)):
+        for key, value in (
+            ("project", google.project),
+            ("region", google.region),
+            ("temp_location", google.temp_location),
+        ):
             if not value or PLACEHOLDER in value:
-                raise ConfigError(f"beam.{key}: set it for Dataflow (configs/dataflow.yaml has a placeholder), "
-                                  f"or pass --{key}")
+                raise ConfigError(
+                    f"beam.{key}: set it for Dataflow (configs/dataflow.yaml has a placeholder), or pass --{key}"
+                )
         if not str(google.temp_location).startswith("gs://"):
             raise ConfigError(f"beam.temp_location: Dataflow needs a gs:// location, got {google.temp_location!r}")
 
@@ -79,9 +88,14 @@ def dask_cluster(settings: Settings, options: PipelineOptions) -> Iterator[None]
         from distributed import LocalCluster
     except ImportError:
         raise ConfigError("the Dask runner needs Dask: pip install 'newsbeam[dask]'") from None
-    with LocalCluster(n_workers=settings.dask.workers, threads_per_worker=settings.dask.threads_per_worker,
-                      processes=True, dashboard_address=None) as cluster:
-        _LOG.info("started a Dask LocalCluster of %d worker processes at %s", settings.dask.workers,
-                  cluster.scheduler_address)
+    with LocalCluster(
+        n_workers=settings.dask.workers,
+        threads_per_worker=settings.dask.threads_per_worker,
+        processes=True,
+        dashboard_address=None,
+    ) as cluster:
+        _LOG.info(
+            "started a Dask LocalCluster of %d worker processes at %s", settings.dask.workers, cluster.scheduler_address
+        )
         dask_options.address = cluster.scheduler_address  # the dest of --dask_client_address
         yield

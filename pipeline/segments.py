@@ -23,6 +23,7 @@ clusters are made within a segment.
 Each segment runs in a fresh process (`execute_apart`), so that its memory is given back when it
 ends; the process ends with the run that started it, however that run ends.
 """
+
 from __future__ import annotations
 
 import concurrent.futures
@@ -124,9 +125,13 @@ def move_flat_tables(output_dir: str, segment_dirs: Sequence[str], formats: Sequ
 def delete_other_parts(output_dir: str, formats: Sequence[str], num_shards: int) -> int:
     """Flat layout after a run of `num_shards` files per table: the parts of other shard counts
     (left by a run with more shards or segments) deleted; how many."""
-    old = [path for fmt in formats for table in TABLES
-           for path in _parts(f"{output_dir.rstrip('/')}/{fmt}/{table.name}", EXTENSIONS[fmt])
-           if not path.endswith(f"-of-{num_shards:05d}{EXTENSIONS[fmt]}")]
+    old = [
+        path
+        for fmt in formats
+        for table in TABLES
+        for path in _parts(f"{output_dir.rstrip('/')}/{fmt}/{table.name}", EXTENSIONS[fmt])
+        if not path.endswith(f"-of-{num_shards:05d}{EXTENSIONS[fmt]}")
+    ]
     if old:
         FileSystems.delete(old)
     return len(old)
@@ -143,8 +148,9 @@ def _peak_mib() -> int:
 def _log_levels() -> dict[str, int]:
     """The levels set on this process's loggers (the root's under ""), for a child process."""
     loggers = logging.root.manager.loggerDict.items()
-    return {"": logging.root.level} | {name: lg.level for name, lg in loggers if isinstance(lg, logging.Logger)
-                                       and lg.level}
+    return {"": logging.root.level} | {
+        name: lg.level for name, lg in loggers if isinstance(lg, logging.Logger) and lg.level
+    }
 
 
 def _execute_measured(job: Job, log_levels: dict[str, int]) -> tuple[RunSummary, lake.Commit, int]:
@@ -159,8 +165,9 @@ def execute_apart(job: Job) -> tuple[RunSummary, lake.Commit, int]:
     is given back when it ends (one long-lived process keeps the allocator's high-water mark and
     the caches of every segment before it: measured +140 MiB over 8 segments of 750 articles)."""
     spawn = multiprocessing.get_context("spawn")
-    with concurrent.futures.ProcessPoolExecutor(1, mp_context=spawn, initializer=_die_with_parent,
-                                                initargs=(os.getpid(),)) as pool:
+    with concurrent.futures.ProcessPoolExecutor(
+        1, mp_context=spawn, initializer=_die_with_parent, initargs=(os.getpid(),)
+    ) as pool:
         return pool.submit(_execute_measured, job, _log_levels()).result()
 
 
@@ -200,8 +207,14 @@ def run_segments(job: Job, groups: list[list[str]]) -> RunSummary:
         else:
             publish(commit, partitioned=part.output.layout == "partitioned")
         rate = summary.read / summary.elapsed_seconds if summary.elapsed_seconds else 0.0
-        _LOG.info("segment %d of %d: %s (%.1f documents/s, peak memory %d MiB)", number, len(groups),
-                  summary.accounting_line(), rate, peak)
+        _LOG.info(
+            "segment %d of %d: %s (%.1f documents/s, peak memory %d MiB)",
+            number,
+            len(groups),
+            summary.accounting_line(),
+            rate,
+            peak,
+        )
         total = summary if total is None else total.plus(summary)
     if flat and last_commit:
         move_flat_tables(output_dir, folders, settings.output.formats)

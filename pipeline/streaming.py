@@ -15,9 +15,11 @@ run ahead of the ticks, which would fire a days-long expiry timer at once); the 
 the index, which do expire, carry memory from one segment to the next. Each segment writes to a
 staging folder and is committed like a lake run (`pipeline.lake`, its files added to their
 window folders under the segment's name), so a segment killed midway is emitted again, whole, by
-the restarted job, and two segments sharing a window both keep their files. A stop signal (Ctrl-C, SIGTERM) ends the run after the current segment, with
-the summary; a second one stops at once.
+the restarted job, and two segments sharing a window both keep their files. A stop signal
+(Ctrl-C, SIGTERM) ends the run after the current segment, with the summary; a second one stops
+at once.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -59,8 +61,9 @@ def tick_seconds(sources: Sequence[FeedSource]) -> float:
     return min(source.poll_seconds for source in sources)
 
 
-def due_feeds(tick: Any, sources: Sequence[FeedSource], start: float, period: float,
-              states: dict[str, FeedState]) -> Iterator[tuple[FeedSource, Optional[FeedState]]]:
+def due_feeds(
+    tick: Any, sources: Sequence[FeedSource], start: float, period: float, states: dict[str, FeedState]
+) -> Iterator[tuple[FeedSource, Optional[FeedState]]]:
     """The feeds to poll at a clock tick: every feed whose poll period has come round."""
     elapsed = round((float(tick) - start) / period)
     for source in sources:
@@ -76,16 +79,21 @@ def build_stream(pipeline: beam.Pipeline, job: Job, start: float, stop: float, e
     period = tick_seconds(sources)
     feeds = (
         pipeline
-        | "Clock" >> PeriodicImpulse(start_timestamp=start, stop_timestamp=stop, fire_interval=period,
-                                     apply_windowing=False)
+        | "Clock"
+        >> PeriodicImpulse(start_timestamp=start, stop_timestamp=stop, fire_interval=period, apply_windowing=False)
         | "DueFeeds" >> beam.FlatMap(due_feeds, sources, start, period, job.feed_states)
         | "PollWindows" >> beam.WindowInto(window.FixedWindows(period))
     )
     known = feed_state.read_known(pipeline, settings.state_path, settings.dedup.expiry_days)
-    read = feeds | "Feeds" >> FetchFeeds(settings.feeds, settings.fetch, known, job.feed_state_pending,
-                                          first_sighting=True,
-                                          first_sighting_days=settings.dedup.expiry_days if expires else None,
-                                          poll_seconds=period)
+    read = feeds | "Feeds" >> FetchFeeds(
+        settings.feeds,
+        settings.fetch,
+        known,
+        job.feed_state_pending,
+        first_sighting=True,
+        first_sighting_days=settings.dedup.expiry_days if expires else None,
+        poll_seconds=period,
+    )
     cleaned = read.documents | "Clean" >> CleanArticles(settings.clean)
     earlier = dedup_index.read_earlier([settings.index_path]) if settings.dedup.index else None
     articles, duplicates = (
@@ -95,8 +103,9 @@ def build_stream(pipeline: beam.Pipeline, job: Job, start: float, stop: float, e
     )
     analysed = articles | "OutputWindows" >> beam.WindowInto(windowing) | "Analyse" >> Analyse(job)
     letters = (read.dead_letters, cleaned.dead_letters, analysed.dead_letters)
-    dead_letters = [pc | f"DeadLetterWindows{n}" >> beam.WindowInto(windowing) for n, pc in enumerate(letters)] \
-        | "DeadLetters" >> beam.Flatten()
+    dead_letters = [
+        pc | f"DeadLetterWindows{n}" >> beam.WindowInto(windowing) for n, pc in enumerate(letters)
+    ] | "DeadLetters" >> beam.Flatten()
     return tables(analysed, duplicates | "DuplicateWindows" >> beam.WindowInto(windowing), dead_letters)
 
 
@@ -131,8 +140,12 @@ def run_streaming(job: Job) -> RunSummary:
     deadline = started + settings.streaming.max_duration if settings.streaming.max_duration else FOREVER
     if is_streaming_runner(options):
         pipeline = beam.Pipeline(options=options)
-        write_windowed(build_stream(pipeline, job.replace(feed_states=feed_state.VALIDATORS.load(settings.state_path)),
-                                    started, deadline), job)
+        write_windowed(
+            build_stream(
+                pipeline, job.replace(feed_states=feed_state.VALIDATORS.load(settings.state_path)), started, deadline
+            ),
+            job,
+        )
         result = pipeline.run()
         result.wait_until_finish()
         return summarize(result, time.time() - started, runner_name(options), settings.output.dir, settings.run_id)
@@ -164,8 +177,15 @@ def _segment(job: Job, start: float, stop: float, number: int) -> RunSummary:
         feed_state_pending=(feed_state.VALIDATORS.pending_file(state_dir), feed_state.ENTRIES.pending_file(state_dir)),
         index_pending=dedup_index.pending_dir(settings.index_path) if settings.dedup.index else None,
     )
-    staged = segment.replace(settings=segment.settings.model_copy(update={
-        "output": settings.output.model_copy(update={"dir": lake.staging_dir(output_dir, str(segment.settings.run_id))})}))
+    staged = segment.replace(
+        settings=segment.settings.model_copy(
+            update={
+                "output": settings.output.model_copy(
+                    update={"dir": lake.staging_dir(output_dir, str(segment.settings.run_id))}
+                )
+            }
+        )
+    )
     batch = PipelineOptions.from_dictionary({**job.options.get_all_options(drop_default=True), "streaming": False})
     pipeline = beam.Pipeline(options=batch)
     write_windowed(build_stream(pipeline, staged, start, stop, expires=False), staged)

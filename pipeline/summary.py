@@ -3,6 +3,7 @@
 Every document read ends in exactly one of `articles`, `duplicates` or `dead_letters`; the
 accounting line checks `read = written + duplicates + dead letters`.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -53,8 +54,10 @@ class RunSummary:
 
     def accounting_line(self) -> str:
         mark = "ok" if self.balanced else f"MISMATCH: {self.read - self.written - self.duplicates - self.rejected:+d}"
-        return (f"read {self.read} = written {self.written} + duplicates {self.duplicates}"
-                f" + dead letters {self.rejected} ({mark})")
+        return (
+            f"read {self.read} = written {self.written} + duplicates {self.duplicates}"
+            f" + dead letters {self.rejected} ({mark})"
+        )
 
     def format(self) -> str:
         def breakdown(counts: dict[str, int]) -> str:
@@ -62,26 +65,45 @@ class RunSummary:
             return ", ".join(f"{k} {v}" for k, v in items) if items else "none"
 
         rate = self.read / self.elapsed_seconds if self.elapsed_seconds > 0 else 0.0
-        return "\n".join([
-            f"newsbeam: run {self.run_id + ' ' if self.run_id else ''}finished in {self.elapsed_seconds:.1f} s on "
-            f"{self.runner} ({rate:.1f} documents/s)",
-            f"  documents     {self.accounting_line()}" + (
-                f"; {self.already_written} of the duplicates already written by earlier runs"
-                if self.already_written else "") + (
-                f"; {self.entries_known} feed entries seen before, skipped" if self.entries_known else ""),
-            f"  dead letters  {breakdown(self.dead_letters_by_stage)}" + (
-                f"; {self.summary_fallbacks} of them page failures whose entry was written from the feed's "
-                "text (text_source=summary)" if self.summary_fallbacks else ""),
-            f"  entities      {self.entities}: {breakdown(self.entities_by_label)}",
-            f"  events        {self.events}: {breakdown(self.events_by_type)}",
-            f"  clusters      {self.event_clusters} real-world events (mentions merged across sentences and articles)",
-            *([f"  postgres      {self.postgres_rows} rows upserted; {self.postgres_refused} refused (dead letters, "
-               f"stage postgres)" + (f"; {self.postgres_unwritable} dead letters refused too (see the log)"
-                                     if self.postgres_unwritable else "")]
-              if self.postgres_rows or self.postgres_refused else []),
-            f"  time          {self.spacy_seconds:.1f} s in spaCy (summed over workers)",
-            f"  output        {self.output_dir}",
-        ])
+        return "\n".join(
+            [
+                f"newsbeam: run {self.run_id + ' ' if self.run_id else ''}finished in {self.elapsed_seconds:.1f} s on "
+                f"{self.runner} ({rate:.1f} documents/s)",
+                f"  documents     {self.accounting_line()}"
+                + (
+                    f"; {self.already_written} of the duplicates already written by earlier runs"
+                    if self.already_written
+                    else ""
+                )
+                + (f"; {self.entries_known} feed entries seen before, skipped" if self.entries_known else ""),
+                f"  dead letters  {breakdown(self.dead_letters_by_stage)}"
+                + (
+                    f"; {self.summary_fallbacks} of them page failures whose entry was written from the feed's "
+                    "text (text_source=summary)"
+                    if self.summary_fallbacks
+                    else ""
+                ),
+                f"  entities      {self.entities}: {breakdown(self.entities_by_label)}",
+                f"  events        {self.events}: {breakdown(self.events_by_type)}",
+                f"  clusters      {self.event_clusters} real-world events "
+                "(mentions merged across sentences and articles)",
+                *(
+                    [
+                        f"  postgres      {self.postgres_rows} rows upserted; {self.postgres_refused} refused "
+                        "(dead letters, stage postgres)"
+                        + (
+                            f"; {self.postgres_unwritable} dead letters refused too (see the log)"
+                            if self.postgres_unwritable
+                            else ""
+                        )
+                    ]
+                    if self.postgres_rows or self.postgres_refused
+                    else []
+                ),
+                f"  time          {self.spacy_seconds:.1f} s in spaCy (summed over workers)",
+                f"  output        {self.output_dir}",
+            ]
+        )
 
     def plus(self, other: RunSummary) -> RunSummary:
         """The summary of this run and `other` together (the segments of a local streaming run)."""
@@ -112,8 +134,9 @@ def _counters(result: PipelineResult) -> dict[tuple[str, str], int]:
     return totals
 
 
-def summarize(result: PipelineResult, elapsed_seconds: float, runner: str, output_dir: str,
-              run_id: Optional[str] = None) -> RunSummary:
+def summarize(
+    result: PipelineResult, elapsed_seconds: float, runner: str, output_dir: str, run_id: Optional[str] = None
+) -> RunSummary:
     counters = _counters(result)
 
     def namespace(ns: str) -> dict[str, int]:

@@ -1,4 +1,5 @@
 """Reading a run's tables back from its JSON Lines output (for comparisons, benchmarks, tests)."""
+
 from __future__ import annotations
 
 import json

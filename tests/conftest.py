@@ -1,5 +1,6 @@
 """Shared fixtures: the real spaCy model and taxonomy (loaded once), CLI runs, table readers and
 database schemas on the local PostgreSQL."""
+
 from __future__ import annotations
 
 import uuid
@@ -54,10 +55,16 @@ def parse(spacy_model: SpacyModel) -> Iterator[Callable[[str], Any]]:
 def graph_job(settings: Settings, options: PipelineOptions | None = None, patterns: list[str] | None = None) -> Job:
     """A job for building a graph without running it: the settings' taxonomy and actors loaded,
     nothing checked against the world (the paths of a remote config need not exist)."""
-    return Job(settings=settings, options=options or PipelineOptions(), files=0, lang="en", feed_states={},
-               patterns=settings.input.paths if patterns is None else patterns,
-               taxonomy=load_taxonomy(settings.events.taxonomy),
-               actors=load_actors(settings.entities.actors) if settings.entities.actors else [])
+    return Job(
+        settings=settings,
+        options=options or PipelineOptions(),
+        files=0,
+        lang="en",
+        feed_states={},
+        patterns=settings.input.paths if patterns is None else patterns,
+        taxonomy=load_taxonomy(settings.events.taxonomy),
+        actors=load_actors(settings.entities.actors) if settings.entities.actors else [],
+    )
 
 
 def run_cli(*args: str) -> int:

@@ -1,4 +1,5 @@
 """Test inputs written by the tests themselves: good articles and every kind of bad input."""
+
 from __future__ import annotations
 
 import gzip
@@ -38,9 +39,22 @@ NO_MAIN_TEXT_HTML = "<html><head><title>x</title><script>var a = 1;</script></he
 def article(article_id: str, text: str, url: Optional[str] = None, day: Optional[int] = None) -> Article:
     """A cleaned article as the clean stage would make it (published on 2024-01-<day> if given)."""
     published = datetime(2024, 1, day, tzinfo=timezone.utc) if day else None
-    return Article(article_id=article_id, source=f"src/{article_id}", source_format="txt", url=url, title=None,
-                   author=None, published=published, language="en", text=text, word_count=len(text.split()),
-                   content_hash=content_hash(text), text_source="file", feed=None, site_name=None)
+    return Article(
+        article_id=article_id,
+        source=f"src/{article_id}",
+        source_format="txt",
+        url=url,
+        title=None,
+        author=None,
+        published=published,
+        language="en",
+        text=text,
+        word_count=len(text.split()),
+        content_hash=content_hash(text),
+        text_source="file",
+        feed=None,
+        site_name=None,
+    )
 
 
 def write(path: Path, data: str | bytes) -> Path:
@@ -54,15 +68,24 @@ def write(path: Path, data: str | bytes) -> Path:
 
 def good_inputs(directory: Path) -> dict[str, Path]:
     """One good input per format: .txt, .txt.gz, .html, .json (array) and .jsonl."""
-    record = {"url": "https://wire.example.org/story/42?utm_medium=feed", "title": "Fuel protest",
-              "text": ARTICLE.replace("Nairobi", "Mombasa"), "published": "2024-03-06T08:00:00Z"}
+    record = {
+        "url": "https://wire.example.org/story/42?utm_medium=feed",
+        "title": "Fuel protest",
+        "text": ARTICLE.replace("Nairobi", "Mombasa"),
+        "published": "2024-03-06T08:00:00Z",
+    }
     return {
         "txt": write(directory / "story.txt", ARTICLE),
         "gz": write(directory / "story2.txt.gz", gzip.compress(ARTICLE.replace("Tuesday", "Monday").encode())),
         "html": write(directory / "page.html", HTML_PAGE),
         "json": write(directory / "records.json", json.dumps([record])),
-        "jsonl": write(directory / "records.jsonl", json.dumps({**record, "url": "https://wire.example.org/story/43",
-                                                                "text": ARTICLE.replace("Nairobi", "Kisumu")}) + "\n"),
+        "jsonl": write(
+            directory / "records.jsonl",
+            json.dumps(
+                {**record, "url": "https://wire.example.org/story/43", "text": ARTICLE.replace("Nairobi", "Kisumu")}
+            )
+            + "\n",
+        ),
     }
 
 
@@ -74,8 +97,10 @@ def bad_inputs(directory: Path) -> dict[str, Path]:
         "empty": write(directory / "empty.txt", ""),
         "binary": write(directory / "binary.txt", bytes(rng.randrange(256) for _ in range(4096)) + b"\x00"),
         "latin1": write(directory / "latin1.txt", ("Le café est fermé. " * 20).encode("latin-1")),
-        "cp1256": write(directory / "arabic.txt", ("قال مسؤولون إن قوات الأمن انسحبت من المنطقة. " * 10).encode("cp1256")),
+        "cp1256": write(
+            directory / "arabic.txt", ("قال مسؤولون إن قوات الأمن انسحبت من المنطقة. " * 10).encode("cp1256")
+        ),
         "oversized": write(directory / "oversized.txt", "word " * 60_000),
-        "malformed_json": write(directory / "mixed.jsonl", good_line + "\n{\"text\": \"unterminated\n"),
+        "malformed_json": write(directory / "mixed.jsonl", good_line + '\n{"text": "unterminated\n'),
         "no_main_text": write(directory / "empty-page.html", NO_MAIN_TEXT_HTML),
     }

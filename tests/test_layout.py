@@ -1,5 +1,6 @@
 """The layout's one-way dependencies: `pipeline/` wires `transforms/`, never the reverse, and each
 stage package imports only what every stage shares and the stages before it in the flow."""
+
 from __future__ import annotations
 
 import ast
@@ -53,8 +54,11 @@ def test_transforms_never_import_the_application_and_stages_import_only_what_com
 
 
 def test_every_package_of_transforms_has_a_place_in_the_flow() -> None:
-    packages = {p.name.removesuffix(".py") for p in TRANSFORMS.iterdir()
-                if (p.is_dir() and (p / "__init__.py").exists()) or (p.suffix == ".py" and p.name != "__init__.py")}
+    packages = {
+        p.name.removesuffix(".py")
+        for p in TRANSFORMS.iterdir()
+        if (p.is_dir() and (p / "__init__.py").exists()) or (p.suffix == ".py" and p.name != "__init__.py")
+    }
     assert packages == set(ALLOWED)
 
 
@@ -63,7 +67,8 @@ def test_the_check_finds_upward_and_sideways_imports(tmp_path: Path) -> None:
     (tmp_path / "transforms" / "core" / "ids.py").write_text("import hashlib\n")
     (tmp_path / "transforms" / "clean.py").write_text(
         "from transforms.core.ids import stable_id\nfrom pipeline.config import Settings\n"
-        "from transforms.events import stage\nimport bench.corpus\n")
+        "from transforms.events import stage\nimport bench.corpus\n"
+    )
     assert upward_and_sideways_imports(tmp_path / "transforms") == [
         "transforms/clean.py:2 imports pipeline.config",
         "transforms/clean.py:2 imports pipeline.config.Settings",

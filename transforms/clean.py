@@ -7,6 +7,7 @@ identification is unsure, as it is for short texts), URL canonicalised (courlan)
 parsed into UTC, a content hash and a stable `article_id` computed. Articles that are too short
 or in a language the config does not accept are dead letters.
 """
+
 from __future__ import annotations
 
 import re
@@ -33,8 +34,9 @@ STAGE = "clean"
 
 # Zero-width space, word joiner, BOM, soft hyphen and the bidirectional controls: formatting that
 # changes no meaning in running text. ZWJ/ZWNJ are kept (they matter in Persian, Arabic, emoji).
-_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u2060\ufeff\u00ad\u200e\u200f\u202a\u202b\u202c\u202d\u202e"
-                                    "\u2066\u2067\u2068\u2069"), None)
+_INVISIBLE = dict.fromkeys(
+    map(ord, "\u200b\u2060\ufeff\u00ad\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"), None
+)
 _SPACES = re.compile(r"\s+")
 _WORD = re.compile(r"\w+")
 # Repair passes before giving up on a fixed point (ftfy output is not always final).
@@ -76,9 +78,11 @@ def _to_fixed_point(clean: Callable[[str], str], text: str) -> str:
 
 def clean_text(text: str, boilerplate: Optional[re.Pattern[str]] = None) -> str:
     """Repaired, normalised text with one paragraph per line; idempotent."""
+
     def once(value: str) -> str:
         lines = (clean_line(line) for line in _repair(value).splitlines())
         return "\n".join(line for line in lines if line and not (boilerplate and boilerplate.fullmatch(line)))
+
     return _to_fixed_point(once, text)
 
 
@@ -164,8 +168,9 @@ class CleanFn(beam.DoFn):
         text = clean_text(document.text, self._boilerplate)
         words = word_count(text)
         if words < self._settings.min_words:
-            raise Rejected(f"too short: {words} words (clean.min_words is {self._settings.min_words})",
-                           detail=text[:200] or None)
+            raise Rejected(
+                f"too short: {words} words (clean.min_words is {self._settings.min_words})", detail=text[:200] or None
+            )
         language, probability = self._language(text, document.language)
         accepted = self._settings.languages
         if accepted and language not in accepted:

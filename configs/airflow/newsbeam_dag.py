@@ -6,6 +6,7 @@ Each run passes its logical time as run_id, so its tables land in their own dt=/
 and a retry replaces the partition of the try it retries; the cross-run index and the feed
 validators in the state directory make each run add only what no earlier run saw.
 """
+
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
 """The `newsbeam run` command end to end: seeds, bad input, re-runs, the summary."""
+
 from __future__ import annotations
 
 import json
@@ -46,15 +47,25 @@ def test_parquet_and_jsonl_hold_the_same_rows(seeds_run: dict[str, Any]) -> None
         assert len(parquet) == len(seeds_run["tables"][table.name]), table.name
 
 
-def test_bad_input_becomes_dead_letters_and_the_run_still_succeeds(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_input_becomes_dead_letters_and_the_run_still_succeeds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     inputs = tmp_path / "in"
     shutil.copytree(SEEDS, inputs / "seeds")
     shutil.copy(SEEDS / "000_b89b20759bfda383.txt", inputs / "copy-of-000.txt")  # exact duplicate
     good_inputs(inputs)  # story.txt and page.html carry the same text: a second duplicate
     bad = bad_inputs(inputs)
     output = tmp_path / "out"
-    code = run_cli("--input", str(inputs), "--input", str(inputs / "seeds"), "--output", str(output),
-                   "--set", "input.max_bytes=100000")
+    code = run_cli(
+        "--input",
+        str(inputs),
+        "--input",
+        str(inputs / "seeds"),
+        "--output",
+        str(output),
+        "--set",
+        "input.max_bytes=100000",
+    )
     assert code == 0
     printed = capsys.readouterr().out
     # 3 seeds + 5 good inputs + the good line of the mixed JSONL file + 7 bad inputs = 16. The six

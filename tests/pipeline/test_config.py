@@ -1,4 +1,5 @@
 """Settings, Beam options and the CLI's handling of bad configuration."""
+
 from __future__ import annotations
 
 import os
@@ -61,8 +62,11 @@ def test_bad_settings_are_one_line_errors(tmp_path: Path, text: str, message: st
 
 
 def test_feeds_from_the_config_and_the_command_line(tmp_path: Path) -> None:
-    config = write(tmp_path / "feeds.yaml", "feeds:\n  sources:\n    - https://a.example/rss\n"
-                   "    - {url: https://b.example/atom, name: B, language: fr, poll_seconds: 60}\n")
+    config = write(
+        tmp_path / "feeds.yaml",
+        "feeds:\n  sources:\n    - https://a.example/rss\n"
+        "    - {url: https://b.example/atom, name: B, language: fr, poll_seconds: 60}\n",
+    )
     settings = load_settings(config, feeds=["https://c.example/feed"])
     assert [(f.url, f.feed_id, f.language) for f in settings.feeds.sources] == [
         ("https://a.example/rss", "https://a.example/rss", None),
@@ -73,15 +77,23 @@ def test_feeds_from_the_config_and_the_command_line(tmp_path: Path) -> None:
 
 
 def test_with_nothing_to_read_it_names_the_fix_at_once_before_importing_beam(tmp_path: Path) -> None:
-    code = ("import sys\nfrom pipeline.cli import main\ncode = main(['run'])\n"
-            "print('apache_beam' in sys.modules, 'spacy' in sys.modules)\nsys.exit(code)")
-    ran = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
-                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+    code = (
+        "import sys\nfrom pipeline.cli import main\ncode = main(['run'])\n"
+        "print('apache_beam' in sys.modules, 'spacy' in sys.modules)\nsys.exit(code)"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert ran.returncode == 2
     assert ran.stdout.strip() == "False False"
     assert ran.stderr.strip().splitlines() == [
         "newsbeam: config error: nothing to read: pass --input PATH or --feed URL, or a config that sets "
-        "input.paths or feeds.sources (--config configs/local.yaml reads the sample articles in seeds/)"]
+        "input.paths or feeds.sources (--config configs/local.yaml reads the sample articles in seeds/)"
+    ]
 
 
 def test_shipped_feeds_config_is_valid() -> None:
@@ -116,7 +128,11 @@ def test_runner_defaults_to_fnapi_and_accepts_module_paths() -> None:
     [
         ({"runner": "Flinkk"}, [], "unknown runner 'Flinkk' (did you mean 'FlinkRunner'?)"),
         ({}, ["--runner=no.such.Runner"], "cannot be imported"),
-        ({}, ["--direct_num_wrkers=2"], "unknown pipeline option '--direct_num_wrkers=2' (did you mean '--direct_num_workers'?)"),
+        (
+            {},
+            ["--direct_num_wrkers=2"],
+            "unknown pipeline option '--direct_num_wrkers=2' (did you mean '--direct_num_workers'?)",
+        ),
     ],
 )
 def test_bad_beam_options(beam: dict, flags: list[str], message: str) -> None:
@@ -140,7 +156,9 @@ def test_bad_beam_options(beam: dict, flags: list[str], message: str) -> None:
         (["--feed", "http:///feed.xml"], "URL has no host"),
     ],
 )
-def test_cli_bad_config_exits_2_with_one_line(capsys: pytest.CaptureFixture[str], args: list[str], message: str) -> None:
+def test_cli_bad_config_exits_2_with_one_line(
+    capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
     code = main(["run", "--config", str(LOCAL_CONFIG), "--input", str(SEEDS), *args])
     err = capsys.readouterr().err
     assert code == 2
@@ -152,7 +170,11 @@ def test_console_script_reports_bad_config_without_traceback(tmp_path: Path) -> 
     bad = write(tmp_path / "bad.yaml", "input:\n  paths: [does-not-exist/]\n")
     result = subprocess.run(
         [sys.executable, "-m", "pipeline", "run", "--config", bad],
-        capture_output=True, text=True, cwd=ROOT, timeout=300, check=False,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+        check=False,
     )
     assert result.returncode == 2
     assert result.stderr.strip() == "newsbeam: config error: input.paths: 'does-not-exist/*' matches no files"
@@ -204,4 +226,5 @@ def test_every_setting_is_described_and_the_reference_in_docs_is_current() -> No
     assert undescribed == []
     docs = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
     assert f"<!-- reference:start -->\n{table}<!-- reference:end -->" in docs, (
-        "docs/configuration.md is out of date: paste the output of `newsbeam config --reference`")
+        "docs/configuration.md is out of date: paste the output of `newsbeam config --reference`"
+    )

@@ -1,5 +1,6 @@
 """Remote runners (Dataflow, Flink, Spark) by construction: their configs refuse what cannot work,
 and the graph built with their options pickles whole and names no local path."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -30,7 +31,11 @@ def filled(name: str, *more: str) -> list[str]:
     bucket = f"{SCHEMES[name]}://newsbeam-test-bucket/newsbeam"
     values = [f"input.paths=[{bucket}/input/*.jsonl]", f"output.dir={bucket}/output", f"state_dir={bucket}/state"]
     if name == "dataflow":
-        values += ["beam.project=newsbeam-test", f"beam.temp_location={bucket}/tmp", f"beam.staging_location={bucket}/staging"]
+        values += [
+            "beam.project=newsbeam-test",
+            f"beam.temp_location={bucket}/tmp",
+            f"beam.staging_location={bucket}/staging",
+        ]
     else:
         values += ["beam.sdk_container_image=registry.example.org/newsbeam:0.1.0"]
     return values + list(more)
@@ -71,6 +76,9 @@ def test_remote_graphs_pickle_whole_and_name_no_local_path(name: str) -> None:
     payload = proto.SerializeToString()
     for local in (str(ROOT), str(Path.cwd()), "/tmp/", "file://"):
         assert local.encode() not in payload, f"the {name} graph names the local path {local}"
-    staged = "output/_staging/20261123T0500Z/parquet/articles" if settings.output.layout == "partitioned" \
+    staged = (
+        "output/_staging/20261123T0500Z/parquet/articles"
+        if settings.output.layout == "partitioned"
         else "output/parquet/articles"
+    )
     assert f"{SCHEMES[name]}://newsbeam-test-bucket/newsbeam/{staged}".encode() in payload

@@ -1,4 +1,5 @@
 """`newsbeam eval entities` on labelled examples written for the project, and on PLOVER-style JSON."""
+
 from __future__ import annotations
 
 import json
@@ -10,10 +11,14 @@ from pipeline.cli import main
 from tests.conftest import ROOT
 
 TEXTS = [
-    ("Taliban fighters seized Kohistan district in Badakhshan province on Thursday, police said.",
-     [("Taliban", "ORG", "REB"), ("Kohistan", "GPE", None), ("Badakhshan", "GPE", None), ("police", None, "COP")]),
-    ("Hungarian officials met Romanian officials in Budapest on Wednesday.",
-     [("Hungarian", "NORP", "GOV"), ("Romanian", "NORP", "GOV"), ("Budapest", "GPE", None)]),
+    (
+        "Taliban fighters seized Kohistan district in Badakhshan province on Thursday, police said.",
+        [("Taliban", "ORG", "REB"), ("Kohistan", "GPE", None), ("Badakhshan", "GPE", None), ("police", None, "COP")],
+    ),
+    (
+        "Hungarian officials met Romanian officials in Budapest on Wednesday.",
+        [("Hungarian", "NORP", "GOV"), ("Romanian", "NORP", "GOV"), ("Budapest", "GPE", None)],
+    ),
 ]
 
 
@@ -47,12 +52,20 @@ def test_eval_prints_ner_and_actor_sector_scores(tmp_path: Path, capsys: pytest.
 
 def test_eval_reads_plover_json_and_rejects_other_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     plover = tmp_path / "plover.json"
-    plover.write_text(json.dumps([
-        {"id": "doc", "event": "DOCUMENT"},
-        {"id": "x", "text": "Israeli troops fired on protesters in Gaza.", "source": [
-            {"actorText": "Israeli", "code": "ISR", "sector": "MIL"}], "target": [
-            {"actorText": "protesters", "code": "PSE", "sector": "CVL"}]},
-    ]), encoding="utf-8")
+    plover.write_text(
+        json.dumps(
+            [
+                {"id": "doc", "event": "DOCUMENT"},
+                {
+                    "id": "x",
+                    "text": "Israeli troops fired on protesters in Gaza.",
+                    "source": [{"actorText": "Israeli", "code": "ISR", "sector": "MIL"}],
+                    "target": [{"actorText": "protesters", "code": "PSE", "sector": "CVL"}],
+                },
+            ]
+        ),
+        encoding="utf-8",
+    )
     config = str(ROOT / "configs" / "local.yaml")
     assert main(["eval", "entities", str(plover), "--config", config]) == 0
     out = capsys.readouterr().out
@@ -102,13 +115,14 @@ def scores(output: str) -> dict[str, float]:
     for line in output.splitlines():
         for name in ("macro F1", "weighted F1", "accuracy"):
             if line.startswith(name):
-                found[name] = float(line[len(name):].split()[0])
+                found[name] = float(line[len(name) :].split()[0])
     return found
 
 
 @pytest.mark.parametrize("level, floor", [("acled", 0.90), ("plover", 0.85)])
 def test_eval_events_prints_per_class_scores_and_a_confusion_table(
-        capsys: pytest.CaptureFixture[str], level: str, floor: float) -> None:
+    capsys: pytest.CaptureFixture[str], level: str, floor: float
+) -> None:
     config = str(ROOT / "configs" / "local.yaml")
     assert main(["eval", "events", str(EVENTS), "--level", level, "--config", config]) == 0
     out = capsys.readouterr().out
@@ -117,17 +131,36 @@ def test_eval_events_prints_per_class_scores_and_a_confusion_table(
     assert "Armed clash" in out if level == "acled" else "ASSAULT" in out
 
 
-def test_eval_events_reads_plover_json_and_rejects_other_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_eval_events_reads_plover_json_and_rejects_other_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     plover = tmp_path / "plover.json"
-    plover.write_text(json.dumps([
-        {"id": "doc", "event": "DOCUMENT"},
-        {"id": "1", "event": "FIGHT", "text": "Government troops clashed with rebels near Goma on Monday.",
-         "source": [{"actorText": "Government troops", "code": "COD"}]},
-        {"id": "2", "event": "DEMAND", "text": "The opposition demanded the release of political prisoners.",
-         "source": [{"actorText": "Congolese opposition", "code": "COD"}]},
-        {"id": "3", "event": "AGREE", "text": "The Kinshasa government signed a peace agreement.",
-         "source": [{"actorText": "rebels", "code": "COD"}]},
-    ]), encoding="utf-8")
+    plover.write_text(
+        json.dumps(
+            [
+                {"id": "doc", "event": "DOCUMENT"},
+                {
+                    "id": "1",
+                    "event": "FIGHT",
+                    "text": "Government troops clashed with rebels near Goma on Monday.",
+                    "source": [{"actorText": "Government troops", "code": "COD"}],
+                },
+                {
+                    "id": "2",
+                    "event": "DEMAND",
+                    "text": "The opposition demanded the release of political prisoners.",
+                    "source": [{"actorText": "Congolese opposition", "code": "COD"}],
+                },
+                {
+                    "id": "3",
+                    "event": "AGREE",
+                    "text": "The Kinshasa government signed a peace agreement.",
+                    "source": [{"actorText": "rebels", "code": "COD"}],
+                },
+            ]
+        ),
+        encoding="utf-8",
+    )
     assert main(["eval", "events", str(plover), "--config", str(ROOT / "configs" / "local.yaml")]) == 0
     out = capsys.readouterr().out
     assert "3 texts" in out and scores(out)["accuracy"] == 1.0  # FIGHT -> ASSAULT, DEMAND -> REQUEST

@@ -1,4 +1,5 @@
 """The pipeline graph: typed tables, and one model per worker process."""
+
 from __future__ import annotations
 
 import pickle

@@ -1,5 +1,6 @@
 """The lake (`output.layout: partitioned`) and PostgreSQL: each row once by key, however often a
 run repeats, and after a run killed midway is run again."""
+
 from __future__ import annotations
 
 import json
@@ -45,8 +46,10 @@ def test_a_repeated_run_replaces_its_rows_instead_of_adding_them(tmp_path: Path)
     assert len(files) == 3 and all(f.split("/")[2] == "dt=2026-11-23" for f in files), files  # yesterday's moved
     assert not (output / "_staging").exists()
     con = duckdb.connect()
-    rows = con.execute(f"SELECT dt, count(*) FROM read_parquet('{output}/parquet/articles/*/*.parquet', "
-                       "hive_partitioning=true) GROUP BY dt").fetchall()
+    rows = con.execute(
+        f"SELECT dt, count(*) FROM read_parquet('{output}/parquet/articles/*/*.parquet', "
+        "hive_partitioning=true) GROUP BY dt"
+    ).fetchall()
     assert [(str(dt), n) for dt, n in rows] == [("2026-11-23", 2)]
     schema = pq.read_schema(output / files[0])  # the version travels with the data
     assert schema.metadata[b"newsbeam.schema_version"] == str(TABLES_BY_NAME["articles"].version).encode()
@@ -61,8 +64,9 @@ def test_with_the_index_a_repeated_run_adds_nothing(tmp_path: Path) -> None:
     assert table_files(output, "jsonl") == files  # not a file touched
 
 
-def test_a_run_killed_during_its_commit_is_finished_by_the_next(tmp_path: Path,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_run_killed_during_its_commit_is_finished_by_the_next(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     clean, index = tmp_path / "clean", ("--set", "dedup.index=true")
     assert lake_run(SEEDS, clean, "20261123T0400Z", *index) == 0
     output = tmp_path / "lake"
@@ -91,23 +95,52 @@ def pg_rows(schema: str) -> dict[str, list[tuple]]:
 
 @pytest.mark.slow
 def test_a_run_killed_midway_and_run_again_has_every_row_once_in_the_lake_and_postgres(
-        tmp_path: Path, schema: str) -> None:
+    tmp_path: Path, schema: str
+) -> None:
     corpus = tmp_path / "corpus"
     write_jsonl(corpus, 60, seed=3, files=4)
 
     def command(output: Path, pg_schema: str, run_id: str) -> list[str]:
-        return [sys.executable, "-m", "pipeline", "run", "--config", str(LOCAL_CONFIG), "-q", "--input", str(corpus),
-                "--output", str(output), *LAKE, "--set", f"run_id={run_id}",
-                "--set", "dedup.index=true", "--postgres-dsn", DSN, "--set", f"postgres.schema={pg_schema}",
-                "--set", "postgres.batch_size=5", "--set", "entities.batch_size=4"]
+        return [
+            sys.executable,
+            "-m",
+            "pipeline",
+            "run",
+            "--config",
+            str(LOCAL_CONFIG),
+            "-q",
+            "--input",
+            str(corpus),
+            "--output",
+            str(output),
+            *LAKE,
+            "--set",
+            f"run_id={run_id}",
+            "--set",
+            "dedup.index=true",
+            "--postgres-dsn",
+            DSN,
+            "--set",
+            f"postgres.schema={pg_schema}",
+            "--set",
+            "postgres.batch_size=5",
+            "--set",
+            "entities.batch_size=4",
+        ]
 
     clean_schema = f"{schema}_clean"
     try:
-        subprocess.run(command(tmp_path / "clean", clean_schema, "20261123T0400Z"), cwd=ROOT, check=True,
-                       capture_output=True)
+        subprocess.run(
+            command(tmp_path / "clean", clean_schema, "20261123T0400Z"), cwd=ROOT, check=True, capture_output=True
+        )
         output = tmp_path / "lake"
-        victim = subprocess.Popen(command(output, schema, "20261123T0500Z"), cwd=ROOT, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL, start_new_session=True)
+        victim = subprocess.Popen(
+            command(output, schema, "20261123T0500Z"),
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and victim.poll() is None:  # kill it once it has written some rows
             try:
@@ -132,8 +165,13 @@ def test_a_run_killed_midway_and_run_again_has_every_row_once_in_the_lake_and_po
 def test_streaming_segments_sharing_a_window_both_keep_their_files(tmp_path: Path) -> None:
     output = tmp_path / "output"
     for segment, title in (("run-w00001", "first"), ("run-w00002", "second")):
-        window = Path(lake.staging_dir(str(output), segment)) / "jsonl" / "articles" / "dt=2026-11-23" / \
-            "window=100000-100300"
+        window = (
+            Path(lake.staging_dir(str(output), segment))
+            / "jsonl"
+            / "articles"
+            / "dt=2026-11-23"
+            / "window=100000-100300"
+        )
         window.mkdir(parents=True)
         (window / "part-00000-of-00001.jsonl").write_text(json.dumps({"title": title}) + "\n")
         (window.parent.parent / ".temp-fileio").mkdir()  # fileio's leftovers are not published
@@ -143,5 +181,6 @@ def test_streaming_segments_sharing_a_window_both_keep_their_files(tmp_path: Pat
     published = sorted(p.relative_to(output / "jsonl") for p in (output / "jsonl").rglob("*.jsonl"))
     assert [str(p) for p in published] == [
         "articles/dt=2026-11-23/window=100000-100300/run-w00001-part-00000-of-00001.jsonl",
-        "articles/dt=2026-11-23/window=100000-100300/run-w00002-part-00000-of-00001.jsonl"]
+        "articles/dt=2026-11-23/window=100000-100300/run-w00002-part-00000-of-00001.jsonl",
+    ]
     assert not (output / "_staging").exists() and not list((output / "_runs").iterdir())

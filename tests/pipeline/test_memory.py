@@ -1,4 +1,5 @@
 """Freed memory handed back while a local pipeline runs (pipeline.memory)."""
+
 from __future__ import annotations
 
 import threading

@@ -1,4 +1,5 @@
 """`newsbeam report` over the seeds' output: the terminal summary and the HTML page."""
+
 from __future__ import annotations
 
 import re
@@ -12,8 +13,9 @@ from pipeline.cli import main
 from pipeline.report import build, to_html
 
 
-def test_the_report_shows_what_the_seeds_run_wrote(seeds_run: dict[str, Any], tmp_path: Path,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_report_shows_what_the_seeds_run_wrote(
+    seeds_run: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     tables = seeds_run["tables"]
     page = tmp_path / "report.html"
     assert main(["report", str(seeds_run["output"]), "--html", str(page)]) == 0

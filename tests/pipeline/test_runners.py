@@ -1,4 +1,5 @@
 """The same run gives the same tables on other runners: multi-process DirectRunner, PortableRunner."""
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,14 @@ pytestmark = pytest.mark.slow
 
 
 def test_multi_process_direct_running_gives_the_same_tables(tmp_path: Path, seeds_run: dict[str, Any]) -> None:
-    code = run_cli("--input", str(SEEDS), "--output", str(tmp_path),
-                   "--direct_running_mode=multi_processing", "--direct_num_workers=2")
+    code = run_cli(
+        "--input",
+        str(SEEDS),
+        "--output",
+        str(tmp_path),
+        "--direct_running_mode=multi_processing",
+        "--direct_num_workers=2",
+    )
     assert code == 0
     assert sorted_tables(tmp_path) == sorted_tables(seeds_run["output"])
 
@@ -33,8 +40,10 @@ def test_feeds_fetched_from_worker_processes_give_the_same_tables(tmp_path: Path
     with Site() as site:
         serve_seeds(site)
         assert run_feeds_config(tmp_path / "one", site) == 0
-        assert run_feeds_config(tmp_path / "two", site, "--direct_running_mode=multi_processing",
-                                "--direct_num_workers=2") == 0
+        assert (
+            run_feeds_config(tmp_path / "two", site, "--direct_running_mode=multi_processing", "--direct_num_workers=2")
+            == 0
+        )
     first, second = sorted_tables(tmp_path / "one" / "output"), sorted_tables(tmp_path / "two" / "output")
     assert len(first["articles"]) == 2 and first == second
 
@@ -51,7 +60,8 @@ def job_service() -> Iterator[str]:
     port = _free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "apache_beam.runners.portability.local_job_service_main", "--port", str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         deadline = time.monotonic() + 60
@@ -69,8 +79,15 @@ def job_service() -> Iterator[str]:
 
 
 def test_portable_runner_gives_the_same_tables(tmp_path: Path, seeds_run: dict[str, Any], job_service: str) -> None:
-    code = run_cli("--input", str(SEEDS), "--output", str(tmp_path), "--runner=PortableRunner",
-                   f"--job_endpoint={job_service}", "--environment_type=LOOPBACK")
+    code = run_cli(
+        "--input",
+        str(SEEDS),
+        "--output",
+        str(tmp_path),
+        "--runner=PortableRunner",
+        f"--job_endpoint={job_service}",
+        "--environment_type=LOOPBACK",
+    )
     assert code == 0
     assert sorted_tables(tmp_path) == sorted_tables(seeds_run["output"])
 
@@ -84,9 +101,23 @@ def test_a_dask_cluster_gives_the_same_tables_for_the_seeds_and_a_generated_corp
     for seed in SEEDS.glob("*.txt"):
         shutil.copy(seed, corpus)
     assert run_cli("--input", str(corpus), "--output", str(tmp_path / "direct")) == 0
-    assert main(["run", "--config", str(SEEDS.parent / "configs" / "dask.yaml"), "--input", str(corpus),
-                 "--output", str(tmp_path / "dask"), "-q",
-                 "--set", f"events.taxonomy={SEEDS.parent / 'configs' / 'taxonomy.yaml'}"]) == 0
+    assert (
+        main(
+            [
+                "run",
+                "--config",
+                str(SEEDS.parent / "configs" / "dask.yaml"),
+                "--input",
+                str(corpus),
+                "--output",
+                str(tmp_path / "dask"),
+                "-q",
+                "--set",
+                f"events.taxonomy={SEEDS.parent / 'configs' / 'taxonomy.yaml'}",
+            ]
+        )
+        == 0
+    )
     direct, on_dask = sorted_tables(tmp_path / "direct"), sorted_tables(tmp_path / "dask")
     assert len(direct["articles"]) > 20 and on_dask == direct
     assert {a["source"].rsplit("/", 1)[-1] for a in direct["articles"]} >= {p.name for p in SEEDS.glob("*.txt")}

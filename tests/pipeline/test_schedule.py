@@ -1,5 +1,6 @@
 """The scheduled batch job: the Airflow DAG imports (Airflow stubbed: it is not a dependency) and
 its operator's options are a valid newsbeam run; repeated runs add only what is new."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -47,9 +48,17 @@ def beam_args(options: dict[str, Any]) -> list[str]:
 
 @pytest.fixture
 def dag(monkeypatch: pytest.MonkeyPatch) -> _Dag:
-    modules = {name: types.ModuleType(name) for name in
-               ("airflow", "airflow.providers", "airflow.providers.apache", "airflow.providers.apache.beam",
-                "airflow.providers.apache.beam.operators", "airflow.providers.apache.beam.operators.beam")}
+    modules = {
+        name: types.ModuleType(name)
+        for name in (
+            "airflow",
+            "airflow.providers",
+            "airflow.providers.apache",
+            "airflow.providers.apache.beam",
+            "airflow.providers.apache.beam.operators",
+            "airflow.providers.apache.beam.operators.beam",
+        )
+    }
     modules["airflow"].DAG = _Dag
     modules["airflow.providers.apache.beam.operators.beam"].BeamRunPythonPipelineOperator = _BeamOperator
     for name, module in modules.items():
@@ -81,8 +90,12 @@ def test_the_dags_options_are_a_valid_newsbeam_run(dag: _Dag, capsys: pytest.Cap
 
 def partition_rows(output: Path, table: str, run_id: str) -> list[dict[str, Any]]:
     """The rows a run filed in the lake (its files are named after it)."""
-    return [json.loads(line) for path in (output / "jsonl" / table).glob(f"dt=*/{run_id}-*.jsonl")
-            for line in path.read_text().splitlines() if line]
+    return [
+        json.loads(line)
+        for path in (output / "jsonl" / table).glob(f"dt=*/{run_id}-*.jsonl")
+        for line in path.read_text().splitlines()
+        if line
+    ]
 
 
 def test_hourly_runs_add_only_what_is_new_and_a_retry_replaces_its_own_partition(tmp_path: Path) -> None:
@@ -94,6 +107,7 @@ def test_hourly_runs_add_only_what_is_new_and_a_retry_replaces_its_own_partition
         items: list[Item] = []
         for n, path in enumerate(sorted(SEEDS.glob("*.txt"))):
             site.route(f"/news/{n}.html", Reply(200, article_page(f"Report {n}", path.read_text().splitlines())))
+
         def feed(request: Request) -> Reply:
             if request.headers.get("If-None-Match") == f'"{len(items)}"':
                 return Reply(304)
@@ -109,10 +123,14 @@ def test_hourly_runs_add_only_what_is_new_and_a_retry_replaces_its_own_partition
         assert run_feeds_config(tmp_path, site, *partitioned, "--set", "run_id=20261123T0700Z") == 0
         assert len(site.hits("/news/0.html")) == 1  # the feed changed, but the old item's page is not fetched again
     output = tmp_path / "output"
-    written = {run: len(partition_rows(output, "articles", run)) for run in ("20261123T0500Z", "20261123T0600Z",
-                                                                              "20261123T0700Z")}
+    written = {
+        run: len(partition_rows(output, "articles", run))
+        for run in ("20261123T0500Z", "20261123T0600Z", "20261123T0700Z")
+    }
     assert written == {"20261123T0500Z": 1, "20261123T0600Z": 0, "20261123T0700Z": 1}
-    assert len(list((output / "jsonl" / "articles").glob("dt=2026-11-23/*.jsonl"))) == 2  # runs that add nothing add no file
+    assert (
+        len(list((output / "jsonl" / "articles").glob("dt=2026-11-23/*.jsonl"))) == 2
+    )  # runs that add nothing add no file
     assert not (output / "_staging").exists() and not list((output / "_runs").glob("*.commit.json"))
     assert partition_rows(output, "duplicates", "20261123T0700Z") == []  # skipped before it became a document
     summary = json.loads((output / "_runs" / "dt=2026-11-23" / "run=20261123T0700Z" / "run_summary.json").read_text())

@@ -1,5 +1,6 @@
 """Segmented batch runs (`input.segment_mb`): the same tables as one pipeline, memory bounded by
 the segment, and a run killed at random points and run again ends with every row once."""
+
 from __future__ import annotations
 
 import json
@@ -35,8 +36,10 @@ def corpus_with_copies(directory: Path) -> Path:
         return {**record, "url": url, "text": text, "published": published.isoformat()}
 
     rewritten = "Officials gave a fuller account later in the day.\n" + second["text"].split("\n", 1)[1]
-    copies = [later(first, "https://wire.example.org/copy-1", first["text"]),
-              later(second, "https://wire.example.org/copy-2", rewritten)]
+    copies = [
+        later(first, "https://wire.example.org/copy-1", first["text"]),
+        later(second, "https://wire.example.org/copy-2", rewritten),
+    ]
     (directory / "corpus-999.jsonl").write_text("".join(json.dumps(c) + "\n" for c in copies))
     return directory
 
@@ -93,15 +96,37 @@ def test_with_the_index_a_segmented_run_adds_only_what_earlier_runs_did_not_writ
 
 
 def lake_command(corpus: Path, output: Path, schema: str, run_id: str) -> list[str]:
-    return [sys.executable, "-m", "pipeline", "run", "--config", str(LOCAL_CONFIG), "-q", "--input", str(corpus),
-            "--output", str(output), "--set", "output.layout=partitioned", "--set", f"run_id={run_id}",
-            "--set", "dedup.index=true", "--set", "input.segment_mb=0.002",
-            "--postgres-dsn", DSN, "--set", f"postgres.schema={schema}", "--set", "postgres.batch_size=5"]
+    return [
+        sys.executable,
+        "-m",
+        "pipeline",
+        "run",
+        "--config",
+        str(LOCAL_CONFIG),
+        "-q",
+        "--input",
+        str(corpus),
+        "--output",
+        str(output),
+        "--set",
+        "output.layout=partitioned",
+        "--set",
+        f"run_id={run_id}",
+        "--set",
+        "dedup.index=true",
+        "--set",
+        "input.segment_mb=0.002",
+        "--postgres-dsn",
+        DSN,
+        "--set",
+        f"postgres.schema={schema}",
+        "--set",
+        "postgres.batch_size=5",
+    ]
 
 
 @pytest.mark.slow
-def test_a_segmented_run_killed_at_random_points_and_run_again_has_every_row_once(
-        tmp_path: Path, schema: str) -> None:
+def test_a_segmented_run_killed_at_random_points_and_run_again_has_every_row_once(tmp_path: Path, schema: str) -> None:
     from tests.pipeline.test_lake import pg_rows
 
     corpus = tmp_path / "corpus"
@@ -111,14 +136,23 @@ def test_a_segmented_run_killed_at_random_points_and_run_again_has_every_row_onc
     rng = random.Random(seed)
     try:
         started = time.monotonic()
-        subprocess.run(lake_command(corpus, tmp_path / "clean", clean_schema, "20261123T0400Z"), cwd=ROOT,
-                       check=True, capture_output=True)
+        subprocess.run(
+            lake_command(corpus, tmp_path / "clean", clean_schema, "20261123T0400Z"),
+            cwd=ROOT,
+            check=True,
+            capture_output=True,
+        )
         duration = time.monotonic() - started
         output, kills = tmp_path / "lake", []
         for attempt in range(3):  # killed three times, each at a random moment of its run
             delay = rng.uniform(0.15, 0.9) * duration
-            victim = subprocess.Popen(lake_command(corpus, output, schema, f"20261123T05{attempt}0Z"), cwd=ROOT,
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+            victim = subprocess.Popen(
+                lake_command(corpus, output, schema, f"20261123T05{attempt}0Z"),
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
             try:
                 victim.wait(timeout=delay)
                 kills.append(f"finished before {delay:.1f} s")
@@ -126,8 +160,9 @@ def test_a_segmented_run_killed_at_random_points_and_run_again_has_every_row_onc
                 os.killpg(victim.pid, signal.SIGKILL)
                 victim.wait()
                 kills.append(f"killed at {delay:.1f} s")
-        subprocess.run(lake_command(corpus, output, schema, "20261123T0600Z"), cwd=ROOT, check=True,
-                       capture_output=True)
+        subprocess.run(
+            lake_command(corpus, output, schema, "20261123T0600Z"), cwd=ROOT, check=True, capture_output=True
+        )
         note = f"NEWSBEAM_KILL_SEED={seed}: {kills}"
         print(note)
         clean, resumed = sorted_tables(tmp_path / "clean"), sorted_tables(output)
@@ -163,16 +198,33 @@ def _alive(pid: int) -> bool:
 def test_a_segment_ends_when_its_driver_is_killed_alone(tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
     write_jsonl(corpus, 40, seed=7, files=4)
-    driver = subprocess.Popen([sys.executable, "-m", "pipeline", "run", "--config", str(LOCAL_CONFIG), "-q",
-                               "--input", str(corpus), "--output", str(tmp_path / "out"),
-                               *EVERY_FILE], cwd=ROOT,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    driver = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "pipeline",
+            "run",
+            "--config",
+            str(LOCAL_CONFIG),
+            "-q",
+            "--input",
+            str(corpus),
+            "--output",
+            str(tmp_path / "out"),
+            *EVERY_FILE,
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 120
         segment = None
         while segment is None and time.monotonic() < deadline:
-            segment = next((pid for pid in _children(driver.pid)
-                            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()), None)
+            segment = next(
+                (pid for pid in _children(driver.pid) if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()),
+                None,
+            )
             time.sleep(0.2)
         assert segment is not None, "no segment process started"
         while _rss_mib(segment) < 400 and time.monotonic() < deadline:  # until its pipeline runs

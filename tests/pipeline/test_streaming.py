@@ -4,6 +4,7 @@ The windowing and state logic runs under TestStream (BundleBasedDirectRunner, st
 end-to-end tests run `newsbeam run --streaming` against a loopback feed that gains items between
 polls.
 """
+
 from __future__ import annotations
 
 import json
@@ -46,8 +47,15 @@ def streaming_pipeline() -> TestPipeline:
 
 
 def entry(key: str) -> FeedEntry:
-    return FeedEntry(source=key, feed="wire", url=f"http://wire.example/{key}", title=key, summary=None,
-                     published=None, language="en")
+    return FeedEntry(
+        source=key,
+        feed="wire",
+        url=f"http://wire.example/{key}",
+        title=key,
+        summary=None,
+        published=None,
+        language="en",
+    )
 
 
 # -- state and windows under TestStream -------------------------------------------------------
@@ -64,8 +72,13 @@ def test_an_entry_repeated_by_later_polls_passes_once_until_it_is_forgotten(expi
         .advance_watermark_to_infinity()
     )
     with streaming_pipeline() as p:
-        passed = (p | stream | beam.Map(lambda e: (e.source, e))
-                  | beam.ParDo(FirstSightingFn(expiry_days)) | beam.Map(lambda e: e.source))
+        passed = (
+            p
+            | stream
+            | beam.Map(lambda e: (e.source, e))
+            | beam.ParDo(FirstSightingFn(expiry_days))
+            | beam.Map(lambda e: e.source)
+        )
         assert_that(passed, equal_to(expected))
 
 
@@ -79,13 +92,21 @@ def test_windowed_tables_get_one_set_of_files_per_window(tmp_path: Path) -> None
     output = OutputSettings(dir=str(tmp_path), formats=["jsonl", "parquet"])
     with streaming_pipeline() as p:
         _ = p | stream | WriteWindowedTable(TABLES_BY_NAME["articles"], output, 300)
-    folders = sorted({str(path.parent.relative_to(tmp_path / "jsonl" / "articles"))
-                      for path in (tmp_path / "jsonl" / "articles").rglob("*.jsonl")})
-    assert folders == ["dt=1970-01-01/window=000000-000500", "dt=1970-01-01/window=000500-001000",
-                       "dt=1970-01-01/window=001500-002000"]
+    folders = sorted(
+        {
+            str(path.parent.relative_to(tmp_path / "jsonl" / "articles"))
+            for path in (tmp_path / "jsonl" / "articles").rglob("*.jsonl")
+        }
+    )
+    assert folders == [
+        "dt=1970-01-01/window=000000-000500",
+        "dt=1970-01-01/window=000500-001000",
+        "dt=1970-01-01/window=001500-002000",
+    ]
     first = tmp_path / "jsonl" / "articles" / folders[0]
-    assert sorted(json.loads(line)["article_id"] for f in first.glob("*.jsonl") for line in f.read_text().splitlines()) \
-        == ["a", "b"]
+    assert sorted(
+        json.loads(line)["article_id"] for f in first.glob("*.jsonl") for line in f.read_text().splitlines()
+    ) == ["a", "b"]
     parquet = sorted((tmp_path / "parquet" / "articles").rglob("*.parquet"))
     assert {path.parent.name for path in parquet} == {folder.split("/")[1] for folder in folders}
     assert sum(pq.read_table(path).num_rows for path in parquet) == 4
@@ -93,19 +114,32 @@ def test_windowed_tables_get_one_set_of_files_per_window(tmp_path: Path) -> None
 
 # -- end to end: a feed that grows between polls ----------------------------------------------
 STORIES = {
-    "quake": ["An earthquake of magnitude 6.1 struck the coastal province on Tuesday, officials said.",
-              "Rescue teams searched collapsed buildings in three towns through the night."],
-    "talks": ["Negotiators from both parties agreed to resume peace talks in Geneva next month.",
-              "The mediator said a ceasefire would be discussed at the first session."],
-    "strike": ["Teachers walked out of schools across the country on Wednesday demanding higher pay.",
-               "The union said more than ten thousand members joined the strike."],
-    "harvest": ["Farmers in the northern valleys reported the largest wheat harvest in a decade.",
-                "Grain prices fell by a fifth at the regional market after the first deliveries."],
+    "quake": [
+        "An earthquake of magnitude 6.1 struck the coastal province on Tuesday, officials said.",
+        "Rescue teams searched collapsed buildings in three towns through the night.",
+    ],
+    "talks": [
+        "Negotiators from both parties agreed to resume peace talks in Geneva next month.",
+        "The mediator said a ceasefire would be discussed at the first session.",
+    ],
+    "strike": [
+        "Teachers walked out of schools across the country on Wednesday demanding higher pay.",
+        "The union said more than ten thousand members joined the strike.",
+    ],
+    "harvest": [
+        "Farmers in the northern valleys reported the largest wheat harvest in a decade.",
+        "Grain prices fell by a fifth at the regional market after the first deliveries.",
+    ],
 }
 # What the feed lists at its n-th poll: items appear over time; "quake-copy" is the quake story
 # republished under another address.
-GROWTH = [["quake"], ["quake", "talks"], ["quake", "talks", "strike"],
-          ["quake", "talks", "strike", "quake-copy"], ["quake", "talks", "strike", "quake-copy", "harvest"]]
+GROWTH = [
+    ["quake"],
+    ["quake", "talks"],
+    ["quake", "talks", "strike"],
+    ["quake", "talks", "strike", "quake-copy"],
+    ["quake", "talks", "strike", "quake-copy", "harvest"],
+]
 
 
 @pytest.fixture
@@ -125,17 +159,18 @@ def growing_feed() -> Iterator[Site]:
 
 def stream_config(tmp_path: Path, site: Site) -> Path:
     config = tmp_path / "stream.yaml"
-    config.write_text(f"""
+    config.write_text(
+        f"""
 feeds:
   sources:
-    - url: {site.url('/rss.xml')}
+    - url: {site.url("/rss.xml")}
       name: test wire
       poll_seconds: 1
 fetch:
   allowed_networks: [127.0.0.0/8]
   requests_per_second: 50
 output:
-  dir: {tmp_path / 'output'}
+  dir: {tmp_path / "output"}
 events:
   taxonomy: {TAXONOMY}
 streaming:
@@ -144,7 +179,9 @@ dedup:
   index: true
 beam:
   runner: FnApiRunner
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     return config
 
 
@@ -170,8 +207,10 @@ def test_a_stream_emits_each_item_once_across_polls_and_restarts(
         assert sorted(t for (t,) in conn.execute(f"SELECT title FROM {schema}.articles")) == titles
         assert conn.execute(f"SELECT count(*) FROM {schema}.duplicates").fetchone()[0] == 1
     duplicates = read_table(output, "duplicates")
-    assert [(d["method"], d["duplicate_of"] in {a["article_id"] for a in read_table(output, "articles")})
-            for d in duplicates] == [("content", True)]
+    assert [
+        (d["method"], d["duplicate_of"] in {a["article_id"] for a in read_table(output, "articles")})
+        for d in duplicates
+    ] == [("content", True)]
     for name in STORIES:
         assert len(growing_feed.hits(f"/{name}.html")) == 1, name  # each page fetched once
     assert len(growing_feed.hits("/rss.xml")) >= 6
@@ -183,15 +222,31 @@ def test_a_stream_emits_each_item_once_across_polls_and_restarts(
 def test_a_stream_killed_at_random_moments_and_restarted_emits_each_item_once(
     growing_feed: Site, tmp_path: Path, schema: str
 ) -> None:
-    command = [sys.executable, "-m", "pipeline", "run", "--streaming", "--config",
-               str(stream_config(tmp_path, growing_feed)), "-q", "--postgres-dsn", DSN,
-               "--set", f"postgres.schema={schema}"]
+    command = [
+        sys.executable,
+        "-m",
+        "pipeline",
+        "run",
+        "--streaming",
+        "--config",
+        str(stream_config(tmp_path, growing_feed)),
+        "-q",
+        "--postgres-dsn",
+        DSN,
+        "--set",
+        f"postgres.schema={schema}",
+    ]
     seed = int(os.environ.get("NEWSBEAM_KILL_SEED", time.time_ns() % 10_000))
     rng, kills = random.Random(seed), []
     for _ in range(3):  # SIGKILLed three times at random moments, in start-up, a segment or a commit
         delay = rng.uniform(3.0, 15.0)
-        victim = subprocess.Popen([*command, "--max-duration", "60"], cwd=ROOT, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL, start_new_session=True)
+        victim = subprocess.Popen(
+            [*command, "--max-duration", "60"],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         try:
             victim.wait(timeout=delay)
         except subprocess.TimeoutExpired:

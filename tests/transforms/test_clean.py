@@ -1,4 +1,5 @@
 """Cleaning: text repair, URLs, dates, hashes (pure), and the stage with TestPipeline."""
+
 from __future__ import annotations
 
 import re
@@ -18,9 +19,11 @@ BOILERPLATE = re.compile(r"(?:advertisement)|(?:read more\b.{0,80})", re.IGNOREC
 
 
 def test_clean_text_repairs_and_normalises() -> None:
-    messy = ("The groupâ€™s  advances\u200b &amp; \u201cquotes\u201d\r\n\n\n"
-             "  Advertisement \n Read more: other story\ncafe\u0301\u00a0bar\u202e")
-    assert clean_text(messy, BOILERPLATE) == "The group's advances & \"quotes\"\ncafé bar"
+    messy = (
+        "The groupâ€™s  advances\u200b &amp; \u201cquotes\u201d\r\n\n\n"
+        "  Advertisement \n Read more: other story\ncafe\u0301\u00a0bar\u202e"
+    )
+    assert clean_text(messy, BOILERPLATE) == 'The group\'s advances & "quotes"\ncafé bar'
 
 
 def test_clean_text_is_idempotent() -> None:
@@ -76,11 +79,18 @@ def raw(source: str, text: str, **fields: str) -> RawDocument:
 
 
 def test_clean_stage_builds_articles_and_rejects_short_or_foreign_text() -> None:
-    french = ("Les talibans ont pris le contrôle d'un district dans le nord de l'Afghanistan après "
-              "plusieurs jours de combats acharnés, ont indiqué vendredi des responsables locaux.")
+    french = (
+        "Les talibans ont pris le contrôle d'un district dans le nord de l'Afghanistan après "
+        "plusieurs jours de combats acharnés, ont indiqué vendredi des responsables locaux."
+    )
     documents = [
-        raw("a.jsonl#L1", ARTICLE, url="https://Example.com/x?utm_source=rss", title=" Fuel  protest ",
-            published="2024-03-05T18:30:00+03:00"),
+        raw(
+            "a.jsonl#L1",
+            ARTICLE,
+            url="https://Example.com/x?utm_source=rss",
+            title=" Fuel  protest ",
+            published="2024-03-05T18:30:00+03:00",
+        ),
         raw("a.jsonl#L2", "Too short to be news."),
         raw("a.jsonl#L3", french),
     ]
@@ -88,8 +98,18 @@ def test_clean_stage_builds_articles_and_rejects_short_or_foreign_text() -> None
         cleaned = p | beam.Create(documents) | CleanArticles(CleanSettings())
         assert_that(
             cleaned.articles | beam.Map(lambda a: (a.source, a.url, a.title, a.published, a.language, a.word_count)),
-            equal_to([("a.jsonl#L1", "https://example.com/x", "Fuel protest",
-                       datetime(2024, 3, 5, 15, 30, tzinfo=timezone.utc), "en", 60)]),
+            equal_to(
+                [
+                    (
+                        "a.jsonl#L1",
+                        "https://example.com/x",
+                        "Fuel protest",
+                        datetime(2024, 3, 5, 15, 30, tzinfo=timezone.utc),
+                        "en",
+                        60,
+                    )
+                ]
+            ),
             label="articles",
         )
         assert_that(

@@ -1,4 +1,5 @@
 """Property-based tests (hypothesis) of the pure functions every document goes through."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -12,13 +13,50 @@ from transforms.dedup.minhash import MinHasher, similarity
 from transforms.events.dates import DateResolver
 
 # Text as news arrives: any Unicode, with the troublemakers over-represented.
-TRICKY = st.sampled_from(["\u200b", "\u200f", "\u202e", "\ufeff", "\u00a0", "\r\n", "\t", "\x00", "é", "e\u0301",
-                          "ﬁ", "Ａ", "“", "—", "\U0001f600", "\ud7ff", "&amp;", "<b>", "  "])
+TRICKY = st.sampled_from(
+    [
+        "\u200b",
+        "\u200f",
+        "\u202e",
+        "\ufeff",
+        "\u00a0",
+        "\r\n",
+        "\t",
+        "\x00",
+        "é",
+        "e\u0301",
+        "ﬁ",
+        "Ａ",
+        "“",
+        "—",
+        "\U0001f600",
+        "\ud7ff",
+        "&amp;",
+        "<b>",
+        "  ",
+    ]
+)
 TEXT = st.lists(st.one_of(st.text(max_size=40), TRICKY), max_size=30).map("".join)
-URL_PARTS = st.sampled_from(["?utm_source=x", "#frag", "?b=2&a=1", "/../x", "/%7Euser", ":443", "?", "/", "//",
-                             "?fbclid=1&id=7", "/A%2fb", " ", "\u00e9"])
-URL = st.one_of(urls(), st.tuples(urls(), st.lists(URL_PARTS, max_size=4)).map(lambda u: u[0] + "".join(u[1])),
-                st.text(max_size=60))
+URL_PARTS = st.sampled_from(
+    [
+        "?utm_source=x",
+        "#frag",
+        "?b=2&a=1",
+        "/../x",
+        "/%7Euser",
+        ":443",
+        "?",
+        "/",
+        "//",
+        "?fbclid=1&id=7",
+        "/A%2fb",
+        " ",
+        "\u00e9",
+    ]
+)
+URL = st.one_of(
+    urls(), st.tuples(urls(), st.lists(URL_PARTS, max_size=4)).map(lambda u: u[0] + "".join(u[1])), st.text(max_size=60)
+)
 FAST = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -45,11 +83,30 @@ def test_a_text_is_fully_similar_to_itself(text: str) -> None:
     assert similarity(HASHER.signature(text), HASHER.signature(text)) == 1.0
 
 
-DATES = st.one_of(st.none(), st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30),
-                                          timezones=st.just(timezone.utc)))
-DATE_TEXT = st.one_of(TEXT, st.sampled_from(["Thursday night", "last month", "year 0", "9999-12-31", "0000-00-00",
-                                             "+25:00", "yesterday", "in 3 weeks", "32 January", "the 1st of May 2021",
-                                             "2021-13-45T25:61:61+25:00", "Feb 29 2023", "10 days ago"]))
+DATES = st.one_of(
+    st.none(),
+    st.datetimes(min_value=datetime(1, 1, 2), max_value=datetime(9999, 12, 30), timezones=st.just(timezone.utc)),
+)
+DATE_TEXT = st.one_of(
+    TEXT,
+    st.sampled_from(
+        [
+            "Thursday night",
+            "last month",
+            "year 0",
+            "9999-12-31",
+            "0000-00-00",
+            "+25:00",
+            "yesterday",
+            "in 3 weeks",
+            "32 January",
+            "the 1st of May 2021",
+            "2021-13-45T25:61:61+25:00",
+            "Feb 29 2023",
+            "10 days ago",
+        ]
+    ),
+)
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

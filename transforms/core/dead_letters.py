@@ -5,6 +5,7 @@ long) raises `Rejected` with a readable reason. Any other exception while proces
 is a bug or a surprise; it is caught per element, logged once as a warning, and becomes a dead
 letter carrying the exception type and the end of the traceback. Neither stops the run.
 """
+
 from __future__ import annotations
 
 import logging

@@ -1,5 +1,6 @@
 """Stable ids: the same input gives the same id on every worker and in every run, so rows are
 keys a warehouse can upsert on and a re-run replaces rather than doubles."""
+
 from __future__ import annotations
 
 import hashlib

@@ -1,6 +1,7 @@
 """Metric names: the Beam counters the stages increment and the run summary reads back
 (`pipeline.summary`). A namespace per stage; where a namespace holds one counter per label, type,
 table or stage, the counter's name is that value."""
+
 from __future__ import annotations
 
 SOURCES = "newsbeam.sources"

@@ -1,4 +1,5 @@
 """Progress lines for long runs: documents done and the rate, logged by each worker."""
+
 from __future__ import annotations
 
 import logging
@@ -28,6 +29,10 @@ class LogProgress(beam.DoFn):
         self._count += 1
         if now - self._logged >= self._interval:
             self._logged = now
-            _LOG.info("%s: %d documents done (%.1f docs/s)", self._what, self._count,
-                      self._count / max(now - self._started, 1e-9))
+            _LOG.info(
+                "%s: %d documents done (%.1f docs/s)",
+                self._what,
+                self._count,
+                self._count / max(now - self._started, 1e-9),
+            )
         yield element

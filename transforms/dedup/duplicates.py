@@ -1,6 +1,7 @@
 """What the exact, near and streaming dedup passes share: the stage's name and outputs, the
 methods a duplicate is found by (and which one wins when an article matches an earlier one in
 several ways), the order that picks a story's representative, and the `Duplicate` row."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone

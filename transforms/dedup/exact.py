@@ -8,6 +8,7 @@ pointed at the final representative, so `duplicate_of` always names a row of `ar
 If choosing a representative fails (a bug, not bad input), every article of that group becomes
 a dead letter rather than stopping the run.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
@@ -85,9 +86,11 @@ class ExactDedup(beam.PTransform):
         url_duplicates = (
             {
                 "duplicates": by_url[DUPLICATES]
-                | "KeyByRepresentative" >> beam.Map(lambda d: (d.duplicate_of, d)).with_output_types(tuple[str, Duplicate]),
+                | "KeyByRepresentative"
+                >> beam.Map(lambda d: (d.duplicate_of, d)).with_output_types(tuple[str, Duplicate]),
                 "final": by_content[DUPLICATES]
-                | "KeyByDuplicate" >> beam.Map(lambda d: (d.article_id, d.duplicate_of)).with_output_types(tuple[str, str]),
+                | "KeyByDuplicate"
+                >> beam.Map(lambda d: (d.article_id, d.duplicate_of)).with_output_types(tuple[str, str]),
             }
             | "JoinRepresentatives" >> beam.CoGroupByKey()
             | "Repoint" >> beam.FlatMap(repoint).with_output_types(Duplicate)

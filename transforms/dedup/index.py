@@ -10,6 +10,7 @@ keys joined with the run's in a shuffle, on runners that scale out). The article
 are added as new files under a pending directory, which `commit` moves into place only after the
 run succeeded, so a failed run never hides its stories from the next one.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -88,14 +89,21 @@ class IndexKeys(NamedTuple):
 
     def read(self, keys_now: np.ndarray) -> KeyBlock:
         """The index keys that are among `keys_now` (sorted codes): what a run shares with the history."""
-        return merged(narrowed(block, keys_now) for table in _batches(self.patterns(), _ROWS)
-                      for block in key_blocks(table))
+        return merged(
+            narrowed(block, keys_now) for table in _batches(self.patterns(), _ROWS) for block in key_blocks(table)
+        )
 
     def blocks(self, pipeline: beam.Pipeline) -> beam.PCollection:
         """Every key of the index, as a PCollection of `KeyBlock`s."""
-        reads = [pipeline | f"ReadIndexKeys{n or ''}" >> ReadFromParquetBatched(pattern)
-                 for n, pattern in enumerate(self.patterns())]
-        return reads | "IndexKeys" >> beam.Flatten() | "IndexKeyBlocks" >> beam.FlatMap(key_blocks).with_output_types(KeyBlock)
+        reads = [
+            pipeline | f"ReadIndexKeys{n or ''}" >> ReadFromParquetBatched(pattern)
+            for n, pattern in enumerate(self.patterns())
+        ]
+        return (
+            reads
+            | "IndexKeys" >> beam.Flatten()
+            | "IndexKeyBlocks" >> beam.FlatMap(key_blocks).with_output_types(KeyBlock)
+        )
 
 
 class IndexSketches(NamedTuple):
@@ -118,8 +126,10 @@ class IndexSketches(NamedTuple):
 
     def tables(self, pipeline: beam.Pipeline) -> beam.PCollection:
         """Every sketch of the index, as a PCollection of `SketchTable`s."""
-        reads = [pipeline | f"ReadIndexSketches{n or ''}" >> ReadFromParquetBatched(pattern)
-                 for n, pattern in enumerate(self.patterns())]
+        reads = [
+            pipeline | f"ReadIndexSketches{n or ''}" >> ReadFromParquetBatched(pattern)
+            for n, pattern in enumerate(self.patterns())
+        ]
         return reads | "IndexSketches" >> beam.Flatten() | "IndexSketchTables" >> beam.FlatMap(sketch_tables)
 
 
@@ -148,14 +158,20 @@ class WriteIndex(beam.PTransform):
 
     def expand(self, articles: beam.PCollection) -> Any:
         rows = articles | "IndexRows" >> beam.ParDo(IndexRowsFn(self._settings)).with_output_types(
-            ArticleKeys, sketches=Sketch).with_outputs(SKETCHES, main=KEYS)
+            ArticleKeys, sketches=Sketch
+        ).with_outputs(SKETCHES, main=KEYS)
         for part, record in ((KEYS, ArticleKeys), (SKETCHES, Sketch)):
             _ = (
                 rows[part]
                 | f"{part.title()}AsDicts" >> beam.Map(lambda r: r._asdict())
-                | f"Write{part.title()}" >> WriteToParquet(f"{_dir(self._pending, part)}/part", arrow_schema(record),
-                                                          file_name_suffix=".parquet", num_shards=1,
-                                                          shard_name_template=PENDING_SHARDS)
+                | f"Write{part.title()}"
+                >> WriteToParquet(
+                    f"{_dir(self._pending, part)}/part",
+                    arrow_schema(record),
+                    file_name_suffix=".parquet",
+                    num_shards=1,
+                    shard_name_template=PENDING_SHARDS,
+                )
             )
         return rows
 

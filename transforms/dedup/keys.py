@@ -8,6 +8,7 @@ two bits below the sign bit (Beam's integer coder is signed), a blake2b hash of 
 article id has a code of its own (`id_code`). Codes are 8 bytes in a numpy array where a key
 string is an object of about 80.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence

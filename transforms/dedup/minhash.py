@@ -14,6 +14,7 @@ LSH: the signature is cut into `bands` bands of `rows` values; two texts share a
 probability 1 - (1 - J^rows)^bands, so texts above the threshold (about (1/bands)^(1/rows))
 almost always share one. Band keys are strings, usable as Beam keys.
 """
+
 from __future__ import annotations
 
 import re
@@ -97,8 +98,9 @@ def word_hashes(text: str) -> np.ndarray:
     # byte * base^-k: (S[end] - S[start]) * base^(end-1).
     powers = _powers(_SHINGLE_BASE, data.size)  # base^k
     inverse = _powers(_INVERSE_BASE, data.size)  # base^-k
-    prefix = np.concatenate(([np.uint64(0)], np.cumsum((data.astype(np.uint64) + np.uint64(1)) * inverse,
-                                                        dtype=np.uint64)))
+    prefix = np.concatenate(
+        ([np.uint64(0)], np.cumsum((data.astype(np.uint64) + np.uint64(1)) * inverse, dtype=np.uint64))
+    )
     return ((prefix[ends] - prefix[starts]) * powers[ends - 1]) * _MIX
 
 

@@ -12,14 +12,16 @@ travel packed into `dedup.shards` groups, many (key, id) pairs per element as tw
 codes (`transforms.dedup.keys`), because one Beam element, or one Python string, per key costs more
 than the dedup itself; buckets, pairs and sketches stay arrays too. What meets in side inputs or
 on one worker is bounded by this run and its candidates in the history (the earlier articles
-sharing a band with it), never by the whole history. A candidate pair is a near-duplicate when its estimated Jaccard similarity reaches `dedup.threshold`; pairs found by an
-exact key (the same URL or content hash as an article of an earlier run) need no estimate.
+sharing a band with it), never by the whole history. A candidate pair is a near-duplicate when
+its estimated Jaccard similarity reaches `dedup.threshold`; pairs found by an exact key (the
+same URL or content hash as an article of an earlier run) need no estimate.
 
 Representative of a cluster: an article written by an earlier run if the cluster has one (it is
 already in the warehouse), else the earliest published, then longest, then smallest id. Every
 other article of the cluster becomes a `Duplicate` of it; an article that an earlier run already
 wrote (the same `article_id`) becomes a `seen` duplicate of itself.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -82,10 +84,13 @@ class SketchingFn(beam.DoFn):
         """The article's Sketch and the codes of every key it is found by (`dedup_keys.article_keys`)."""
         assert self._hasher is not None
         signature = minhash.to_bytes(self._hasher.signature(article.text))
-        keys = dedup_keys.article_keys(article.article_id, article.url, article.content_hash, signature,
-                                       self._settings.bands)
-        return (Sketch(article.article_id, article.published, article.word_count, signature, seen),
-                dedup_keys.codes(keys))
+        keys = dedup_keys.article_keys(
+            article.article_id, article.url, article.content_hash, signature, self._settings.bands
+        )
+        return (
+            Sketch(article.article_id, article.published, article.word_count, signature, seen),
+            dedup_keys.codes(keys),
+        )
 
 
 class SketchFn(SketchingFn):
@@ -221,8 +226,7 @@ def buckets(shard: tuple[int, Iterable[tuple[str, bytes, bytes]]], max_bucket: i
     start_of, size_of = starts[bucket], sizes[bucket]
     # Each entry pairs with the entries after it in its bucket, or in a large bucket the first
     # entry with all the others.
-    after = np.where(size_of <= max_bucket, start_of + size_of - entry - 1,
-                     np.where(entry == start_of, size_of - 1, 0))
+    after = np.where(size_of <= max_bucket, start_of + size_of - entry - 1, np.where(entry == start_of, size_of - 1, 0))
     after = np.where(pairing[bucket], after, 0)
     left = np.repeat(entry, after)
     right = left + np.arange(len(left)) - np.repeat(np.cumsum(after) - after, after) + 1
@@ -271,9 +275,14 @@ def verify(candidates: Candidates, sketches: SketchTable, threshold: float) -> V
     near = scores >= threshold
     first, second = first[near], second[near]
     seen = sketches.find(candidates.seen)
-    return Verified(sketches.take(np.unique(np.concatenate((first, second)))), sketches.codes[first],
-                    sketches.codes[second], scores[near], kinds[near],
-                    tuple(sketches.article_ids[row] for row in seen[seen >= 0].tolist()))
+    return Verified(
+        sketches.take(np.unique(np.concatenate((first, second)))),
+        sketches.codes[first],
+        sketches.codes[second],
+        scores[near],
+        kinds[near],
+        tuple(sketches.article_ids[row] for row in seen[seen >= 0].tolist()),
+    )
 
 
 class _VerifyingFn(beam.DoFn):
@@ -301,7 +310,9 @@ class _VerifyingFn(beam.DoFn):
 class VerifyFn(_VerifyingFn):
     """One shard's `Candidates` -> its `Verified`."""
 
-    def process(self, candidates: Candidates, now: SketchTable, wanted: Optional[np.ndarray] = None) -> Iterator[Verified]:
+    def process(
+        self, candidates: Candidates, now: SketchTable, wanted: Optional[np.ndarray] = None
+    ) -> Iterator[Verified]:
         yield verify(candidates, self.sketches(now, wanted), self._threshold)
 
 
@@ -327,8 +338,9 @@ class MatchShardFn(_VerifyingFn):
         self._keys = earlier.keys
         self._keys_of: Optional[tuple[int, _ShardedKeys]] = None
 
-    def process(self, shard: tuple[int, Iterable[tuple[str, bytes, bytes]]], now: SketchTable,
-                keys_now: np.ndarray) -> Iterator[Verified]:
+    def process(
+        self, shard: tuple[int, Iterable[tuple[str, bytes, bytes]]], now: SketchTable, keys_now: np.ndarray
+    ) -> Iterator[Verified]:
         earlier = self._earlier_keys(keys_now)
         number, parts = shard
         start, end = earlier.bounds[number], earlier.bounds[number + 1]
@@ -418,7 +430,8 @@ def apply_assignment(article: Article, assignments: dict[str, Assignment]) -> It
     else:
         Metrics.counter(metrics.DEDUP, metrics.duplicates_by(chosen.method)).inc()
         yield beam.pvalue.TaggedOutput(
-            DUPLICATES, duplicate_row(article, chosen.representative, chosen.method, chosen.similarity))
+            DUPLICATES, duplicate_row(article, chosen.representative, chosen.method, chosen.similarity)
+        )
 
 
 class KeySource(Protocol):
@@ -469,28 +482,39 @@ class NearDedup(beam.PTransform):
     def expand(self, articles: beam.PCollection) -> DedupResult:
         settings, shards = self._settings, self._settings.shards
         sketched = articles | "Sketch" >> beam.ParDo(SketchFn(settings)).with_output_types(
-            Article, keys=KeyBlock, sketches=Sketch, dead_letters=DeadLetter,
+            Article,
+            keys=KeyBlock,
+            sketches=Sketch,
+            dead_letters=DeadLetter,
         ).with_outputs(SketchFn.KEYS, SketchFn.SKETCHES, DEAD_LETTERS, main="articles")
         keys_now = sketched[SketchFn.KEYS]
         packed_keys = [
             keys_now
             | "BatchKeys" >> beam.BatchElements(min_batch_size=64, max_batch_size=2048)
-            | "PackKeys" >> beam.FlatMap(lambda blocks: pack(merged(blocks), NOW, shards)).with_output_types(_PackedKeys)
+            | "PackKeys"
+            >> beam.FlatMap(lambda blocks: pack(merged(blocks), NOW, shards)).with_output_types(_PackedKeys)
         ]
         now_sketches = beam.pvalue.AsSingleton(
             sketched[SketchFn.SKETCHES]
             | "BatchSketches" >> beam.BatchElements(min_batch_size=64, max_batch_size=2048)
             | "SketchTables" >> beam.Map(SketchTable.of_sketches)
-            | "SketchTable" >> beam.CombineGlobally(Sketches()))
+            | "SketchTable" >> beam.CombineGlobally(Sketches())
+        )
         earlier = self._earlier
         if earlier is not None and self._narrow_earlier:
             key_set = beam.pvalue.AsSingleton(keys_now | "KeySetNow" >> beam.CombineGlobally(UniqueCodes(key_codes_of)))
-            verified = (packed_keys | "AllKeys" >> beam.Flatten() | "GroupKeys" >> beam.GroupByKey()
-                        | "MatchShards" >> beam.ParDo(MatchShardFn(settings, earlier), now_sketches, key_set))
+            verified = (
+                packed_keys
+                | "AllKeys" >> beam.Flatten()
+                | "GroupKeys" >> beam.GroupByKey()
+                | "MatchShards" >> beam.ParDo(MatchShardFn(settings, earlier), now_sketches, key_set)
+            )
         else:
             if earlier is not None:
-                packed_keys.append(earlier.keys.blocks(articles.pipeline)
-                                   | "PackEarlierKeys" >> beam.FlatMap(pack, EARLIER, shards).with_output_types(_PackedKeys))
+                packed_keys.append(
+                    earlier.keys.blocks(articles.pipeline)
+                    | "PackEarlierKeys" >> beam.FlatMap(pack, EARLIER, shards).with_output_types(_PackedKeys)
+                )
             candidates = (
                 packed_keys
                 | "AllKeys" >> beam.Flatten()
@@ -500,15 +524,19 @@ class NearDedup(beam.PTransform):
             # Each shard's pairs are verified where they are found: the pairs, which grow with
             # the history, are never gathered in one place. Of the earlier runs' sketches, those
             # of the candidates are read.
-            wanted = [] if earlier is None else [beam.pvalue.AsSingleton(
-                candidates | "CandidateIds" >> beam.CombineGlobally(UniqueCodes(candidate_ids)))]
+            wanted = (
+                []
+                if earlier is None
+                else [
+                    beam.pvalue.AsSingleton(
+                        candidates | "CandidateIds" >> beam.CombineGlobally(UniqueCodes(candidate_ids))
+                    )
+                ]
+            )
             verified = candidates | "Verify" >> beam.ParDo(
-                VerifyFn(settings.threshold, earlier.sketches if earlier is not None else None), now_sketches, *wanted)
-        assignments = (
-            verified
-            | "AllVerified" >> beam.combiners.ToList()
-            | "Resolve" >> beam.FlatMap(resolve)
-        )
+                VerifyFn(settings.threshold, earlier.sketches if earlier is not None else None), now_sketches, *wanted
+            )
+        assignments = verified | "AllVerified" >> beam.combiners.ToList() | "Resolve" >> beam.FlatMap(resolve)
         # Only this run's duplicates are in the side input, never the history.
         result = sketched.articles | "Apply" >> beam.FlatMap(
             apply_assignment, beam.pvalue.AsDict(assignments)

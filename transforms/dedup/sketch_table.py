@@ -5,6 +5,7 @@ as one `SketchTable` (about 550 bytes per article with 128 permutations) instead
 object per article (about three times that, and a Python object the runner encodes and decodes).
 A `Sketch` is made only for the rows a verified pair names.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
@@ -33,13 +34,15 @@ def _uint32_rows(signatures: pa.BinaryArray) -> np.ndarray:
     read from the column's one data buffer (no Python object per row)."""
     if not len(signatures):
         return np.zeros((0, 0), np.uint32)
-    offsets = np.frombuffer(signatures.buffers()[1], dtype=np.int32, count=len(signatures) + 1,
-                            offset=signatures.offset * 4)
+    offsets = np.frombuffer(
+        signatures.buffers()[1], dtype=np.int32, count=len(signatures) + 1, offset=signatures.offset * 4
+    )
     lengths = np.diff(offsets)
     if lengths.min() != lengths.max() or lengths[0] % 4:
         raise ValueError("index sketches of different lengths: was dedup.num_perm changed?")
-    data = np.frombuffer(signatures.buffers()[2], dtype="<u4", count=(offsets[-1] - offsets[0]) // 4,
-                         offset=int(offsets[0]))
+    data = np.frombuffer(
+        signatures.buffers()[2], dtype="<u4", count=(offsets[-1] - offsets[0]) // 4, offset=int(offsets[0])
+    )
     return data.reshape(len(signatures), lengths[0] // 4).astype(np.uint32)
 
 
@@ -74,10 +77,12 @@ class SketchTable:
         """A table of the rows of an Arrow table of `Sketch` records (an index file)."""
         article_ids = table.column("article_id").to_pylist()
         return cls._sorted(
-            id_codes(article_ids), table.column("seen").to_numpy(zero_copy_only=False).astype(bool),
+            id_codes(article_ids),
+            table.column("seen").to_numpy(zero_copy_only=False).astype(bool),
             _uint32_rows(table.column("signature").combine_chunks()),
             table.column("published").cast(pa.int64()).fill_null(_NO_DATE).to_numpy().astype(np.int64),
-            table.column("word_count").to_numpy().astype(np.int64), tuple(article_ids),
+            table.column("word_count").to_numpy().astype(np.int64),
+            tuple(article_ids),
         )
 
     @classmethod
@@ -88,22 +93,44 @@ class SketchTable:
         if not parts:
             return cls.of_sketches([])
         return cls._sorted(
-            np.concatenate([t.codes for t in parts]), np.concatenate([t.seen for t in parts]),
-            np.concatenate([t.signatures for t in parts]), np.concatenate([t.published for t in parts]),
-            np.concatenate([t.word_counts for t in parts]), tuple(i for t in parts for i in t.article_ids),
+            np.concatenate([t.codes for t in parts]),
+            np.concatenate([t.seen for t in parts]),
+            np.concatenate([t.signatures for t in parts]),
+            np.concatenate([t.published for t in parts]),
+            np.concatenate([t.word_counts for t in parts]),
+            tuple(i for t in parts for i in t.article_ids),
         )
 
     @classmethod
-    def _sorted(cls, codes: np.ndarray, seen: np.ndarray, signatures: np.ndarray, published: np.ndarray,
-                word_counts: np.ndarray, article_ids: tuple[str, ...]) -> SketchTable:
+    def _sorted(
+        cls,
+        codes: np.ndarray,
+        seen: np.ndarray,
+        signatures: np.ndarray,
+        published: np.ndarray,
+        word_counts: np.ndarray,
+        article_ids: tuple[str, ...],
+    ) -> SketchTable:
         order = np.lexsort((~seen, codes))
-        return cls(codes[order], seen[order], signatures[order], published[order], word_counts[order],
-                   tuple(article_ids[i] for i in order.tolist()))
+        return cls(
+            codes[order],
+            seen[order],
+            signatures[order],
+            published[order],
+            word_counts[order],
+            tuple(article_ids[i] for i in order.tolist()),
+        )
 
     def take(self, rows: np.ndarray) -> SketchTable:
         """The rows numbered `rows` (ascending, so the table stays sorted)."""
-        return SketchTable(self.codes[rows], self.seen[rows], self.signatures[rows], self.published[rows],
-                           self.word_counts[rows], tuple(self.article_ids[i] for i in rows.tolist()))
+        return SketchTable(
+            self.codes[rows],
+            self.seen[rows],
+            self.signatures[rows],
+            self.published[rows],
+            self.word_counts[rows],
+            tuple(self.article_ids[i] for i in rows.tolist()),
+        )
 
     def find(self, codes: np.ndarray) -> np.ndarray:
         """The row of each id code (its seen copy where there are two), -1 where it has none."""
@@ -114,13 +141,18 @@ class SketchTable:
 
     def sketch(self, row: int) -> Sketch:
         micros = int(self.published[row])
-        return Sketch(self.article_ids[row], None if micros == _NO_DATE else _EPOCH + micros * _MICROSECOND,
-                      int(self.word_counts[row]), minhash.to_bytes(self.signatures[row]), bool(self.seen[row]))
+        return Sketch(
+            self.article_ids[row],
+            None if micros == _NO_DATE else _EPOCH + micros * _MICROSECOND,
+            int(self.word_counts[row]),
+            minhash.to_bytes(self.signatures[row]),
+            bool(self.seen[row]),
+        )
 
     def similarities(self, first: np.ndarray, second: np.ndarray, chunk: int = 16_384) -> np.ndarray:
         """Estimated Jaccard similarity of the rows `first[i]` and `second[i]`, a chunk of pairs at a time."""
         result = np.empty(len(first), dtype=np.float64)
         for start in range(0, len(first), chunk):
-            a, b = first[start:start + chunk], second[start:start + chunk]
-            result[start:start + chunk] = minhash.similarities(self.signatures[a], self.signatures[b])
+            a, b = first[start : start + chunk], second[start : start + chunk]
+            result[start : start + chunk] = minhash.similarities(self.signatures[a], self.signatures[b])
         return result

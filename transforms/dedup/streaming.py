@@ -19,6 +19,7 @@ after it claimed the key (an event-time timer), after which a copy of it counts 
 expiry (a bounded segment of a local stream, whose successor is seeded from the index) keys are
 held for the life of the job.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -100,7 +101,9 @@ class ClaimKeyFn(beam.DoFn):
         self._expiry = None if expiry_days is None else expiry_days * _DAY
 
     def process(
-        self, keyed: tuple[int, Claim], pending: Any = beam.DoFn.StateParam(PENDING),
+        self,
+        keyed: tuple[int, Claim],
+        pending: Any = beam.DoFn.StateParam(PENDING),
         flush: Any = beam.DoFn.TimerParam(FLUSH),
     ) -> None:
         key, claim = keyed
@@ -109,16 +112,22 @@ class ClaimKeyFn(beam.DoFn):
 
     @on_timer(FLUSH)
     def on_flush(
-        self, fired: Any = beam.DoFn.TimestampParam, pending: Any = beam.DoFn.StateParam(PENDING),
-        holder: Any = beam.DoFn.StateParam(HOLDER), flush: Any = beam.DoFn.TimerParam(FLUSH),
+        self,
+        fired: Any = beam.DoFn.TimestampParam,
+        pending: Any = beam.DoFn.StateParam(PENDING),
+        holder: Any = beam.DoFn.StateParam(HOLDER),
+        flush: Any = beam.DoFn.TimerParam(FLUSH),
         expiry: Any = beam.DoFn.TimerParam(EXPIRY),
     ) -> Iterator[tuple[str, tuple[str, Any, int]]]:
         yield from self._judge(float(fired), pending, holder, flush, expiry)
 
     @on_timer(EXPIRY)
     def on_expiry(
-        self, fired: Any = beam.DoFn.TimestampParam, pending: Any = beam.DoFn.StateParam(PENDING),
-        holder: Any = beam.DoFn.StateParam(HOLDER), flush: Any = beam.DoFn.TimerParam(FLUSH),
+        self,
+        fired: Any = beam.DoFn.TimestampParam,
+        pending: Any = beam.DoFn.StateParam(PENDING),
+        holder: Any = beam.DoFn.StateParam(HOLDER),
+        flush: Any = beam.DoFn.TimerParam(FLUSH),
         expiry: Any = beam.DoFn.TimerParam(EXPIRY),
     ) -> Iterator[tuple[str, tuple[str, Any, int]]]:
         yield from self._judge(float(fired), pending, holder, flush, expiry)  # claims due first
@@ -157,10 +166,10 @@ class ClaimKeyFn(beam.DoFn):
             return Vote(held.sketch.article_id, 1.0, SEEN)
         if kind in (dedup_keys.URL, dedup_keys.HASH):
             return Vote(held.sketch.article_id, 1.0, URL if kind == dedup_keys.URL else CONTENT)
-        score = minhash.similarity(minhash.from_bytes(claim.sketch.signature), minhash.from_bytes(held.sketch.signature))
+        score = minhash.similarity(
+            minhash.from_bytes(claim.sketch.signature), minhash.from_bytes(held.sketch.signature)
+        )
         return Vote(held.sketch.article_id, score, MINHASH) if score >= self._threshold else Vote(None, score, MINHASH)
-
-
 
 
 class DecideFn(beam.DoFn):
@@ -181,7 +190,8 @@ class DecideFn(beam.DoFn):
             if repeats:
                 best = min(repeats, key=lambda v: (PRIORITY[v.method], -v.similarity))
                 yield beam.pvalue.TaggedOutput(
-                    DUPLICATES, duplicate_row(article, best.duplicate_of, best.method, best.similarity))
+                    DUPLICATES, duplicate_row(article, best.duplicate_of, best.method, best.similarity)
+                )
             else:
                 yield article
 
@@ -213,8 +223,9 @@ class StreamingDedup(beam.PTransform):
     `expires`: False holds keys for the life of the job (see the module docstring).
     """
 
-    def __init__(self, settings: DedupSettings, earlier: Optional[Earlier] = None,
-                 earlier_at: float = 0.0, expires: bool = True):
+    def __init__(
+        self, settings: DedupSettings, earlier: Optional[Earlier] = None, earlier_at: float = 0.0, expires: bool = True
+    ):
         super().__init__()
         self._settings = settings
         self._expires = expires
@@ -224,26 +235,32 @@ class StreamingDedup(beam.PTransform):
     def expand(self, articles: beam.PCollection) -> tuple[beam.PCollection, beam.PCollection]:
         settings = self._settings
         claims = articles | "Claims" >> beam.ParDo(ClaimsFn(settings)).with_output_types(
-            tuple[str, tuple], claims=tuple[int, Claim]).with_outputs(ClaimsFn.CLAIMS, main="articles")
+            tuple[str, tuple], claims=tuple[int, Claim]
+        ).with_outputs(ClaimsFn.CLAIMS, main="articles")
         all_claims = claims[ClaimsFn.CLAIMS]
         if self._earlier is not None:
             at = self._earlier_at
             seeded = (
-                {"keys": self._earlier.keys.blocks(articles.pipeline) | "IndexKeysById" >> beam.FlatMap(keys_by_id),
-                 "sketches": self._earlier.sketches.tables(articles.pipeline)
-                 | "IndexSketchesById" >> beam.FlatMap(sketches_by_id)}
+                {
+                    "keys": self._earlier.keys.blocks(articles.pipeline) | "IndexKeysById" >> beam.FlatMap(keys_by_id),
+                    "sketches": self._earlier.sketches.tables(articles.pipeline)
+                    | "IndexSketchesById" >> beam.FlatMap(sketches_by_id),
+                }
                 | "IndexByArticle" >> beam.CoGroupByKey()
                 | "IndexClaims" >> beam.FlatMap(index_claims, at).with_output_types(tuple[int, Claim])
-                | "DatedClaims" >> beam.Map(lambda claim, at=at: TimestampedValue(claim, at))
-                .with_output_types(tuple[int, Claim])
+                | "DatedClaims"
+                >> beam.Map(lambda claim, at=at: TimestampedValue(claim, at)).with_output_types(tuple[int, Claim])
             )
             all_claims = (all_claims, seeded) | "WithIndexClaims" >> beam.Flatten()
         votes = all_claims | "ClaimKeys" >> beam.ParDo(
-            ClaimKeyFn(settings.threshold, settings.expiry_days if self._expires else None)).with_output_types(tuple[str, tuple])
+            ClaimKeyFn(settings.threshold, settings.expiry_days if self._expires else None)
+        ).with_output_types(tuple[str, tuple])
         decided = (
             (claims.articles, votes)
             | "ArticlesAndVotes" >> beam.Flatten()
-            | "Decide" >> beam.ParDo(DecideFn()).with_output_types(Article, duplicates=Duplicate)
+            | "Decide"
+            >> beam.ParDo(DecideFn())
+            .with_output_types(Article, duplicates=Duplicate)
             .with_outputs(DUPLICATES, main="articles")
         )
         return decided.articles, decided[DUPLICATES]

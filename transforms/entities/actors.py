@@ -8,6 +8,7 @@ phrases) into `doc.spans["actors"]`, so actors are found whatever the NER makes 
   belong to (see `transforms.entities.stage`). A role's `titles` count only before a person's name
   (`General`, `Judge`), since alone they are ambiguous ("general election").
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -19,10 +20,23 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from transforms.core.settings import BUILTIN, ConfigError, builtin_file, read_yaml
 
 SECTORS = {
-    "GOV": "government", "MIL": "armed forces", "COP": "police", "REB": "rebels, insurgents, armed groups",
-    "OPP": "opposition", "CVL": "civilians", "JUD": "judiciary", "MED": "media", "NGO": "non-governmental",
-    "IGO": "international organisation", "REF": "refugees", "CRM": "criminals", "BUS": "business",
-    "EDU": "education", "LAB": "labour", "REL": "religious", "HLH": "health",
+    "GOV": "government",
+    "MIL": "armed forces",
+    "COP": "police",
+    "REB": "rebels, insurgents, armed groups",
+    "OPP": "opposition",
+    "CVL": "civilians",
+    "JUD": "judiciary",
+    "MED": "media",
+    "NGO": "non-governmental",
+    "IGO": "international organisation",
+    "REF": "refugees",
+    "CRM": "criminals",
+    "BUS": "business",
+    "EDU": "education",
+    "LAB": "labour",
+    "REL": "religious",
+    "HLH": "health",
 }
 ALIAS = "ALIAS"  # span_ruler label of an alias match
 TITLE = "TITLE"  # span_ruler label of a title match (counts before a person's name only)
@@ -85,7 +99,9 @@ class _ActorFile(BaseModel):
 
 def load_actors(path: str) -> list[Actor]:
     """The actors of a YAML file; problems are one-line ConfigErrors."""
-    data = read_yaml(builtin_file("transforms.entities", "actors.yaml") if path == BUILTIN else Path(path), "actors file")
+    data = read_yaml(
+        builtin_file("transforms.entities", "actors.yaml") if path == BUILTIN else Path(path), "actors file"
+    )
     try:
         parsed = _ActorFile.model_validate(data)
     except ValidationError as exc:
@@ -104,5 +120,9 @@ def load_actors(path: str) -> list[Actor]:
 def patterns(actors: list[Actor]) -> list[dict[str, str]]:
     """span_ruler phrase patterns: one per alias (label ALIAS) and title (label TITLE), id = the
     actor's name."""
-    return [{"label": label, "pattern": word, "id": a.name}
-            for a in actors for label, words in ((ALIAS, a.aliases), (TITLE, a.titles)) for word in words]
+    return [
+        {"label": label, "pattern": word, "id": a.name}
+        for a in actors
+        for label, words in ((ALIAS, a.aliases), (TITLE, a.titles))
+        for word in words
+    ]

@@ -7,6 +7,7 @@
   500-word article): spaCy runs once per article, and the event stage needs no model, only a
   blank vocabulary (`DocReader`), renewed now and then to bound memory.
 """
+
 from __future__ import annotations
 
 import threading
@@ -54,8 +55,23 @@ class PlaceLabeller:
 
     _NAME_LABELS = frozenset({"NORP", "ORG", "PERSON"})
     _PLACE_LABELS = frozenset({"GPE", "LOC", "FAC"})
-    _LOCATIVE = frozenset({"in", "near", "at", "into", "towards", "toward", "outside", "around", "across",
-                           "inside", "through", "from", "within"})
+    _LOCATIVE = frozenset(
+        {
+            "in",
+            "near",
+            "at",
+            "into",
+            "towards",
+            "toward",
+            "outside",
+            "around",
+            "across",
+            "inside",
+            "through",
+            "from",
+            "within",
+        }
+    )
 
     def __init__(self, place_words: Sequence[str]):
         self._words = frozenset(w.lower() for w in place_words)
@@ -71,8 +87,10 @@ class PlaceLabeller:
                 entities[i] = Span(doc, ent.start, ent.end, label="GPE")
         place_names = {ent.text for ent in entities if ent.label_ in self._PLACE_LABELS}
         for i, ent in enumerate(entities):
-            if ent.text in place_names and (ent.label_ in ("NORP", "ORG") or (
-                    ent.label_ == "PERSON" and self.is_place is not None and self.is_place(ent.text))):
+            if ent.text in place_names and (
+                ent.label_ in ("NORP", "ORG")
+                or (ent.label_ == "PERSON" and self.is_place is not None and self.is_place(ent.text))
+            ):
                 entities[i] = Span(doc, ent.start, ent.end, label="GPE")
         if entities != list(doc.ents):
             doc.ents = entities
@@ -89,7 +107,6 @@ class PlaceLabeller:
             return False
         name = entity_name(ent)
         return bool(name) and self.is_place(name)
-
 
     def _names_place(self, ent: Span, following: Optional[Token]) -> bool:
         if place_noun_of(ent, self._words) is not None:
@@ -114,15 +131,24 @@ def place_noun_of(span: Span, place_words: frozenset[str]) -> Optional[Token]:
 class SpacyModel:
     """A loaded spaCy pipeline, safe to share between the threads of one worker process."""
 
-    def __init__(self, name: str, place_words: Sequence[str] = (), actor_patterns: Sequence[dict[str, str]] = (),
-                 is_place: Optional[Callable[[str], bool]] = None):
+    def __init__(
+        self,
+        name: str,
+        place_words: Sequence[str] = (),
+        actor_patterns: Sequence[dict[str, str]] = (),
+        is_place: Optional[Callable[[str], bool]] = None,
+    ):
         self.name = name
         self.nlp = spacy.load(name)
         labeller = self.nlp.add_pipe(PLACE_LABELS_COMPONENT, after="ner", config={"place_words": list(place_words)})
         labeller.is_place = is_place  # type: ignore[attr-defined]
         if actor_patterns:
-            ruler = self.nlp.add_pipe("span_ruler", name=ACTORS_COMPONENT, last=True,
-                                      config={"spans_key": ACTOR_SPANS, "phrase_matcher_attr": "LOWER"})
+            ruler = self.nlp.add_pipe(
+                "span_ruler",
+                name=ACTORS_COMPONENT,
+                last=True,
+                config={"spans_key": ACTOR_SPANS, "phrase_matcher_attr": "LOWER"},
+            )
             ruler.add_patterns(list(actor_patterns))  # type: ignore[attr-defined]
         self._lock = threading.Lock()
 

@@ -15,6 +15,7 @@
   organisation whose name holds a role word at its head takes its sector ("Supreme Court": JUD).
 - Nationalities get their country (`Afghan` -> AFG); places are geocoded in each other's context.
 """
+
 from __future__ import annotations
 
 import difflib
@@ -101,14 +102,17 @@ class _Document:
         self.matches = [m for m in found if m.id_ in actors]
         # What a role can belong to: nationalities, countries, organisations (and names NER
         # mislabelled that are nationalities or countries: "Tajik" as PERSON), and named actors.
-        self.owners = [*(e for e in ents if e.label_ in _OWNER_LABELS or owner_code(entity_name(e))),
-                       *(m for m in self.matches if not actors[m.id_].role)]
+        self.owners = [
+            *(e for e in ents if e.label_ in _OWNER_LABELS or owner_code(entity_name(e))),
+            *(m for m in self.matches if not actors[m.id_].role),
+        ]
         self.groups: dict[_Key, _Group] = {}
         self.used: set[int] = set()  # start tokens of matches already part of an entity
         self.key_of_token: dict[int, _Key] = {}  # token -> the group of the entity it is in
 
-    def add(self, key: _Key, name: str, label: str, span: Span, start: Optional[int] = None,
-            actor: Optional[Actor] = None) -> _Group:
+    def add(
+        self, key: _Key, name: str, label: str, span: Span, start: Optional[int] = None, actor: Optional[Actor] = None
+    ) -> _Group:
         group = self.groups.setdefault(key, _Group(span.start_char, actor))
         group.add(name, label, span.text, span.start_char if start is None else start)
         for i in range(span.start, span.end):
@@ -122,8 +126,14 @@ class _Document:
             self.used.update(m.start for m in inside)  # a role word inside a name is no role of its own
             if named is not None:
                 actor = self.actors[named.id_]
-                self.add(_Key(actor.name.casefold()), actor.name, ent.label_, named,
-                         min(ent.start_char, named.start_char), actor)
+                self.add(
+                    _Key(actor.name.casefold()),
+                    actor.name,
+                    ent.label_,
+                    named,
+                    min(ent.start_char, named.start_char),
+                    actor,
+                )
                 for i in range(ent.start, ent.end):
                     self.key_of_token[i] = _Key(actor.name.casefold())
                 continue
@@ -151,7 +161,8 @@ class _Document:
         for match in self.matches:
             adjacent = match.end == person.start
             apposed = (root.dep_ == "appos" and match.start <= root.head.i < match.end) or (
-                match.root.dep_ == "appos" and person.start <= match.root.head.i < person.end)
+                match.root.dep_ == "appos" and person.start <= match.root.head.i < person.end
+            )
             if not (adjacent or apposed) or not self.actors[match.id_].role:
                 continue
             self.used.add(match.start)
@@ -204,8 +215,13 @@ class _Document:
             return before
         root = match.root
         tokens = [c for c in root.children if c.dep_ in _OWNER_DEPS and c.i < match.start]
-        tokens += [p_obj for prep in root.children if prep.dep_ == "prep" and prep.lower_ in _OWNER_PREPS
-                   for p_obj in prep.children if p_obj.dep_ == "pobj"]
+        tokens += [
+            p_obj
+            for prep in root.children
+            if prep.dep_ == "prep" and prep.lower_ in _OWNER_PREPS
+            for p_obj in prep.children
+            if p_obj.dep_ == "pobj"
+        ]
         for token in tokens:
             unit = next((u for u in units if u.start <= token.i < u.end), None)
             if unit is not None:
@@ -244,8 +260,14 @@ def _base_name(name: str, kind: Optional[str]) -> str:
     return name
 
 
-def entities_of(doc: Doc, article_id: str, labels: frozenset[str], place_words: frozenset[str] = frozenset(),
-                actors: Optional[Mapping[str, Actor]] = None, gazetteer: Optional[Gazetteer] = None) -> list[Entity]:
+def entities_of(
+    doc: Doc,
+    article_id: str,
+    labels: frozenset[str],
+    place_words: frozenset[str] = frozenset(),
+    actors: Optional[Mapping[str, Actor]] = None,
+    gazetteer: Optional[Gazetteer] = None,
+) -> list[Entity]:
     """One `Entity` per entity of the doc with an accepted label, per the rules of this module."""
     document = _Document(doc, labels, place_words, actors or {})
     document.named_entities()
@@ -258,30 +280,35 @@ def entities_of(doc: Doc, article_id: str, labels: frozenset[str], place_words: 
             group.labels = Counter({"NORP": group.mentions})
     places = {key: group for key, group in groups.items() if group.label in PLACE_LABELS and not group.actor}
     # Every spelling of a place is tried (the article may misspell it where it names it most).
-    located = gazetteer.resolve_all((name, k.kind) for k, g in places.items() for name, _ in g.names.most_common()) \
-        if gazetteer else {}
+    located = (
+        gazetteer.resolve_all((name, k.kind) for k, g in places.items() for name, _ in g.names.most_common())
+        if gazetteer
+        else {}
+    )
     most = max((g.mentions for g in groups.values()), default=1)
     length = max(len(doc.text), 1)
     entities = []
     for key, group in groups.items():
         place = _located(group, key.kind, located) if key in places else None
-        entities.append(Entity(
-            entity_id=stable_id(article_id, key.name, key.kind or "", *([key.country] if key.country else [])),
-            article_id=article_id,
-            name=group.name,
-            label=_label(group),
-            place_type=key.kind,
-            sector=group.actor.sector if group.actor else _most_common(group.sectors),
-            country=place.country if place else _country(key, group),
-            subdivision=place.subdivision if place else None,
-            latitude=place.latitude if place else None,
-            longitude=place.longitude if place else None,
-            geo=place.level if place else None,
-            mention_count=group.mentions,
-            first_offset=group.first,
-            salience=round(0.5 * group.mentions / most + 0.5 * (1 - group.first / length), 3),
-            variants=list(group.variants),
-        ))
+        entities.append(
+            Entity(
+                entity_id=stable_id(article_id, key.name, key.kind or "", *([key.country] if key.country else [])),
+                article_id=article_id,
+                name=group.name,
+                label=_label(group),
+                place_type=key.kind,
+                sector=group.actor.sector if group.actor else _most_common(group.sectors),
+                country=place.country if place else _country(key, group),
+                subdivision=place.subdivision if place else None,
+                latitude=place.latitude if place else None,
+                longitude=place.longitude if place else None,
+                geo=place.level if place else None,
+                mention_count=group.mentions,
+                first_offset=group.first,
+                salience=round(0.5 * group.mentions / most + 0.5 * (1 - group.first / length), 3),
+                variants=list(group.variants),
+            )
+        )
     return entities
 
 
@@ -334,8 +361,12 @@ def _merge_spellings(groups: dict[_Key, _Group]) -> dict[_Key, _Group]:
         if key not in groups or len(key.name) < _MIN_SPELLING_LENGTH:
             continue
         for other in keys[i + 1 :]:
-            if other not in groups or (other.kind, other.country) != (key.kind, key.country) \
-                    or labels[other] != labels[key] or len(other.name) < _MIN_SPELLING_LENGTH:
+            if (
+                other not in groups
+                or (other.kind, other.country) != (key.kind, key.country)
+                or labels[other] != labels[key]
+                or len(other.name) < _MIN_SPELLING_LENGTH
+            ):
                 continue
             if difflib.SequenceMatcher(None, key.name, other.name).ratio() >= SPELLING_SIMILARITY:
                 groups[key].absorb(groups.pop(other))

@@ -4,6 +4,7 @@ spaCy runs once per article here: documents are batched (`BatchElements`) throug
 with one model per worker process (and the gazetteer, one per process too). What becomes of one
 article's mentions (merging, actors, roles, geocoding) is `transforms.entities.rows`.
 """
+
 from __future__ import annotations
 
 import time
@@ -39,16 +40,21 @@ class EntitiesResult(NamedTuple):
 def load_model(settings: EntitiesSettings, actors: Sequence[Actor], gazetteer: Optional[Gazetteer]) -> SpacyModel:
     """The spaCy pipeline the stage runs: the model, the place labeller (with the gazetteer) and
     the actor dictionary."""
-    return SpacyModel(settings.model, settings.place_words, patterns(list(actors)),
-                      gazetteer.is_place if gazetteer is not None else None)
+    return SpacyModel(
+        settings.model,
+        settings.place_words,
+        patterns(list(actors)),
+        gazetteer.is_place if gazetteer is not None else None,
+    )
 
 
 class Annotator:
     """The entity stage's work on documents, also used outside Beam (`newsbeam eval`): the model,
     the gazetteer, and the entity rows of a parsed document."""
 
-    def __init__(self, settings: EntitiesSettings, actors: Sequence[Actor], model: SpacyModel,
-                 gazetteer: Optional[Gazetteer]):
+    def __init__(
+        self, settings: EntitiesSettings, actors: Sequence[Actor], model: SpacyModel, gazetteer: Optional[Gazetteer]
+    ):
         self.settings = settings
         self.model = model
         self.gazetteer = gazetteer
@@ -68,8 +74,13 @@ class Annotator:
 class AnnotateFn(beam.DoFn):
     """A batch of Articles -> AnnotatedArticle (main) and Entity rows (`entities`)."""
 
-    def __init__(self, settings: EntitiesSettings, shared_model: shared.Shared, actors: Sequence[Actor] = (),
-                 shared_gazetteer: Optional[shared.Shared] = None):
+    def __init__(
+        self,
+        settings: EntitiesSettings,
+        shared_model: shared.Shared,
+        actors: Sequence[Actor] = (),
+        shared_gazetteer: Optional[shared.Shared] = None,
+    ):
         self._settings = settings
         self._shared = shared_model
         self._shared_gazetteer = shared_gazetteer or shared.Shared()
@@ -91,7 +102,10 @@ class AnnotateFn(beam.DoFn):
         fits = []
         for article in batch:
             if len(article.text) > limit:
-                reason = f"text too long for entity extraction: {len(article.text):,} characters (entities.max_chars is {limit:,})"
+                reason = (
+                    f"text too long for entity extraction: {len(article.text):,} characters "
+                    f"(entities.max_chars is {limit:,})"
+                )
                 yield tagged(dead_letter(STAGE, article.source, reason, detail=article.article_id))
             else:
                 fits.append(article)

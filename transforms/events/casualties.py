@@ -8,6 +8,7 @@ person noun counts one ("the secretary was killed"); a bare plural ("civilians w
 an unknown count, not a guess. A death toll gives the total dead: "the death toll rose to 43",
 "raised the toll to 12", "the toll stood at 30".
 """
+
 from __future__ import annotations
 
 import re
@@ -19,19 +20,74 @@ from spacy.tokens import Span, Token
 from transforms.events.grammar import VERBAL, child, forms, is_factual, is_passive, prep_object
 from transforms.events.taxonomy import Taxonomy
 
-_UNITS = {word: value for value, word in enumerate((
-    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
-    "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen",
-))}
-_TENS = {word: 10 * value for value, word in enumerate((
-    "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety",
-), start=2)}
+_UNITS = {
+    word: value
+    for value, word in enumerate(
+        (
+            "zero",
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+            "thirteen",
+            "fourteen",
+            "fifteen",
+            "sixteen",
+            "seventeen",
+            "eighteen",
+            "nineteen",
+        )
+    )
+}
+_TENS = {
+    word: 10 * value
+    for value, word in enumerate(
+        (
+            "twenty",
+            "thirty",
+            "forty",
+            "fifty",
+            "sixty",
+            "seventy",
+            "eighty",
+            "ninety",
+        ),
+        start=2,
+    )
+}
 _SCALES = {"dozen": 12, "hundred": 100, "thousand": 1_000, "million": 1_000_000}
 _DIGITS = re.compile(r"\d+")
 # Singular nouns that stand for a group of unknown size.
-_COLLECTIVE = frozenset({"family", "crowd", "group", "convoy", "unit", "team", "police", "army",
-                         "force", "staff", "crew", "patrol", "delegation", "household", "people",
-                         "personnel", "militia", "security"})
+_COLLECTIVE = frozenset(
+    {
+        "family",
+        "crowd",
+        "group",
+        "convoy",
+        "unit",
+        "team",
+        "police",
+        "army",
+        "force",
+        "staff",
+        "crew",
+        "patrol",
+        "delegation",
+        "household",
+        "people",
+        "personnel",
+        "militia",
+        "security",
+    }
+)
 _ONE_PERSON = frozenset({"he", "she", "him", "her"})
 
 

@@ -15,6 +15,7 @@ The per-mention rows stay in `events`. Clusters are made within a run: a story r
 runs is two clusters (see README). A group that cannot be clustered (a bug) gives one cluster per
 mention, counted in `newsbeam.event_clusters/fallbacks`: no mention is left out.
 """
+
 from __future__ import annotations
 
 import logging
@@ -161,8 +162,9 @@ class ClusterFn(beam.DoFn):
         try:
             clusters = [cluster_row(members) for members in group(mentions)]
         except Exception:  # pylint: disable=broad-except  # a bug: keep every mention, as its own cluster
-            _LOG.warning("could not cluster the %d event mentions of %s; one cluster each", len(mentions), key,
-                         exc_info=True)
+            _LOG.warning(
+                "could not cluster the %d event mentions of %s; one cluster each", len(mentions), key, exc_info=True
+            )
             self._fallbacks.inc()
             clusters = [cluster_row([mention]) for mention in mentions]
         yield from clusters

@@ -11,6 +11,7 @@ that the past-preferring reading puts most of a year back ("June 25" in a June 2
 coming date). Without a publication time only an expression that names its year resolves; no
 date is invented.
 """
+
 from __future__ import annotations
 
 import re
@@ -75,8 +76,12 @@ class DateResolver:
                 continue
             if base is not None and found.date > _midnight(base) + timedelta(days=1):
                 return None  # after publication: not something that happened
-            if base is not None and found.precision == DAY and not _YEAR.search(text) \
-                    and _midnight(base) - found.date > _LAST_YEARS_DATE:
+            if (
+                base is not None
+                and found.precision == DAY
+                and not _YEAR.search(text)
+                and _midnight(base) - found.date > _LAST_YEARS_DATE
+            ):
                 return None
             return found
         return None

@@ -5,6 +5,7 @@ An actor phrase (`Taliban fighters`, `the security forces`) takes the entity who
 surface form appears in it as whole words (see `actor_entity` for which wins); a location takes
 the place entity of that name. What matches nothing stays empty: nothing is guessed.
 """
+
 from __future__ import annotations
 
 import re
@@ -40,8 +41,13 @@ def actor_entity(phrase: Optional[str], entities: Sequence[Entity]) -> Optional[
         if not found:
             continue
         form = max(found, key=len)
-        rank = (int(bool(entity.sector)), int(owner is not None and entity.country == owner), int(bool(entity.country)),
-                int(words[-len(form):] == form), len(form))
+        rank = (
+            int(bool(entity.sector)),
+            int(owner is not None and entity.country == owner),
+            int(bool(entity.country)),
+            int(words[-len(form) :] == form),
+            len(form),
+        )
         if best is None or rank > best[0]:
             best = (rank, entity)
     return best[1] if best else None
@@ -51,7 +57,9 @@ def place_entity(location: Optional[str], entities: Sequence[Entity]) -> Optiona
     if not location:
         return None
     wanted = _words(location)
-    found = [e for e in entities if e.geo and (_words(e.name) == wanted or any(_words(v) == wanted for v in e.variants))]
+    found = [
+        e for e in entities if e.geo and (_words(e.name) == wanted or any(_words(v) == wanted for v in e.variants))
+    ]
     return max(found, key=lambda e: (e.geo != "unresolved", e.mention_count)) if found else None
 
 

@@ -19,6 +19,7 @@ blew up" is one bombing). Each event then gets:
   where 24 people were killed last March") (weights in the taxonomy).
 
 """
+
 from __future__ import annotations
 
 import re
@@ -132,8 +133,10 @@ class EventExtractor:
             return
         forms = sorted(grammar.forms(token))
         idiom = token.pos_ in grammar.VERBAL and any(
-            grammar.child(token, "prt", "prep", "advmod", lemmas=self._idioms[form]) for form in forms
-            if form in self._idioms)
+            grammar.child(token, "prt", "prep", "advmod", lemmas=self._idioms[form])
+            for form in forms
+            if form in self._idioms
+        )
         for form in forms:
             for rank, event_type, trigger in () if idiom else single.get(form, ()):
                 yield _Match(rank, event_type, trigger, token.text, ())
@@ -229,13 +232,20 @@ class EventExtractor:
         withdraw") as a candidate of the taxonomy's obligation type: the speech verb its trigger,
         the speaker its actor, the one who must act its target."""
         obligations = self._taxonomy.obligations
-        if obligations is None or self._obligation_trigger is None or token.pos_ not in grammar.VERBAL \
-                or token.dep_ != "ccomp":
+        if (
+            obligations is None
+            or self._obligation_trigger is None
+            or token.pos_ not in grammar.VERBAL
+            or token.dep_ != "ccomp"
+        ):
             return None
         speech = token.head
         modal = next((c for c in token.children if c.dep_ == "aux" and c.lower_ in obligations.modal_verbs), None)
-        if speech.lemma_.lower() not in self._speech_verbs or grammar.is_perfect(token) or (
-                modal is None and not grammar.is_subjunctive(token)):
+        if (
+            speech.lemma_.lower() not in self._speech_verbs
+            or grammar.is_perfect(token)
+            or (modal is None and not grammar.is_subjunctive(token))
+        ):
             return None  # "must have known" infers, it does not oblige
         speaker = self._argument(grammar.agent(speech, self._support_verbs))
         if speaker is None or not grammar.is_factual(speech, self._taxonomy.modality):
@@ -245,8 +255,15 @@ class EventExtractor:
             return None  # "he said he must leave": most likely the speaker's own obligation
         rank, event_type = self._ranked[obligations.type]
         start = modal.i if modal is not None else token.i
-        return _Candidate(rank, event_type, self._obligation_trigger, speech,
-                          f"{speech.text} ... {token.doc[start:token.i + 1].text}", speaker, self._argument(obliged))
+        return _Candidate(
+            rank,
+            event_type,
+            self._obligation_trigger,
+            speech,
+            f"{speech.text} ... {token.doc[start : token.i + 1].text}",
+            speaker,
+            self._argument(obliged),
+        )
 
     @staticmethod
     def _merge(candidates: list[_Candidate]) -> list[_Candidate]:
@@ -279,8 +296,9 @@ class EventExtractor:
             nearest = min(specific, key=lambda place: grammar.tree_distance(place.entity.root, trigger))
             return nearest.name, grammar.linked(nearest.entity.root, trigger)
         # "seized a district in northern Afghanistan": the place is the district, named elsewhere
-        unnamed_place = PLACE in candidate.trigger.object and patient is not None \
-            and patient.ent_type_ not in PLACE_LABELS
+        unnamed_place = (
+            PLACE in candidate.trigger.object and patient is not None and patient.ent_type_ not in PLACE_LABELS
+        )
         if named and not unnamed_place:
             nearest = min(named, key=lambda place: grammar.tree_distance(place.entity.root, trigger))
             return nearest.name, grammar.linked(nearest.entity.root, trigger)
@@ -329,15 +347,25 @@ class EventExtractor:
                 events.extend(self._event(article_id, index, sentence, c, counts, context) for c in candidates)
         return events
 
-    def _event(self, article_id: str, index: int, sentence: Span, candidate: _Candidate,
-               counts: dict[str, int], context: _Context) -> Event:
+    def _event(
+        self,
+        article_id: str,
+        index: int,
+        sentence: Span,
+        candidate: _Candidate,
+        counts: dict[str, int],
+        context: _Context,
+    ) -> Event:
         """The row for one candidate; it takes the sentence's casualty counts its type reports."""
         trigger, event_type, weights = candidate.token, candidate.event_type, self._taxonomy.confidence
         location, place_linked = self._location(index, candidate, context)
         date, date_linked = self._date(sentence, candidate.stated or trigger)
         reported = {kind: counts.pop(kind) for kind in event_type.counts if kind in counts}
         completes = grammar.resultative(trigger, self._particles)  # "shot [dead] two policemen": not the men's
-        actor, target = grammar.phrase(candidate.agent), grammar.phrase(candidate.patient, (completes,) if completes else ())
+        actor, target = (
+            grammar.phrase(candidate.agent),
+            grammar.phrase(candidate.patient, (completes,) if completes else ()),
+        )
         score = candidate.trigger.confidence
         if score is None:
             score = weights.verb if trigger.pos_ in grammar.VERBAL else weights.noun

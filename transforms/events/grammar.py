@@ -1,6 +1,7 @@
 """Reading who did what to whom off spaCy's dependency parse (ClearNLP labels, as in the English
 models). Pure functions over tokens; the word lists come from the taxonomy.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterable
@@ -23,12 +24,31 @@ _EVENT_PREPS = frozenset({"on", "in", "for", "during"})
 # Nouns that frame the event their compound names: a mediation *effort*, a rescue *mission*.
 _FRAME_NOUNS = frozenset({"effort", "mission", "operation", "campaign", "initiative", "process"})
 # Dependents left out of an argument's phrase: clauses, appositions, coordination, numbers.
-_PHRASE_SKIP = frozenset({"relcl", "acl", "advcl", "appos", "punct", "cc", "conj", "det", "nummod",
-                          "quantmod", "predet", "parataxis"})
+_PHRASE_SKIP = frozenset(
+    {"relcl", "acl", "advcl", "appos", "punct", "cc", "conj", "det", "nummod", "quantmod", "predet", "parataxis"}
+)
 _RELATIVE = frozenset({"that", "who", "which", "whom"})
 # Nouns of time: "crossed over at 6:30pm local *time*", "fired on *Sunday*" are not targets.
-_TIME_NOUNS = frozenset({"time", "hour", "day", "night", "morning", "afternoon", "evening", "week",
-                         "month", "year", "moment", "dawn", "dusk", "midnight", "noon", "weekend"})
+_TIME_NOUNS = frozenset(
+    {
+        "time",
+        "hour",
+        "day",
+        "night",
+        "morning",
+        "afternoon",
+        "evening",
+        "week",
+        "month",
+        "year",
+        "moment",
+        "dawn",
+        "dusk",
+        "midnight",
+        "noon",
+        "weekend",
+    }
+)
 # Amounts of something: "25,000 tons of food", "700 kg of medicine"; the argument is what follows "of".
 QUANTITIES = frozenset({"CARDINAL", "QUANTITY", "MONEY"})
 _NOT_ARGUMENTS = frozenset({"DATE", "TIME", "ORDINAL", "PERCENT"}) | QUANTITIES
@@ -73,8 +93,11 @@ def resultative(token: Token, lemmas: Iterable[str]) -> Optional[Token]:
     if token.pos_ not in VERBAL or token.i + 1 >= len(token.doc):
         return None
     after = token.doc[token.i + 1]
-    if after.pos_ == "ADJ" and after.lemma_.lower() in lemmas and (
-            after.head.i == token.i or (after.head.head.i == token.i and after.head.dep_ == "dobj")):
+    if (
+        after.pos_ == "ADJ"
+        and after.lemma_.lower() in lemmas
+        and (after.head.i == token.i or (after.head.head.i == token.i and after.head.dep_ == "dobj"))
+    ):
         return after
     return None
 
@@ -84,8 +107,12 @@ def is_passive(token: Token) -> bool:
         return True
     # "posts abandoned to the militants", "14 wounded": a bare past participle; with a direct
     # object it is active ("strikes killed 20 people", parsed as a reduced relative)
-    return (token.tag_ == "VBN" and token.dep_ in ("acl", "conj") and child(token, "aux") is None
-            and child(token, "dobj") is None)
+    return (
+        token.tag_ == "VBN"
+        and token.dep_ in ("acl", "conj")
+        and child(token, "aux") is None
+        and child(token, "dobj") is None
+    )
 
 
 def _resolve_relative(token: Token) -> Token:
@@ -147,8 +174,13 @@ def agent(token: Token, support_verbs: frozenset[str] = frozenset()) -> Optional
     if noun.dep_ == "dobj" and forms(verb) & support_verbs and not is_passive(verb):
         return agent(verb)  # "activists staged rallies", "militants carried out an attack"
     prep = noun.head
-    if noun.dep_ == "pobj" and prep.lower_ in _EVENT_PREPS and prep.head.pos_ in VERBAL and not is_passive(prep.head) \
-            and (prep.lower_ != "in" or child(noun, "det") is not None):
+    if (
+        noun.dep_ == "pobj"
+        and prep.lower_ in _EVENT_PREPS
+        and prep.head.pos_ in VERBAL
+        and not is_passive(prep.head)
+        and (prep.lower_ != "in" or child(noun, "det") is not None)
+    ):
         return agent(prep.head)  # "arrived on a visit", "wounded two soldiers in a bomb attack"; not "in protest"
     return None
 
@@ -376,8 +408,9 @@ def stated_intent(token: Token, modality: Modality, intentions: Intentions) -> O
         return None
     elif _infinitive(token) and token.dep_ == "xcomp" and token.head.lemma_.lower() in intentions.governors:
         anchor = token.head
-        if _local_cues(anchor, modality) and not {c.lower_ for c in anchor.children if c.dep_ == "aux"} \
-                & set(intentions.modal_verbs):
+        if _local_cues(anchor, modality) and not {c.lower_ for c in anchor.children if c.dep_ == "aux"} & set(
+            intentions.modal_verbs
+        ):
             return None  # "is not willing to", "may plan to"
     else:
         return None
@@ -387,8 +420,12 @@ def stated_intent(token: Token, modality: Modality, intentions: Intentions) -> O
     if statement is None:
         return None
     # "will withdraw its force unless a ceasefire is arranged": an act held over another's head
-    ultimatum = any(child(clause, "mark", lemmas=("unless",)) for word in (token, anchor)
-                    for clause in word.children if clause.dep_ == "advcl")
+    ultimatum = any(
+        child(clause, "mark", lemmas=("unless",))
+        for word in (token, anchor)
+        for clause in word.children
+        if clause.dep_ == "advcl"
+    )
     return Intent(statement, ultimatum or anchor.lemma_.lower() in intentions.hostile_governors, negated)
 
 
@@ -398,8 +435,9 @@ def _asserted_above(token: Token, modality: Modality) -> Optional[Token]:
     current = token
     while current.dep_ in _CLIMB and current.head.i != current.i:
         governor = current.head.head if current.dep_ == "pcomp" and current.head.pos_ == "ADP" else current.head
-        if current.dep_ != "conj" and (governor.lemma_.lower() in modality.non_factual_governors
-                                       or _local_cues(governor, modality)):
+        if current.dep_ != "conj" and (
+            governor.lemma_.lower() in modality.non_factual_governors or _local_cues(governor, modality)
+        ):
             return None
         current = governor
     return current
@@ -408,8 +446,12 @@ def _asserted_above(token: Token, modality: Modality) -> Optional[Token]:
 def is_subjunctive(token: Token) -> bool:
     """A reported clause in the mandative subjunctive: "insisted that the army [withdraw]" (a
     base-form verb with a subject of its own and no auxiliary) asks for the act, not reports it."""
-    return (token.tag_ == "VB" and token.dep_ == "ccomp" and child(token, "nsubj") is not None
-            and child(token, "aux", "auxpass") is None)
+    return (
+        token.tag_ == "VB"
+        and token.dep_ == "ccomp"
+        and child(token, "nsubj") is not None
+        and child(token, "aux", "auxpass") is None
+    )
 
 
 def is_factual(token: Token, modality: Modality) -> bool:
@@ -427,8 +469,9 @@ def is_factual(token: Token, modality: Modality) -> bool:
         if governor.i == token.i or governor.pos_ not in VERBAL:
             return governor.i == token.i or governor.lemma_.lower() not in modality.non_factual_nouns
         lemma = governor.lemma_.lower()
-        if (lemma in modality.non_factual_governors and lemma not in modality.enacting_verbs) \
-                or _local_cues(governor, modality):
+        if (lemma in modality.non_factual_governors and lemma not in modality.enacting_verbs) or _local_cues(
+            governor, modality
+        ):
             return False
         token = governor  # a noun trigger is as factual as the verb it is an argument of
     if token.dep_ in ("acl", "relcl") and _infinitive(token) and not is_perfect(token):

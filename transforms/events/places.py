@@ -2,6 +2,7 @@
 
 Country names come from `transforms.geo.countries`; geocoding is `transforms.geo.geocode`.
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -27,8 +28,11 @@ def _acting(ent: Span) -> bool:
     (whose object is the noun it modifies): it acts, it is no location ("Kabul fell" keeps its place)."""
     root = ent.root
     verb = root.head
-    return root.dep_ == "nsubj" and verb.pos_ == "VERB" and (
-        verb.dep_ == "relcl" or any(c.dep_ in ("dobj", "ccomp", "xcomp") for c in verb.children))
+    return (
+        root.dep_ == "nsubj"
+        and verb.pos_ == "VERB"
+        and (verb.dep_ == "relcl" or any(c.dep_ in ("dobj", "ccomp", "xcomp") for c in verb.children))
+    )
 
 
 def _most_named(doc: Doc, countries: bool) -> Optional[str]:

@@ -6,6 +6,7 @@ then resolves each event's date against the article's publication time (`dates`)
 actor's and location's entity fields (`entity_fields`), and gives the article its primary event
 (`primary`).
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
@@ -39,8 +40,10 @@ def with_entities(event: Event, entities: Sequence[Entity], taxonomy: Taxonomy) 
     sector decides where the taxonomy says so (the army retaking a town: Government regains territory)."""
     event = attach(event, entities)
     acled = taxonomy.by_name[event.event_type].acled_for(event.actor_sector)
-    return event._replace(acled_event_type=acled.event_type if acled else None,
-                          acled_sub_event_type=acled.sub_event_type if acled else None)
+    return event._replace(
+        acled_event_type=acled.event_type if acled else None,
+        acled_sub_event_type=acled.sub_event_type if acled else None,
+    )
 
 
 _LEAD_DECAY = 0.1  # salience of an event falls with its sentence's distance from the opening
@@ -65,9 +68,13 @@ def primary(article: Article, events: Sequence[Event]) -> Article:
     if best is None:
         return article
     return article._replace(
-        primary_event_id=best.event_id, primary_event_type=best.event_type, primary_plover_type=best.plover_type,
-        primary_plover_mode=best.plover_mode, primary_cameo_root=best.cameo_root,
-        primary_acled_event_type=best.acled_event_type, primary_acled_sub_event_type=best.acled_sub_event_type,
+        primary_event_id=best.event_id,
+        primary_event_type=best.event_type,
+        primary_plover_type=best.plover_type,
+        primary_plover_mode=best.plover_mode,
+        primary_cameo_root=best.cameo_root,
+        primary_acled_event_type=best.acled_event_type,
+        primary_acled_sub_event_type=best.acled_sub_event_type,
     )
 
 
@@ -105,9 +112,14 @@ class ExtractEventsFn(beam.DoFn):
             if event.confidence < self._min_confidence:
                 continue
             date = self._dates.resolve(event.date_text, article.published)
-            events.append(with_entities(event, annotated.entities, self._taxonomy)._replace(
-                event_date=date.date if date else None, date_precision=date.precision if date else None,
-                published=article.published, publisher=publisher(article)))
+            events.append(
+                with_entities(event, annotated.entities, self._taxonomy)._replace(
+                    event_date=date.date if date else None,
+                    date_precision=date.precision if date else None,
+                    published=article.published,
+                    publisher=publisher(article),
+                )
+            )
         yield primary(article, events)
         for event in events:
             Metrics.counter(metrics.EVENTS, event.event_type).inc()

@@ -6,6 +6,7 @@ non-factual, casualty words, and the weights of the confidence score. Adding an 
 trigger is a data change. The file is validated when it loads: PLOVER types, CAMEO roots and
 ACLED types must be real, and every lexicon a trigger names must exist.
 """
+
 from __future__ import annotations
 
 from functools import cached_property
@@ -241,7 +242,9 @@ class Taxonomy(_Model):
 
 def load_taxonomy(path: str) -> Taxonomy:
     """Parse and validate the taxonomy file; problems are ConfigErrors naming the file and key."""
-    data = read_yaml(builtin_file("transforms.events", "taxonomy.yaml") if path == BUILTIN else Path(path), "events.taxonomy file")
+    data = read_yaml(
+        builtin_file("transforms.events", "taxonomy.yaml") if path == BUILTIN else Path(path), "events.taxonomy file"
+    )
     try:
         return Taxonomy.model_validate(data)
     except ValidationError as exc:

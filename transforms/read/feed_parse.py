@@ -4,6 +4,7 @@ feedparser is lenient: it sets `bozo` for harmless problems (a wrong content typ
 encoding) and still returns entries. A feed is rejected only when nothing can be read from it, or
 when it declares XML entities, which no real feed needs and which entity-expansion attacks use.
 """
+
 from __future__ import annotations
 
 import re
@@ -24,23 +25,47 @@ from transforms.core.settings import FeedSource
 # An internal DTD subset that declares an entity: `<!DOCTYPE rss [ <!ENTITY a "..."> ]>`.
 _ENTITY_DECLARATION = re.compile(rb"<!DOCTYPE[^\[>]*\[[^\]]*<!ENTITY", re.IGNORECASE)
 # Elements after which the text of an HTML fragment starts a new line.
-_BLOCKS = ("p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre",
-           "section", "article", "figcaption", "dd", "dt")
+_BLOCKS = (
+    "p",
+    "div",
+    "br",
+    "li",
+    "tr",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "blockquote",
+    "pre",
+    "section",
+    "article",
+    "figcaption",
+    "dd",
+    "dt",
+)
 
 
 def parse_feed(data: bytes, url: str, content_type: Optional[str] = None) -> Any:
     """feedparser's result for the feed `data` fetched from `url` (the base of relative links)."""
     if _ENTITY_DECLARATION.search(data[:65536]):
-        raise Rejected("the feed declares XML entities; refused as a possible entity-expansion attack",
-                       error_type="bad_feed", detail=data[:200].decode("utf-8", "replace"))
+        raise Rejected(
+            "the feed declares XML entities; refused as a possible entity-expansion attack",
+            error_type="bad_feed",
+            detail=data[:200].decode("utf-8", "replace"),
+        )
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type
     parsed = feedparser.parse(data, response_headers=headers, sanitize_html=True, resolve_relative_uris=True)
     if not parsed.entries and parsed.get("bozo"):
         problem = parsed.get("bozo_exception")
-        raise Rejected(f"not a readable feed ({type(problem).__name__}: {problem})", error_type="bad_feed",
-                       detail=data[:200].decode("utf-8", "replace"))
+        raise Rejected(
+            f"not a readable feed ({type(problem).__name__}: {problem})",
+            error_type="bad_feed",
+            detail=data[:200].decode("utf-8", "replace"),
+        )
     return parsed
 
 

@@ -11,6 +11,7 @@ A run writes what it learnt to pending files (one per window when its input is w
 `commit` merges them into the state file only after the run succeeded, so a failed run never
 marks a feed or item as seen that it did not write.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -103,11 +104,13 @@ def read_known(pipeline: Any, state_dir: str, expiry_days: float) -> Optional[An
     if not FileSystems.exists(path):
         return None
     keep = unexpired(expiry_days)
-    return (pipeline
-            | "ReadSeenEntries" >> beam.io.ReadFromText(path)
-            | "AsSeenEntries" >> beam.Map(lambda line: SeenEntry(**json.loads(line))).with_output_types(SeenEntry)
-            | "Unexpired" >> beam.Filter(keep)
-            | "EntryKeys" >> beam.Map(lambda entry: entry.key).with_output_types(str))
+    return (
+        pipeline
+        | "ReadSeenEntries" >> beam.io.ReadFromText(path)
+        | "AsSeenEntries" >> beam.Map(lambda line: SeenEntry(**json.loads(line))).with_output_types(SeenEntry)
+        | "Unexpired" >> beam.Filter(keep)
+        | "EntryKeys" >> beam.Map(lambda entry: entry.key).with_output_types(str)
+    )
 
 
 def seen_now(key: str, when: Optional[Any] = None) -> SeenEntry:

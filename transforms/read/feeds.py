@@ -1,8 +1,9 @@
 """Feed source stage: RSS/Atom/RDF feeds -> entries -> article pages -> `RawDocument`s.
 
-    feeds -> by host -> FetchFeeds -> entries -> [first sighting] -> not seen before -> by host -> FetchPages -> documents
+    feeds -> by host -> FetchFeeds -> entries -> [first sighting] -> not seen before
                            |  \\-> feed validators (conditional GET)        \\-> seen entries (state)
-                           +--------------------------------------------------------------+-> dead letters
+                           |      -> by host -> FetchPages -> documents
+                           +-----------------------+-> dead letters
 
 Each new entry is one document read: it becomes a document with the page's main text
 (`text_source=page`), or with the entry's own text when the page cannot be used
@@ -13,6 +14,7 @@ before its page is fetched and is no document read (`newsbeam.feeds/entries_know
 letter. Feeds and pages are fetched politely and safely (`transforms.read.http.fetch`), hosts in parallel
 (`transforms.read.http.hostpool`). A feed `url` that is a path or file:// URL is read from disk.
 """
+
 from __future__ import annotations
 
 import logging
@@ -43,8 +45,10 @@ from transforms.read.http.hostpool import PerHostFetchFn
 
 PAGE_STAGE = "page"
 STATES, SEEN = "states", "seen"
-FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, application/xml;q=0.9, "
-               "text/xml;q=0.9, */*;q=0.5")
+FEED_ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, application/xml;q=0.9, "
+    "text/xml;q=0.9, */*;q=0.5"
+)
 PAGE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 _LOG = logging.getLogger(__name__)
 
@@ -122,8 +126,9 @@ class FetchFeedsFn(PerHostFetchFn):
         except files.READ_ERRORS as exc:
             raise Rejected(f"cannot read feed file: {exc}", error_type="read") from None
         if len(data) > self._settings.max_bytes:
-            raise Rejected(f"feed file larger than fetch.max_bytes ({self._settings.max_bytes:,} bytes)",
-                           error_type="too_large")
+            raise Rejected(
+                f"feed file larger than fetch.max_bytes ({self._settings.max_bytes:,} bytes)", error_type="too_large"
+            )
         return data
 
 
@@ -159,8 +164,9 @@ class FetchPagesFn(PerHostFetchFn):
             if not item.summary:
                 yield letter
                 return
-            yield _Fallback(letter._replace(detail="the feed entry's own text was written instead "
-                                                   "(text_source=summary)"))
+            yield _Fallback(
+                letter._replace(detail="the feed entry's own text was written instead (text_source=summary)")
+            )
             yield summary_document(item)
 
     def _page(self, url: str) -> Response:
@@ -234,8 +240,13 @@ class FirstSightingFn(beam.DoFn):
         self._expiry = None if expiry_days is None else expiry_days * 24 * 3600
         self._repeated = Metrics.counter(metrics.FEEDS, metrics.ENTRIES_REPEATED)
 
-    def process(self, keyed: tuple[str, FeedEntry], timestamp: Any = beam.DoFn.TimestampParam,
-                seen: Any = beam.DoFn.StateParam(SEEN), expiry: Any = beam.DoFn.TimerParam(EXPIRY)) -> Iterator[FeedEntry]:
+    def process(
+        self,
+        keyed: tuple[str, FeedEntry],
+        timestamp: Any = beam.DoFn.TimestampParam,
+        seen: Any = beam.DoFn.StateParam(SEEN),
+        expiry: Any = beam.DoFn.TimerParam(EXPIRY),
+    ) -> Iterator[FeedEntry]:
         if seen.read():
             self._repeated.inc()
             return
@@ -280,9 +291,16 @@ class FetchFeeds(beam.PTransform):
     entries file) are given, what the run learnt is written there for `feed_state` to commit.
     """
 
-    def __init__(self, feeds: FeedsSettings, fetch: FetchSettings, known: Optional[beam.PCollection] = None,
-                 state_outputs: Optional[tuple[str, str]] = None, first_sighting: bool = False,
-                 first_sighting_days: Optional[float] = None, poll_seconds: float = 60.0):
+    def __init__(
+        self,
+        feeds: FeedsSettings,
+        fetch: FetchSettings,
+        known: Optional[beam.PCollection] = None,
+        state_outputs: Optional[tuple[str, str]] = None,
+        first_sighting: bool = False,
+        first_sighting_days: Optional[float] = None,
+        poll_seconds: float = 60.0,
+    ):
         super().__init__()
         self._feeds = feeds
         self._fetch = fetch
@@ -312,18 +330,27 @@ class FetchFeeds(beam.PTransform):
                 | "FirstSighting" >> beam.ParDo(FirstSightingFn(self._first_sighting_days)).with_output_types(FeedEntry)
                 | "PollWindows" >> beam.WindowInto(window.FixedWindows(self._poll_seconds))
             )
-        known = beam.pvalue.AsList(self._known if self._known is not None
-                                   else feeds.pipeline | "NoneKnown" >> beam.Create([]).with_output_types(str))
+        known = beam.pvalue.AsList(
+            self._known
+            if self._known is not None
+            else feeds.pipeline | "NoneKnown" >> beam.Create([]).with_output_types(str)
+        )
         new = entries | "NewEntries" >> beam.ParDo(NewEntriesFn(), known=known).with_output_types(
-            FeedEntry, seen=SeenEntry).with_outputs(SEEN, main="entries")
+            FeedEntry, seen=SeenEntry
+        ).with_outputs(SEEN, main="entries")
         pages = new.entries | "Pages" >> FetchPages(self._fetch, self._feeds.fetch_pages, hosts)
         if self._state_outputs:
             validators, seen = self._state_outputs
-            _ = (fetched[STATES] | "ValidatorsAsJson" >> beam.Map(feed_state.VALIDATORS.to_json)
-                 | "SaveValidators" >> beam.io.WriteToText(validators, shard_name_template=PENDING_SHARDS,
-                                                           num_shards=1))
-            _ = (new[SEEN] | "SeenAsJson" >> beam.Map(feed_state.ENTRIES.to_json)
-                 | "SaveSeen" >> beam.io.WriteToText(seen, shard_name_template=PENDING_SHARDS, num_shards=1))
+            _ = (
+                fetched[STATES]
+                | "ValidatorsAsJson" >> beam.Map(feed_state.VALIDATORS.to_json)
+                | "SaveValidators" >> beam.io.WriteToText(validators, shard_name_template=PENDING_SHARDS, num_shards=1)
+            )
+            _ = (
+                new[SEEN]
+                | "SeenAsJson" >> beam.Map(feed_state.ENTRIES.to_json)
+                | "SaveSeen" >> beam.io.WriteToText(seen, shard_name_template=PENDING_SHARDS, num_shards=1)
+            )
         dead_letters = (fetched[DEAD_LETTERS], pages.dead_letters) | "FeedDeadLetters" >> beam.Flatten()
         return ReadResult(pages.documents, dead_letters)
 
@@ -356,17 +383,26 @@ class ReadFeeds(beam.PTransform):
     """The configured feeds, once -> `ReadResult`: `FetchFeeds` fed with each source and the
     validators earlier runs got for it (`states`)."""
 
-    def __init__(self, sources: list[FeedSource], feeds: FeedsSettings, fetch: FetchSettings,
-                 states: Optional[dict[str, FeedState]] = None, known: Optional[beam.PCollection] = None,
-                 state_outputs: Optional[tuple[str, str]] = None):
+    def __init__(
+        self,
+        sources: list[FeedSource],
+        feeds: FeedsSettings,
+        fetch: FetchSettings,
+        states: Optional[dict[str, FeedState]] = None,
+        known: Optional[beam.PCollection] = None,
+        state_outputs: Optional[tuple[str, str]] = None,
+    ):
         super().__init__()
         self._sources = sources
         self._fetch_feeds = FetchFeeds(feeds, fetch, known, state_outputs)
         self._states = states or {}
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> ReadResult:
-        return (pbegin | "Feeds" >> beam.Create([(s, self._states.get(s.url)) for s in self._sources])
-                | "Fetch" >> self._fetch_feeds)
+        return (
+            pbegin
+            | "Feeds" >> beam.Create([(s, self._states.get(s.url)) for s in self._sources])
+            | "Fetch" >> self._fetch_feeds
+        )
 
 
 def local_feed_exists(url: str) -> bool:

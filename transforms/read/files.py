@@ -12,6 +12,7 @@ have had. A page (an http(s) source) comes out on the `pages` output, as a feed 
 is fetched again (`feeds.FetchPages`). Feeds, feed entries without a link and database rows
 cannot be read again here; each is a dead letter saying what re-drives it.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -50,8 +51,11 @@ class FileReadResult(NamedTuple):
 
 def matched_files(pattern: str) -> list[FileMetadata]:
     """The files (not directories) a Beam file pattern matches."""
-    return [m for m in FileSystems.match([pattern])[0].metadata_list
-            if not (FileSystems.get_scheme(m.path) is None and os.path.isdir(m.path))]
+    return [
+        m
+        for m in FileSystems.match([pattern])[0].metadata_list
+        if not (FileSystems.get_scheme(m.path) is None and os.path.isdir(m.path))
+    ]
 
 
 def resolve_patterns(paths: list[str]) -> tuple[list[str], int]:
@@ -145,8 +149,10 @@ class ParseFile(beam.DoFn):
         source = letter["source"]
         if FileSystems.get_scheme(source) in ("http", "https"):
             if letter["stage"] == FEED_STAGE or "#" in source:
-                raise Rejected("re-drive: feeds and their link-less entries are read by feed runs; the next run "
-                               "reads this feed again (an entry once it is gone from <state_dir>/entries.jsonl)")
+                raise Rejected(
+                    "re-drive: feeds and their link-less entries are read by feed runs; the next run "
+                    "reads this feed again (an entry once it is gone from <state_dir>/entries.jsonl)"
+                )
             yield beam.pvalue.TaggedOutput(PAGES, FeedEntry(source, "re-drive", source, None, None, None, None))
             return
         if letter["stage"] == "postgres":

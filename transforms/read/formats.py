@@ -2,6 +2,7 @@
 
 Failures raise `Rejected` with a reason meant for the person reading the dead-letter table.
 """
+
 from __future__ import annotations
 
 import codecs
@@ -56,8 +57,7 @@ def format_of(path: str) -> str:
     if ext not in FORMATS:
         shown = f"'{ext}'" if ext else "no extension"
         raise Rejected(
-            f"unsupported file type ({shown}); newsbeam reads {', '.join(sorted(set(FORMATS)))}"
-            " (optionally compressed)"
+            f"unsupported file type ({shown}); newsbeam reads {', '.join(sorted(set(FORMATS)))} (optionally compressed)"
         )
     return FORMATS[ext]
 
@@ -130,7 +130,11 @@ def html_document(source: str, data: bytes) -> RawDocument:
 
 def _extract(data: bytes) -> Optional[Document]:
     extracted = trafilatura.bare_extraction(
-        data, with_metadata=True, include_comments=False, favor_precision=True, fast=True,
+        data,
+        with_metadata=True,
+        include_comments=False,
+        favor_precision=True,
+        fast=True,
         date_extraction_params=_DATE_PARAMS,
     )
     return extracted if isinstance(extracted, Document) else None
@@ -163,8 +167,9 @@ def parse_json(text: str) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as exc:
-        raise Rejected(f"malformed JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})",
-                       detail=text[:200]) from None
+        raise Rejected(
+            f"malformed JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})", detail=text[:200]
+        ) from None
 
 
 def _first(record: dict[str, Any], keys: tuple[str, ...]) -> Optional[str]:

@@ -9,6 +9,7 @@ the table's own timestamp, ingestion time when it has none, and clustered; see
 replaces the stored one, so a repeated or re-run job leaves each row once, as in the lake and
 PostgreSQL. Needs `pip install 'newsbeam[gcp]'`.
 """
+
 from __future__ import annotations
 
 import re
@@ -46,10 +47,15 @@ def merge_sql(prefix: str, table: Table, run_id: str) -> list[str]:
     """The statements that publish one table's staged rows: create the target if missing, merge
     on the key, drop the staging table."""
     project, dataset = _project_dataset(prefix)
-    target, staged = _sql_name(f"{project}.{dataset}.{table.name}"), _sql_name(staging_table(prefix, table.name, run_id))
+    target, staged = (
+        _sql_name(f"{project}.{dataset}.{table.name}"),
+        _sql_name(staging_table(prefix, table.name, run_id)),
+    )
     spec = bigquery_table(table)
     fields = spec["schema"]["fields"]
-    partition = f"DATE({spec['timePartitioning']['field']})" if "field" in spec["timePartitioning"] else "_PARTITIONDATE"
+    partition = (
+        f"DATE({spec['timePartitioning']['field']})" if "field" in spec["timePartitioning"] else "_PARTITIONDATE"
+    )
     cluster = f" CLUSTER BY {', '.join(spec['clustering']['fields'])}" if "clustering" in spec else ""
     columns = ",\n  ".join(f"{f['name']} {_ddl_type(f)}" for f in fields)
     names = [f["name"] for f in fields]
@@ -86,7 +92,8 @@ class WriteToBigQueryTables(beam.PTransform):
             written[name] = (
                 rows
                 | f"ToBigQueryRow{title}" >> beam.Map(to_json_dict)
-                | f"BigQuery{title}" >> WriteToBigQuery(
+                | f"BigQuery{title}"
+                >> WriteToBigQuery(
                     table=staging_table(prefix, name, self._run_id),
                     schema=spec["schema"],
                     additional_bq_parameters={k: v for k, v in spec.items() if k != "schema"},

@@ -8,6 +8,7 @@ an empty table is still written (a file with the schema and no rows), so readers
 every table existing. With a fixed number of shards (`output.num_shards`, default 1) a re-run
 overwrites the same files rather than adding new ones.
 """
+
 from __future__ import annotations
 
 import json
@@ -60,16 +61,21 @@ class WriteTable(beam.PTransform):
                 counted
                 | "ToJson" >> beam.Map(to_json_line)
                 | "WriteJsonl"
-                >> WriteToText(table_path(output.dir, "jsonl", name), file_name_suffix=".jsonl",
-                               num_shards=output.num_shards)
+                >> WriteToText(
+                    table_path(output.dir, "jsonl", name), file_name_suffix=".jsonl", num_shards=output.num_shards
+                )
             )
         if "parquet" in output.formats:
             written["parquet"] = (
                 counted
                 | "ToDict" >> beam.Map(lambda record: record._asdict())
                 | "WriteParquet"
-                >> WriteToParquet(table_path(output.dir, "parquet", name), table_arrow_schema(self._table),
-                                  file_name_suffix=".parquet", num_shards=output.num_shards)
+                >> WriteToParquet(
+                    table_path(output.dir, "parquet", name),
+                    table_arrow_schema(self._table),
+                    file_name_suffix=".parquet",
+                    num_shards=output.num_shards,
+                )
             )
         return written
 

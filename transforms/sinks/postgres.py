@@ -22,6 +22,7 @@ worker.
   arrived meanwhile (a streaming segment), the run may choose the other copy as the
   representative.
 """
+
 from __future__ import annotations
 
 import logging
@@ -45,9 +46,10 @@ STAGE = "postgres"
 VERSIONS_TABLE = "newsbeam_tables"
 # What a table's rows delete, by article id: the rows saying the opposite about their articles.
 RETRACTS = {
-    "duplicates": (*(f"DELETE FROM {{schema}}.{table} WHERE article_id = ANY(%s)" for table in ("articles", "entities",
-                                                                                              "events")),
-                 "DELETE FROM {schema}.event_clusters WHERE article_ids && %s::text[]"),
+    "duplicates": (
+        *(f"DELETE FROM {{schema}}.{table} WHERE article_id = ANY(%s)" for table in ("articles", "entities", "events")),
+        "DELETE FROM {schema}.event_clusters WHERE article_ids && %s::text[]",
+    ),
     "articles": ("DELETE FROM {schema}.duplicates WHERE article_id = ANY(%s)",),
 }
 _LOG = logging.getLogger(__name__)
@@ -75,13 +77,24 @@ def _existing_columns(cur: Any, schema: str, table: str) -> dict[str, tuple[str,
     """column -> (udt name, nullable) of an existing table."""
     cur.execute(
         "SELECT column_name, udt_name, is_nullable = 'YES' FROM information_schema.columns "
-        "WHERE table_schema = %s AND table_name = %s", (schema, table))
+        "WHERE table_schema = %s AND table_name = %s",
+        (schema, table),
+    )
     return {name: (udt, nullable) for name, udt, nullable in cur.fetchall()}
 
 
 # information_schema's udt_name for each type `transforms.core.schemas` uses
-_UDT = {"text": "text", "bigint": "int8", "double precision": "float8", "boolean": "bool", "bytea": "bytea",
-        "timestamptz": "timestamptz", "text[]": "_text", "bigint[]": "_int8", "double precision[]": "_float8"}
+_UDT = {
+    "text": "text",
+    "bigint": "int8",
+    "double precision": "float8",
+    "boolean": "bool",
+    "bytea": "bytea",
+    "timestamptz": "timestamptz",
+    "text[]": "_text",
+    "bigint[]": "_int8",
+    "double precision[]": "_float8",
+}
 
 
 def _migrate(cur: Any, schema: str, table: Table) -> list[str]:
@@ -97,7 +110,8 @@ def _migrate(cur: Any, schema: str, table: Table) -> list[str]:
         elif existing[name][0] != _UDT[base]:
             raise DatabaseError(
                 f"postgres: {schema}.{table.name}.{name} is {existing[name][0]} in the database but {base} in schema "
-                f"version {table.version}; migrate it by hand")
+                f"version {table.version}; migrate it by hand"
+            )
     for name, (_, nullable) in existing.items():
         if name not in wanted and not nullable:
             cur.execute(f'ALTER TABLE {schema}.{table.name} ALTER COLUMN "{name}" DROP NOT NULL')
@@ -110,16 +124,20 @@ def prepare_database(dsn: str, schema: str, tables: Sequence[Table] = TABLES) ->
     done: list[str] = []
     with connect(dsn) as conn, conn.cursor() as cur:
         cur.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-        cur.execute(f"CREATE TABLE IF NOT EXISTS {schema}.{VERSIONS_TABLE} (table_name text PRIMARY KEY, "
-                    "version integer NOT NULL, updated timestamptz NOT NULL)")
+        cur.execute(
+            f"CREATE TABLE IF NOT EXISTS {schema}.{VERSIONS_TABLE} (table_name text PRIMARY KEY, "
+            "version integer NOT NULL, updated timestamptz NOT NULL)"
+        )
         cur.execute(f"LOCK TABLE {schema}.{VERSIONS_TABLE}")  # two runs starting together migrate once
         cur.execute(f"SELECT table_name, version FROM {schema}.{VERSIONS_TABLE}")
         versions = dict(cur.fetchall())
         for table in tables:
             stored = versions.get(table.name)
             if stored is not None and stored > table.version:
-                raise DatabaseError(f"postgres: {schema}.{table.name} has schema version {stored}; this newsbeam "
-                                    f"writes version {table.version}: upgrade newsbeam")
+                raise DatabaseError(
+                    f"postgres: {schema}.{table.name} has schema version {stored}; this newsbeam "
+                    f"writes version {table.version}: upgrade newsbeam"
+                )
             if stored == table.version:
                 continue
             cur.execute("SELECT to_regclass(%s)", (f"{schema}.{table.name}",))
@@ -128,12 +146,15 @@ def prepare_database(dsn: str, schema: str, tables: Sequence[Table] = TABLES) ->
                 done.append(f"created {schema}.{table.name} (schema version {table.version})")
             else:
                 changes = _migrate(cur, schema, table)
-                done.append(f"migrated {schema}.{table.name} to schema version {table.version}"
-                            + (f": {', '.join(changes)}" if changes else ""))
+                done.append(
+                    f"migrated {schema}.{table.name} to schema version {table.version}"
+                    + (f": {', '.join(changes)}" if changes else "")
+                )
             cur.execute(
                 f"INSERT INTO {schema}.{VERSIONS_TABLE} VALUES (%s, %s, %s) ON CONFLICT (table_name) "
                 "DO UPDATE SET version = EXCLUDED.version, updated = EXCLUDED.updated",
-                (table.name, table.version, datetime.now(timezone.utc)))
+                (table.name, table.version, datetime.now(timezone.utc)),
+            )
     return done
 
 
@@ -142,8 +163,10 @@ def upsert_sql(table: Table, schema: str, staging: str) -> str:
     columns = list(typing.get_type_hints(table.record))
     names = ", ".join(f'"{c}"' for c in columns)
     updates = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in columns if c not in table.key)
-    return (f"INSERT INTO {schema}.{table.name} ({names}) SELECT {names} FROM {staging} "
-            f"ON CONFLICT ({', '.join(table.key)}) DO UPDATE SET {updates}")
+    return (
+        f"INSERT INTO {schema}.{table.name} ({names}) SELECT {names} FROM {staging} "
+        f"ON CONFLICT ({', '.join(table.key)}) DO UPDATE SET {updates}"
+    )
 
 
 def _transient(exc: BaseException) -> bool:
@@ -188,8 +211,9 @@ class UpsertFn(beam.DoFn):
     def _open(self) -> None:
         self._conn = connect(self._dsn)
         with self._conn.cursor() as cur:  # one staging table per connection, emptied at each commit
-            cur.execute(f"CREATE TEMP TABLE {self._staging} (LIKE {self._schema}.{self._table.name}) "
-                        "ON COMMIT DELETE ROWS")
+            cur.execute(
+                f"CREATE TEMP TABLE {self._staging} (LIKE {self._schema}.{self._table.name}) ON COMMIT DELETE ROWS"
+            )
         self._conn.commit()
 
     def teardown(self) -> None:
@@ -220,9 +244,10 @@ class UpsertFn(beam.DoFn):
                 transient = isinstance(exc, DatabaseError) or _transient(exc)
                 if transient and attempt < self._retries:
                     self._retried.inc()
-                    _LOG.warning("postgres: %s, retrying (%d/%d)", str(exc).strip().splitlines()[0], attempt + 1,
-                                 self._retries)
-                    time.sleep(self._backoff * 2 ** attempt)
+                    _LOG.warning(
+                        "postgres: %s, retrying (%d/%d)", str(exc).strip().splitlines()[0], attempt + 1, self._retries
+                    )
+                    time.sleep(self._backoff * 2**attempt)
                     self._reconnect()
                     continue
                 if transient:
@@ -277,8 +302,12 @@ class UpsertFn(beam.DoFn):
     def _letter(self, row: tuple, exc: BaseException, kind: str) -> DeadLetter:
         key = "/".join(str(getattr(row, k)) for k in self._table.key)
         message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return dead_letter(STAGE, f"{self._table.name}:{key}", f"PostgreSQL refused the row: {message}"[:500],
-                           error_type=type(exc).__name__ if kind == "data" else "connection")
+        return dead_letter(
+            STAGE,
+            f"{self._table.name}:{key}",
+            f"PostgreSQL refused the row: {message}"[:500],
+            error_type=type(exc).__name__ if kind == "data" else "connection",
+        )
 
 
 class WriteToPostgres(beam.PTransform):
@@ -299,8 +328,12 @@ class WriteToPostgres(beam.PTransform):
 
 
 def _log_unwritable(letter: DeadLetter) -> Iterator[None]:
-    _LOG.error("postgres: a dead letter could not be written to the database (%s: %s): %s", letter.stage,
-               letter.source, letter.reason)
+    _LOG.error(
+        "postgres: a dead letter could not be written to the database (%s: %s): %s",
+        letter.stage,
+        letter.source,
+        letter.reason,
+    )
     return iter(())
 
 
@@ -319,10 +352,15 @@ class UpsertTables(beam.PTransform):
         return WriteToPostgres(table, self._dsn, pg.schema_name, pg.batch_size, pg.retries, pg.backoff_seconds)
 
     def expand(self, tables: dict[str, beam.PCollection]) -> dict[str, beam.PCollection]:
-        refused = [rows | f"Upsert{table_label(name)}" >> self._writer(TABLES_BY_NAME[name])
-                   for name, rows in tables.items() if name != DEAD_LETTERS]
+        refused = [
+            rows | f"Upsert{table_label(name)}" >> self._writer(TABLES_BY_NAME[name])
+            for name, rows in tables.items()
+            if name != DEAD_LETTERS
+        ]
         letters = (tables[DEAD_LETTERS], *refused) | "WithRefusedRows" >> beam.Flatten()
-        _ = (letters | "UpsertDeadLetters" >> self._writer(TABLES_BY_NAME[DEAD_LETTERS])
-             | "LogUnwritable" >> beam.FlatMap(_log_unwritable))
+        _ = (
+            letters
+            | "UpsertDeadLetters" >> self._writer(TABLES_BY_NAME[DEAD_LETTERS])
+            | "LogUnwritable" >> beam.FlatMap(_log_unwritable)
+        )
         return {**tables, DEAD_LETTERS: letters}
-

@@ -5,6 +5,7 @@ Layout: `<dir>/<format>/<table>/dt=<window day>/window=<HHMMSS>-<HHMMSS>/part-SS
 of a window are written when the window closes (the watermark passes its end), through Beam's
 `fileio.WriteToFiles`, which works unbounded on Dataflow and Flink.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -53,8 +54,9 @@ def window_naming(root: str, suffix: str) -> Callable[..., str]:
     `fileio` renames a window's files into `root` without creating folders below it, so the
     window's folder is made here, when its name is asked for (a no-op on object stores)."""
 
-    def name(win: Any, pane: Any, shard_index: Optional[int], total_shards: Optional[int], compression: Any,
-             destination: Any) -> str:
+    def name(
+        win: Any, pane: Any, shard_index: Optional[int], total_shards: Optional[int], compression: Any, destination: Any
+    ) -> str:
         if isinstance(win, window.IntervalWindow):
             start = datetime.fromtimestamp(float(win.start), timezone.utc)
             end = datetime.fromtimestamp(float(win.end), timezone.utc)
@@ -79,20 +81,28 @@ class WriteWindowedTable(beam.PTransform):
 
     def expand(self, rows: beam.PCollection) -> dict[str, Any]:
         table, output = self._table, self._output
-        windowed = (rows
-                    | "Window" >> beam.WindowInto(window.FixedWindows(self._window_seconds))
-                    | "Count" >> beam.ParDo(CountRows(table.name)).with_output_types(table.record))
+        windowed = (
+            rows
+            | "Window" >> beam.WindowInto(window.FixedWindows(self._window_seconds))
+            | "Count" >> beam.ParDo(CountRows(table.name)).with_output_types(table.record)
+        )
         root = f"{output.dir.rstrip('/')}"
         shards = max(output.num_shards, 1)
         written: dict[str, Any] = {}
         if "jsonl" in output.formats:
             written["jsonl"] = windowed | "WriteJsonl" >> fileio.WriteToFiles(
-                f"{root}/jsonl/{table.name}", sink=lambda _: JsonLinesSink(), file_naming=window_naming(f"{root}/jsonl/{table.name}", ".jsonl"),
-                shards=shards)
+                f"{root}/jsonl/{table.name}",
+                sink=lambda _: JsonLinesSink(),
+                file_naming=window_naming(f"{root}/jsonl/{table.name}", ".jsonl"),
+                shards=shards,
+            )
         if "parquet" in output.formats:
             written["parquet"] = windowed | "WriteParquet" >> fileio.WriteToFiles(
-                f"{root}/parquet/{table.name}", sink=lambda _, t=table: ParquetSink(t),
-                file_naming=window_naming(f"{root}/parquet/{table.name}", ".parquet"), shards=shards)
+                f"{root}/parquet/{table.name}",
+                sink=lambda _, t=table: ParquetSink(t),
+                file_naming=window_naming(f"{root}/parquet/{table.name}", ".parquet"),
+                shards=shards,
+            )
         return written
 
 
@@ -106,7 +116,8 @@ class WriteWindowedTables(beam.PTransform):
 
     def expand(self, tables: dict[str, beam.PCollection]) -> dict[str, Any]:
         return {
-            name: rows | f"Write{table_label(name)}" >> WriteWindowedTable(
-                TABLES_BY_NAME[name], self._output, self._window_seconds)
+            name: rows
+            | f"Write{table_label(name)}"
+            >> WriteWindowedTable(TABLES_BY_NAME[name], self._output, self._window_seconds)
             for name, rows in tables.items()
         }

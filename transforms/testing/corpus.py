@@ -5,6 +5,7 @@ attribution, casualty and context sentences, a quote and background paragraphs. 
 is real (place and group names from several regions) so spaCy sees realistic tokens. The
 generator is deterministic for a given seed.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -15,25 +16,57 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 REGIONS = {
-    "Afghanistan": (["Kandahar", "Helmand", "Kunduz", "Badakhshan", "Ghazni", "Herat"],
-                    ["Taliban fighters", "Afghan security forces", "Islamic State militants"]),
-    "Nigeria": (["Borno", "Maiduguri", "Kaduna", "Zamfara", "Yobe", "Katsina"],
-                ["Boko Haram insurgents", "Nigerian troops", "armed bandits"]),
-    "Somalia": (["Mogadishu", "Baidoa", "Kismayo", "Beledweyne", "Galkayo"],
-                ["al-Shabaab fighters", "Somali government forces", "African Union troops"]),
-    "Syria": (["Idlib", "Aleppo", "Deir ez-Zor", "Raqqa", "Hama", "Daraa"],
-              ["Syrian government forces", "rebel fighters", "Kurdish-led forces"]),
-    "Yemen": (["Marib", "Taiz", "Hodeidah", "Aden", "Saada"],
-              ["Houthi rebels", "Saudi-led coalition forces", "government troops"]),
-    "Mali": (["Gao", "Timbuktu", "Kidal", "Mopti", "Menaka"],
-             ["jihadist militants", "Malian soldiers", "Tuareg rebels"]),
-    "Colombia": (["Cauca", "Antioquia", "Narino", "Arauca", "Choco"],
-                 ["ELN guerrillas", "Colombian police", "dissident FARC fighters"]),
+    "Afghanistan": (
+        ["Kandahar", "Helmand", "Kunduz", "Badakhshan", "Ghazni", "Herat"],
+        ["Taliban fighters", "Afghan security forces", "Islamic State militants"],
+    ),
+    "Nigeria": (
+        ["Borno", "Maiduguri", "Kaduna", "Zamfara", "Yobe", "Katsina"],
+        ["Boko Haram insurgents", "Nigerian troops", "armed bandits"],
+    ),
+    "Somalia": (
+        ["Mogadishu", "Baidoa", "Kismayo", "Beledweyne", "Galkayo"],
+        ["al-Shabaab fighters", "Somali government forces", "African Union troops"],
+    ),
+    "Syria": (
+        ["Idlib", "Aleppo", "Deir ez-Zor", "Raqqa", "Hama", "Daraa"],
+        ["Syrian government forces", "rebel fighters", "Kurdish-led forces"],
+    ),
+    "Yemen": (
+        ["Marib", "Taiz", "Hodeidah", "Aden", "Saada"],
+        ["Houthi rebels", "Saudi-led coalition forces", "government troops"],
+    ),
+    "Mali": (
+        ["Gao", "Timbuktu", "Kidal", "Mopti", "Menaka"],
+        ["jihadist militants", "Malian soldiers", "Tuareg rebels"],
+    ),
+    "Colombia": (
+        ["Cauca", "Antioquia", "Narino", "Arauca", "Choco"],
+        ["ELN guerrillas", "Colombian police", "dissident FARC fighters"],
+    ),
 }
-OFFICIALS = ["Ahmad Karimi", "Fatima Bello", "Abdi Warsame", "Omar Haddad", "Moussa Traore", "Lucia Gomez",
-             "Hassan Nuri", "Amina Yusuf", "Karim Saleh", "Ibrahim Diallo", "Ana Restrepo", "Yusuf Ali"]
-ROLES = ["provincial police spokesman", "district governor", "military spokesman", "local council head",
-         "interior ministry official", "regional security chief"]
+OFFICIALS = [
+    "Ahmad Karimi",
+    "Fatima Bello",
+    "Abdi Warsame",
+    "Omar Haddad",
+    "Moussa Traore",
+    "Lucia Gomez",
+    "Hassan Nuri",
+    "Amina Yusuf",
+    "Karim Saleh",
+    "Ibrahim Diallo",
+    "Ana Restrepo",
+    "Yusuf Ali",
+]
+ROLES = [
+    "provincial police spokesman",
+    "district governor",
+    "military spokesman",
+    "local council head",
+    "interior ministry official",
+    "regional security chief",
+]
 DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 LEDES = [
     "{actor} have seized the district of {place} after {days} days of heavy fighting, local officials said on {day}.",
@@ -54,10 +87,10 @@ FOLLOW_UPS = [
     "Witnesses described scenes of panic as people ran for cover near the main road to {place2}.",
 ]
 QUOTES = [
-    "\"We heard explosions all night and nobody could sleep,\" said one resident of {place}.",
-    "\"The situation is under control and our forces are pursuing the attackers,\" {official} said.",
-    "\"We have asked the government for help many times, but nothing has changed,\" a shopkeeper said.",
-    "\"Our priority is the safety of civilians,\" the {role} told a news conference in {place2}.",
+    '"We heard explosions all night and nobody could sleep," said one resident of {place}.',
+    '"The situation is under control and our forces are pursuing the attackers," {official} said.',
+    '"We have asked the government for help many times, but nothing has changed," a shopkeeper said.',
+    '"Our priority is the safety of civilians," the {role} told a news conference in {place2}.',
 ]
 BACKGROUND = [
     "{country} has faced years of insecurity, with armed groups active in large parts of the countryside.",
@@ -79,13 +112,25 @@ def article(index: int, rng: random.Random) -> dict[str, str]:
     place, place2 = rng.sample(places, 2)
     actor, other = rng.sample(actors, 2)
     values = {
-        "actor": actor[0].upper() + actor[1:], "other": other, "place": place, "place2": place2,
-        "country": country, "day": rng.choice(DAYS), "days": rng.choice(["two", "three", "four", "several"]),
-        "dead": rng.randint(2, 60), "injured": rng.randint(1, 80), "arrested": rng.randint(3, 120),
-        "official": rng.choice(OFFICIALS), "role": rng.choice(ROLES),
+        "actor": actor[0].upper() + actor[1:],
+        "other": other,
+        "place": place,
+        "place2": place2,
+        "country": country,
+        "day": rng.choice(DAYS),
+        "days": rng.choice(["two", "three", "four", "several"]),
+        "dead": rng.randint(2, 60),
+        "injured": rng.randint(1, 80),
+        "arrested": rng.randint(3, 120),
+        "official": rng.choice(OFFICIALS),
+        "role": rng.choice(ROLES),
     }
-    paragraphs = [rng.choice(LEDES), *rng.sample(FOLLOW_UPS, 3), rng.choice(QUOTES),
-                  *rng.sample(BACKGROUND, rng.randint(5, 8))]
+    paragraphs = [
+        rng.choice(LEDES),
+        *rng.sample(FOLLOW_UPS, 3),
+        rng.choice(QUOTES),
+        *rng.sample(BACKGROUND, rng.randint(5, 8)),
+    ]
     text = "\n".join(p.format(**values) for p in paragraphs)
     while len(text.split()) < 300:
         text += "\n" + rng.choice(BACKGROUND).format(**values)

@@ -10,6 +10,7 @@
 Each site listens on its own loopback address (127.0.0.N), so several sites are several hosts.
 Unknown paths (robots.txt included) answer 404.
 """
+
 from __future__ import annotations
 
 import threading
@@ -145,8 +146,10 @@ def rss(items: Sequence[Item], title: str = "Test wire", encoding: str = "utf-8"
         + "</item>"
         for i in items
     )
-    return (f'<?xml version="1.0" encoding="{encoding}"?><rss version="2.0"><channel><title>{_x(title)}</title>'
-            f"<link>http://example.org/</link><description>x</description>{body}</channel></rss>").encode(encoding)
+    return (
+        f'<?xml version="1.0" encoding="{encoding}"?><rss version="2.0"><channel><title>{_x(title)}</title>'
+        f"<link>http://example.org/</link><description>x</description>{body}</channel></rss>"
+    ).encode(encoding)
 
 
 def atom(items: Sequence[Item], title: str = "Test wire") -> bytes:
@@ -158,9 +161,10 @@ def atom(items: Sequence[Item], title: str = "Test wire") -> bytes:
         + f"<updated>{i.published}</updated></entry>"
         for i in items
     )
-    return (f'<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
-            f"<title>{_x(title)}</title><id>urn:test</id><updated>2021-05-07T05:00:00Z</updated>{body}</feed>"
-            ).encode()
+    return (
+        f'<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom">'
+        f"<title>{_x(title)}</title><id>urn:test</id><updated>2021-05-07T05:00:00Z</updated>{body}</feed>"
+    ).encode()
 
 
 def rdf(items: Sequence[Item], title: str = "Test wire") -> bytes:
@@ -172,19 +176,23 @@ def rdf(items: Sequence[Item], title: str = "Test wire") -> bytes:
         + f"<dc:date>{i.published}</dc:date></item>"
         for i in items
     )
-    return ('<?xml version="1.0" encoding="utf-8"?>'
-            '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/" '
-            'xmlns:dc="http://purl.org/dc/elements/1.1/">'
-            f'<channel rdf:about="urn:test"><title>{_x(title)}</title><link>http://example.org/</link>'
-            f"<description>x</description></channel>{body}</rdf:RDF>").encode()
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>'
+        '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/" '
+        'xmlns:dc="http://purl.org/dc/elements/1.1/">'
+        f'<channel rdf:about="urn:test"><title>{_x(title)}</title><link>http://example.org/</link>'
+        f"<description>x</description></channel>{body}</rdf:RDF>"
+    ).encode()
 
 
 def article_page(title: str, paragraphs: Sequence[str], site_name: str = "Test Wire", lang: str = "en") -> bytes:
     """A news article page with navigation, a sidebar and a footer around the story."""
     story = "".join(f"<p>{_x(p)}</p>" for p in paragraphs)
-    return (f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8"><title>{_x(title)} | {_x(site_name)}'
-            f'</title><meta property="og:site_name" content="{_x(site_name)}"></head><body>'
-            '<nav><a href="/">Home</a> <a href="/world">World</a> <a href="/sport">Sport</a></nav>'
-            f"<article><h1>{_x(title)}</h1>{story}</article>"
-            '<aside><h2>Most read</h2><ul><li><a href="/x">Another story</a></li></ul></aside>'
-            "<footer>Copyright Test Wire. All rights reserved.</footer></body></html>").encode()
+    return (
+        f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8"><title>{_x(title)} | {_x(site_name)}'
+        f'</title><meta property="og:site_name" content="{_x(site_name)}"></head><body>'
+        '<nav><a href="/">Home</a> <a href="/world">World</a> <a href="/sport">Sport</a></nav>'
+        f"<article><h1>{_x(title)}</h1>{story}</article>"
+        '<aside><h2>Most read</h2><ul><li><a href="/x">Another story</a></li></ul></aside>'
+        "<footer>Copyright Test Wire. All rights reserved.</footer></body></html>"
+    ).encode()

@@ -1,4 +1,5 @@
 """MinHash signatures, shingles, LSH bands and components: the pure functions."""
+
 from __future__ import annotations
 
 import random
@@ -8,9 +9,11 @@ import pytest
 
 from transforms.dedup import minhash
 
-TEXT = ("Taliban fighters seized the Kohistan district of Badakhshan province on Thursday night after "
-        "security forces withdrew from the district police headquarters, local officials said on Friday. "
-        "The provincial police spokesman said reinforcements had not arrived in time.")
+TEXT = (
+    "Taliban fighters seized the Kohistan district of Badakhshan province on Thursday night after "
+    "security forces withdrew from the district police headquarters, local officials said on Friday. "
+    "The provincial police spokesman said reinforcements had not arrived in time."
+)
 
 
 def exact_jaccard(a: str, b: str, k: int) -> float:
@@ -24,8 +27,9 @@ def exact_jaccard(a: str, b: str, k: int) -> float:
 
 def test_shingles_are_word_windows_case_and_punctuation_blind() -> None:
     assert len(minhash.shingle_hashes("one two three four five six", 5)) == 2
-    assert np.array_equal(minhash.shingle_hashes("One, two; THREE four five!", 5),
-                          minhash.shingle_hashes("one two three four five", 5))
+    assert np.array_equal(
+        minhash.shingle_hashes("One, two; THREE four five!", 5), minhash.shingle_hashes("one two three four five", 5)
+    )
     assert len(minhash.shingle_hashes("too short", 5)) == 1  # shorter than k: one shingle
     assert minhash.shingle_hashes("", 5).size == 0
     assert minhash.shingle_hashes("a b c d e a b c d e", 5).size == 5  # distinct shingles only
@@ -83,10 +87,13 @@ def test_candidate_probability_is_an_s_curve_around_the_threshold() -> None:
     assert 0.4 < minhash.candidate_probability(0.42, 32, 4) < 0.8
 
 
-@pytest.mark.parametrize("edges, expected", [
-    ([("a", "b"), ("b", "c"), ("x", "y")], {"a": "a", "b": "a", "c": "a", "x": "x", "y": "x"}),
-    ([("d", "c"), ("b", "a"), ("c", "b")], {"a": "a", "b": "a", "c": "a", "d": "a"}),
-    ([], {}),
-])
+@pytest.mark.parametrize(
+    "edges, expected",
+    [
+        ([("a", "b"), ("b", "c"), ("x", "y")], {"a": "a", "b": "a", "c": "a", "x": "x", "y": "x"}),
+        ([("d", "c"), ("b", "a"), ("c", "b")], {"a": "a", "b": "a", "c": "a", "d": "a"}),
+        ([], {}),
+    ],
+)
 def test_components(edges: list[tuple[str, str]], expected: dict[str, str]) -> None:
     assert minhash.components(edges) == expected

@@ -1,4 +1,5 @@
 """Near-duplicate clusters and representatives (TestPipeline), and the cross-run index (CLI runs)."""
+
 from __future__ import annotations
 
 import shutil
@@ -51,13 +52,16 @@ def test_near_duplicates_cluster_behind_the_earliest_article() -> None:
     ]
     with TestPipeline(argv=OPTIONS) as p:
         result = p | beam.Create(articles) | NearDedup(DedupSettings(index=False))
-        assert_that(result.articles | beam.Map(lambda a: a.article_id), equal_to(["syndicated", "other"]),
-                    label="kept")
+        assert_that(result.articles | beam.Map(lambda a: a.article_id), equal_to(["syndicated", "other"]), label="kept")
         assert_that(
-            result.duplicates | beam.Map(lambda d: (d.article_id, d.duplicate_of, d.cluster_id, d.method,
-                                                    0.5 <= d.similarity < 1.0)),
-            equal_to([("original", "syndicated", cluster_id("syndicated"), "minhash", True),
-                      ("short", "syndicated", cluster_id("syndicated"), "minhash", True)]),
+            result.duplicates
+            | beam.Map(lambda d: (d.article_id, d.duplicate_of, d.cluster_id, d.method, 0.5 <= d.similarity < 1.0)),
+            equal_to(
+                [
+                    ("original", "syndicated", cluster_id("syndicated"), "minhash", True),
+                    ("short", "syndicated", cluster_id("syndicated"), "minhash", True),
+                ]
+            ),
             label="duplicates",
         )
 
@@ -87,26 +91,34 @@ class InMemorySketches(NamedTuple):
 
 
 @pytest.mark.parametrize("narrow_earlier", [False, True])
-def test_a_run_against_the_index_finds_the_same_duplicates_with_the_index_narrowed_or_not(
-        narrow_earlier: bool) -> None:
+def test_a_run_against_the_index_finds_the_same_duplicates_with_the_index_narrowed_or_not(narrow_earlier: bool) -> None:
     settings = DedupSettings(index=True)
     indexer = IndexRowsFn(settings)
     indexer.setup()
     earlier_articles = [article("old-story", STORY, day=1), article("old-other", OTHER, day=1)]
     rows = [row for a in earlier_articles for row in indexer.process(a)]
-    keys = merged(KeyBlock(np.array(row.key_codes, np.uint64).tobytes(),
-                           np.full(len(row.key_codes), row.id_code, np.uint64).tobytes())
-                  for row in rows if isinstance(row, ArticleKeys))
+    keys = merged(
+        KeyBlock(
+            np.array(row.key_codes, np.uint64).tobytes(), np.full(len(row.key_codes), row.id_code, np.uint64).tobytes()
+        )
+        for row in rows
+        if isinstance(row, ArticleKeys)
+    )
     sketches = SketchTable.of_sketches([row.value for row in rows if isinstance(row, beam.pvalue.TaggedOutput)])
-    now = [article("copy", retitled(STORY), day=2), article("old-other", OTHER, day=1),
-           article("new", truncated(SEED_TEXTS[1], 0.2), day=2)]
+    now = [
+        article("copy", retitled(STORY), day=2),
+        article("old-other", OTHER, day=1),
+        article("new", truncated(SEED_TEXTS[1], 0.2), day=2),
+    ]
     with TestPipeline(argv=OPTIONS) as p:
         earlier = Earlier(InMemoryKeys(keys), InMemorySketches(sketches))
         result = p | beam.Create(now) | NearDedup(settings, earlier, narrow_earlier=narrow_earlier)
         assert_that(result.articles | beam.Map(lambda a: a.article_id), equal_to(["new"]), label="kept")
-        assert_that(result.duplicates | beam.Map(lambda d: (d.article_id, d.duplicate_of, d.method)),
-                    equal_to([("copy", "old-story", "minhash"), ("old-other", "old-other", "seen")]),
-                    label="duplicates")
+        assert_that(
+            result.duplicates | beam.Map(lambda d: (d.article_id, d.duplicate_of, d.method)),
+            equal_to([("copy", "old-story", "minhash"), ("old-other", "old-other", "seen")]),
+            label="duplicates",
+        )
 
 
 def test_a_chain_of_copies_is_one_cluster() -> None:
@@ -117,11 +129,17 @@ def test_a_chain_of_copies_is_one_cluster() -> None:
     b = " ".join(words[third // 2 : 2 * third + third // 2])
     c = " ".join(words[third:])
     with TestPipeline(argv=OPTIONS) as p:
-        result = (p | beam.Create([article("a", a, day=1), article("b", b, day=2), article("c", c, day=3)])
-                  | NearDedup(DedupSettings(index=False, threshold=0.3)))
+        result = (
+            p
+            | beam.Create([article("a", a, day=1), article("b", b, day=2), article("c", c, day=3)])
+            | NearDedup(DedupSettings(index=False, threshold=0.3))
+        )
         assert_that(result.articles | beam.Map(lambda x: x.article_id), equal_to(["a"]), label="kept")
-        assert_that(result.duplicates | beam.Map(lambda d: (d.article_id, d.duplicate_of)),
-                    equal_to([("b", "a"), ("c", "a")]), label="duplicates")
+        assert_that(
+            result.duplicates | beam.Map(lambda d: (d.article_id, d.duplicate_of)),
+            equal_to([("b", "a"), ("c", "a")]),
+            label="duplicates",
+        )
 
 
 def test_different_stories_on_one_template_are_not_merged() -> None:
@@ -135,8 +153,9 @@ def test_different_stories_on_one_template_are_not_merged() -> None:
 
 # -- across runs -----------------------------------------------------------------------------
 def run_with_index(inputs: Path, output: Path, state: Path) -> int:
-    return run_cli("--input", str(inputs), "--output", str(output), "--set", "dedup.index=true",
-                   "--set", f"state_dir={state}")
+    return run_cli(
+        "--input", str(inputs), "--output", str(output), "--set", "dedup.index=true", "--set", f"state_dir={state}"
+    )
 
 
 def test_the_index_makes_a_rerun_add_nothing_and_links_new_copies_to_old_stories(
@@ -161,13 +180,18 @@ def test_the_index_makes_a_rerun_add_nothing_and_links_new_copies_to_old_stories
     (later / "copy.txt").write_text(OTHER, encoding="utf-8")  # an exact copy under another name
     (later / "new.txt").write_text(
         "Protesters marched through the capital on Monday to demand the release of detained journalists, "
-        "and police arrested at least 30 people near the parliament, witnesses said.", encoding="utf-8")
+        "and police arrested at least 30 people near the parliament, witnesses said.",
+        encoding="utf-8",
+    )
     assert run_with_index(later, tmp_path / "out3", state) == 0
     assert "read 3 = written 1 + duplicates 2" in capsys.readouterr().out
     duplicates = {d["source"].rsplit("/", 1)[-1]: d for d in read_table(tmp_path / "out3", "duplicates")}
     story_id = written[sorted(p.name for p in SEEDS.glob("*.txt"))[0]]
     other_id = written[sorted(p.name for p in SEEDS.glob("*.txt"))[1]]
-    assert (duplicates["syndicated.txt"]["duplicate_of"], duplicates["syndicated.txt"]["method"]) == (story_id, "minhash")
+    assert (duplicates["syndicated.txt"]["duplicate_of"], duplicates["syndicated.txt"]["method"]) == (
+        story_id,
+        "minhash",
+    )
     assert (duplicates["copy.txt"]["duplicate_of"], duplicates["copy.txt"]["method"]) == (other_id, "content")
     assert [a["source"].rsplit("/", 1)[-1] for a in read_table(tmp_path / "out3", "articles")] == ["new.txt"]
 
@@ -193,8 +217,10 @@ def _shard(*parts: tuple[str, list[tuple[str, str]]]) -> tuple[int, list[tuple[s
     """One shard's packed keys, as the shuffle hands them to `buckets`, from (side, [(key, id)])."""
     packed = []
     for side, pairs in parts:
-        block = KeyBlock(dedup_keys.codes([key for key, _ in pairs]).tobytes(),
-                         np.array([id_code(i) for _, i in pairs], dtype=np.uint64).tobytes())
+        block = KeyBlock(
+            dedup_keys.codes([key for key, _ in pairs]).tobytes(),
+            np.array([id_code(i) for _, i in pairs], dtype=np.uint64).tobytes(),
+        )
         packed.extend(element for _, element in pack(block, side, shards=1))
     return 0, packed
 
@@ -205,10 +231,27 @@ def _pairs(found: Candidates) -> dict[tuple[int, int], int]:
 
 def test_buckets_pair_articles_sharing_a_key_and_name_articles_an_earlier_run_wrote() -> None:
     shard = _shard(
-        ("now", [("band:00:aa", "new-1"), ("band:00:aa", "new-2"), ("url:https://x.org/1", "new-1"),
-                 ("id:new-3", "new-3"), ("band:01:bb", "new-3"), ("band:02:cc", "new-4")]),
-        ("earlier", [("url:https://x.org/1", "old-1"), ("id:new-3", "new-3"), ("band:01:bb", "new-3"),
-                     ("band:03:dd", "old-2"), ("band:03:dd", "old-3")]),
+        (
+            "now",
+            [
+                ("band:00:aa", "new-1"),
+                ("band:00:aa", "new-2"),
+                ("url:https://x.org/1", "new-1"),
+                ("id:new-3", "new-3"),
+                ("band:01:bb", "new-3"),
+                ("band:02:cc", "new-4"),
+            ],
+        ),
+        (
+            "earlier",
+            [
+                ("url:https://x.org/1", "old-1"),
+                ("id:new-3", "new-3"),
+                ("band:01:bb", "new-3"),
+                ("band:03:dd", "old-2"),
+                ("band:03:dd", "old-3"),
+            ],
+        ),
     )
     (found,) = buckets(shard, max_bucket=50)
     code = {name: id_code(name) for name in ("new-1", "new-2", "new-3", "old-1")}
@@ -220,9 +263,20 @@ def test_buckets_pair_articles_sharing_a_key_and_name_articles_an_earlier_run_wr
 
 
 def test_a_pair_sharing_several_keys_is_one_candidate_with_its_most_exact_key() -> None:
-    shard = _shard(("now", [("band:00:aa", "a"), ("band:01:bb", "a"), ("hash:ff", "a"), ("band:00:aa", "b"),
-                            ("band:01:bb", "b"), ("band:02:cc", "a")]),
-                   ("earlier", [("hash:ff", "b"), ("band:02:cc", "c")]))
+    shard = _shard(
+        (
+            "now",
+            [
+                ("band:00:aa", "a"),
+                ("band:01:bb", "a"),
+                ("hash:ff", "a"),
+                ("band:00:aa", "b"),
+                ("band:01:bb", "b"),
+                ("band:02:cc", "a"),
+            ],
+        ),
+        ("earlier", [("hash:ff", "b"), ("band:02:cc", "c")]),
+    )
     (found,) = buckets(shard, max_bucket=50)
     pair = tuple(sorted((id_code("a"), id_code("b"))))
     assert _pairs(found) == {pair: dedup_keys.HASH, tuple(sorted((id_code("a"), id_code("c")))): dedup_keys.BAND}
@@ -255,20 +309,32 @@ def test_index_keys_are_read_as_blocks_of_codes_from_this_and_the_earlier_file_f
     ids = [f"article-{n // 10}" for n in range(10_000)]  # 1,000 articles of 10 keys
     expected = (dedup_keys.codes(keys).tolist(), [id_code(i) for i in ids])
     per_article = pa.Table.from_pylist(
-        [{"id_code": id_code(f"article-{a}"), "key_codes": expected[0][a * 10:a * 10 + 10]} for a in range(1000)],
-        schema=arrow_schema(ArticleKeys))
+        [{"id_code": id_code(f"article-{a}"), "key_codes": expected[0][a * 10 : a * 10 + 10]} for a in range(1000)],
+        schema=arrow_schema(ArticleKeys),
+    )
     for table, rows in ((per_article, 400), (pa.table({"key": keys, "article_id": ids}), 4000)):  # 2nd: version 0.1
         blocks = list(key_blocks(table, rows=rows))
         assert [len(b.key_codes) // 8 for b in blocks] == [4000, 4000, 2000]
         arrays = [dedup_keys.arrays(b) for b in blocks]
-        assert (np.concatenate([k for k, _ in arrays]).tolist(), np.concatenate([i for _, i in arrays]).tolist()) \
-            == expected
+        assert (
+            np.concatenate([k for k, _ in arrays]).tolist(),
+            np.concatenate([i for _, i in arrays]).tolist(),
+        ) == expected
 
 
 def test_index_sketches_are_read_as_tables_that_give_back_each_sketch() -> None:
     from datetime import datetime, timezone
-    sketches = [Sketch(f"a{n}", datetime(2024, 1, 1 + n % 28, 6, 30, 1, 250, tzinfo=timezone.utc) if n % 3 else None,
-                       100 + n, np.arange(n, n + 16, dtype="<u4").tobytes(), True) for n in range(100)]
+
+    sketches = [
+        Sketch(
+            f"a{n}",
+            datetime(2024, 1, 1 + n % 28, 6, 30, 1, 250, tzinfo=timezone.utc) if n % 3 else None,
+            100 + n,
+            np.arange(n, n + 16, dtype="<u4").tobytes(),
+            True,
+        )
+        for n in range(100)
+    ]
     table = pa.Table.from_pylist([s._asdict() for s in sketches], schema=arrow_schema(Sketch))
     tables = list(sketch_tables(table, rows=40))
     assert [len(t) for t in tables] == [40, 40, 20]
@@ -284,12 +350,19 @@ def test_the_index_reads_only_the_keys_and_sketches_a_run_shares_with_it(tmp_pat
     for part in range(2):
         names = [f"p{part}-{n}" for n in range(300)]
         sketches = [Sketch(name, None, n, np.full(8, n, "<u4").tobytes(), True) for n, name in enumerate(names)]
-        pq.write_table(pa.Table.from_pylist([s._asdict() for s in sketches], schema=arrow_schema(Sketch)),
-                       tmp_path / "sketches" / f"run{part}.parquet", row_group_size=100)
-        keys = [{"id_code": id_code(name), "key_codes": [key_code(f"url:{name}"), key_code("band:00:aa")]}
-                for name in names]
-        pq.write_table(pa.Table.from_pylist(keys, schema=arrow_schema(ArticleKeys)),
-                       tmp_path / "keys" / f"run{part}.parquet", row_group_size=100)
+        pq.write_table(
+            pa.Table.from_pylist([s._asdict() for s in sketches], schema=arrow_schema(Sketch)),
+            tmp_path / "sketches" / f"run{part}.parquet",
+            row_group_size=100,
+        )
+        keys = [
+            {"id_code": id_code(name), "key_codes": [key_code(f"url:{name}"), key_code("band:00:aa")]} for name in names
+        ]
+        pq.write_table(
+            pa.Table.from_pylist(keys, schema=arrow_schema(ArticleKeys)),
+            tmp_path / "keys" / f"run{part}.parquet",
+            row_group_size=100,
+        )
     index = dedup_index.read_earlier([str(tmp_path), str(tmp_path / "empty")])
     assert index is not None and index.keys.dirs == (str(tmp_path),)
     keys_now = np.sort(np.array([key_code("url:p1-5"), key_code("url:new")], dtype=np.uint64))

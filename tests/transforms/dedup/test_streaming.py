@@ -1,4 +1,5 @@
 """The streaming de-duplication path: stateful DoFns with expiry, driven by TestStream."""
+
 from __future__ import annotations
 
 import apache_beam as beam
@@ -45,10 +46,14 @@ def test_each_story_is_emitted_once_until_its_keys_expire() -> None:
     )
     with streaming_pipeline() as p:
         articles, duplicates = p | stream | StreamingDedup(DedupSettings(expiry_days=1))
-        assert_that(articles | beam.Map(lambda a: a.article_id), equal_to(["first", "late", "other"]),
-                    label="emitted once")
-        assert_that(duplicates | beam.Map(lambda d: (d.article_id, d.duplicate_of, d.method)),
-                    equal_to([("copy", "first", "minhash"), ("first", "first", "seen")]), label="duplicates")
+        assert_that(
+            articles | beam.Map(lambda a: a.article_id), equal_to(["first", "late", "other"]), label="emitted once"
+        )
+        assert_that(
+            duplicates | beam.Map(lambda d: (d.article_id, d.duplicate_of, d.method)),
+            equal_to([("copy", "first", "minhash"), ("first", "first", "seen")]),
+            label="duplicates",
+        )
 
 
 def test_two_copies_arriving_together_leave_exactly_one() -> None:
@@ -62,5 +67,8 @@ def test_two_copies_arriving_together_leave_exactly_one() -> None:
     with streaming_pipeline() as p:
         articles, duplicates = p | stream | StreamingDedup(DedupSettings())
         assert_that(articles | beam.Map(lambda x: x.article_id), equal_to(["a"]), label="one kept")
-        assert_that(duplicates | beam.Map(lambda d: (d.article_id, d.duplicate_of)), equal_to([("b", "a")]),
-                    label="the other repeats it")
+        assert_that(
+            duplicates | beam.Map(lambda d: (d.article_id, d.duplicate_of)),
+            equal_to([("b", "a")]),
+            label="the other repeats it",
+        )

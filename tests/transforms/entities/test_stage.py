@@ -1,4 +1,5 @@
 """Entities with the real spaCy model: names, merging, label fixes, the batched stage."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -22,8 +23,18 @@ from transforms.entities.rows import entities_of
 from transforms.entities.stage import AnnotateFn, Annotator, ExtractEntities
 from transforms.geo.geocode import Gazetteer
 
-REQUIRED = {"Taliban", "Kohistan", "Badakhshan", "Fayzabad", "Kabul", "Kandahar", "Panjwai", "Tajikistan",
-            "Zabihullah Mujahid", "Hibatullah Akhundzada"}
+REQUIRED = {
+    "Taliban",
+    "Kohistan",
+    "Badakhshan",
+    "Fayzabad",
+    "Kabul",
+    "Kandahar",
+    "Panjwai",
+    "Tajikistan",
+    "Zabihullah Mujahid",
+    "Hibatullah Akhundzada",
+}
 LABELS = frozenset(EntitiesSettings().labels)
 
 
@@ -37,8 +48,10 @@ def test_seed_entities_include_the_people_groups_and_places(parse: Callable[[str
 
 
 def test_mentions_merge_by_normalised_name(parse: Callable[[str], Any]) -> None:
-    doc = parse("The Taliban said on Monday that the Taliban's fighters had entered Kunduz. "
-                "Hasti Mohammad, a district governor, confirmed it. Kunduz has been contested for years.")
+    doc = parse(
+        "The Taliban said on Monday that the Taliban's fighters had entered Kunduz. "
+        "Hasti Mohammad, a district governor, confirmed it. Kunduz has been contested for years."
+    )
     by_name = {e.name: e for e in entities_of(doc, "a1", LABELS)}
     taliban = by_name["Taliban"]
     assert taliban.mention_count == 2 and taliban.first_offset == 4
@@ -51,32 +64,43 @@ PLACE_WORDS = frozenset(EntitiesSettings().place_words)
 
 
 def test_places_of_one_name_but_different_kinds_stay_apart(parse: Callable[[str], Any]) -> None:
-    doc = parse("Fighting spread across Kandahar province on Sunday. Residents of Kandahar city said the "
-                "airport in Kandahar city was closed, and officials in Kandahar province asked for help.")
-    places = sorted((e.name, e.place_type, e.mention_count)
-                    for e in entities_of(doc, "a1", LABELS, PLACE_WORDS) if e.name == "Kandahar")
+    doc = parse(
+        "Fighting spread across Kandahar province on Sunday. Residents of Kandahar city said the "
+        "airport in Kandahar city was closed, and officials in Kandahar province asked for help."
+    )
+    places = sorted(
+        (e.name, e.place_type, e.mention_count)
+        for e in entities_of(doc, "a1", LABELS, PLACE_WORDS)
+        if e.name == "Kandahar"
+    )
     assert places == [("Kandahar", "city", 2), ("Kandahar", "province", 2)]
 
 
 def test_a_bare_mention_joins_the_one_kind_of_place_named(parse: Callable[[str], Any]) -> None:
-    doc = parse("The Taliban seized Kohistan district on Thursday. The fall of Kohistan followed days of "
-                "fighting, and Kohistan is now the third district they hold in Badakhshan province.")
+    doc = parse(
+        "The Taliban seized Kohistan district on Thursday. The fall of Kohistan followed days of "
+        "fighting, and Kohistan is now the third district they hold in Badakhshan province."
+    )
     by_name = {e.name: e for e in entities_of(doc, "a1", LABELS, PLACE_WORDS)}
     assert (by_name["Kohistan"].place_type, by_name["Kohistan"].mention_count) == ("district", 3)
     assert by_name["Badakhshan"].place_type == "province"
 
 
 def test_countries_and_plural_place_words_give_no_place_type(parse: Callable[[str], Any]) -> None:
-    doc = parse("Kandahar is one of the 34 provinces of Afghanistan. Afghanistan has faced war for decades, "
-                "and the city of Herat was calm.")
+    doc = parse(
+        "Kandahar is one of the 34 provinces of Afghanistan. Afghanistan has faced war for decades, "
+        "and the city of Herat was calm."
+    )
     by_name = {e.name: e for e in entities_of(doc, "a1", LABELS, PLACE_WORDS)}
     assert by_name["Afghanistan"].place_type is None and by_name["Afghanistan"].mention_count == 2
     assert by_name["Herat"].place_type == "city"
 
 
 def test_spelling_variants_of_a_name_merge_and_different_names_do_not(parse: Callable[[str], Any]) -> None:
-    doc = parse("Clashes were reported in Badakhshan on Monday. Officials in Badakshan said two posts fell, "
-                "and the governor of Badakhshan asked Kabul for help. Iran and Iraq sent condolences.")
+    doc = parse(
+        "Clashes were reported in Badakhshan on Monday. Officials in Badakshan said two posts fell, "
+        "and the governor of Badakhshan asked Kabul for help. Iran and Iraq sent condolences."
+    )
     by_name = {e.name: e for e in entities_of(doc, "a1", LABELS, PLACE_WORDS)}
     assert by_name["Badakhshan"].mention_count == 3
     assert set(by_name["Badakhshan"].variants) == {"Badakhshan", "Badakshan"}
@@ -85,9 +109,11 @@ def test_spelling_variants_of_a_name_merge_and_different_names_do_not(parse: Cal
 
 
 def test_salience_favours_the_entity_the_story_is_about(parse: Callable[[str], Any]) -> None:
-    doc = parse("The Taliban captured Panjwai district on Sunday. The Taliban said the district police "
-                "headquarters had fallen. Residents fled to Kandahar. A spokesman for the Taliban confirmed it. "
-                "Separately, officials in Herat reported calm.")
+    doc = parse(
+        "The Taliban captured Panjwai district on Sunday. The Taliban said the district police "
+        "headquarters had fallen. Residents fled to Kandahar. A spokesman for the Taliban confirmed it. "
+        "Separately, officials in Herat reported calm."
+    )
     salience = {e.name: e.salience for e in entities_of(doc, "a1", LABELS, PLACE_WORDS)}
     assert salience["Taliban"] == max(salience.values())
     assert salience["Panjwai"] > salience["Herat"]
@@ -95,8 +121,10 @@ def test_salience_favours_the_entity_the_story_is_about(parse: Callable[[str], A
 
 
 def test_names_followed_by_a_place_word_are_places(parse: Callable[[str], Any]) -> None:
-    doc = parse("Security posts in Teshkan district were abandoned, and the militants took Kohistan district. "
-                "The seizure of Kohistan brings to three the districts they hold out of nearly 400 districts.")
+    doc = parse(
+        "Security posts in Teshkan district were abandoned, and the militants took Kohistan district. "
+        "The seizure of Kohistan brings to three the districts they hold out of nearly 400 districts."
+    )
     labels = {(ent.text, ent.label_) for ent in doc.ents}
     assert ("Teshkan", "GPE") in labels and ("Kohistan", "GPE") in labels
     assert not any(text.startswith("nearly") and label == "GPE" for text, label in labels)
@@ -109,12 +137,24 @@ def test_stage_outputs_annotations_entities_and_dead_letters() -> None:
     settings = EntitiesSettings(model=MODEL, batch_size=2, max_chars=5000)
     with TestPipeline(argv=["--runner=FnApiRunner"]) as p:
         result = p | beam.Create([*articles, too_long]) | ExtractEntities(settings)
-        assert_that(result.annotated | beam.Map(lambda a: (a.article.article_id, len(a.doc) > 1000)),
-                    equal_to([(a.article_id, True) for a in articles]), label="annotated")
-        assert_that(result.dead_letters | beam.Map(lambda d: (d.source, d.stage, d.reason)),
-                    equal_to([("src/long", "entities",
-                               "text too long for entity extraction: 6,000 characters (entities.max_chars is 5,000)")]),
-                    label="dead letters")
+        assert_that(
+            result.annotated | beam.Map(lambda a: (a.article.article_id, len(a.doc) > 1000)),
+            equal_to([(a.article_id, True) for a in articles]),
+            label="annotated",
+        )
+        assert_that(
+            result.dead_letters | beam.Map(lambda d: (d.source, d.stage, d.reason)),
+            equal_to(
+                [
+                    (
+                        "src/long",
+                        "entities",
+                        "text too long for entity extraction: 6,000 characters (entities.max_chars is 5,000)",
+                    )
+                ]
+            ),
+            label="dead letters",
+        )
 
         def names(entities: list[Entity]) -> None:
             assert {"Taliban", "Kabul"} <= {e.name for e in entities}
@@ -138,14 +178,18 @@ def test_a_failing_document_does_not_take_its_batch_with_it(spacy_model: Any) ->
     settings = EntitiesSettings(model=MODEL)
     fn = AnnotateFn(settings, shared.Shared())
     fn._annotator = Annotator(settings, [], _FailsOnPoison(spacy_model), None)
-    batch = [article("good1", "The Taliban entered Kabul on Monday."), article("bad", "POISON " * 30),
-             article("good2", "Police in Nairobi arrested twelve people.")]
+    batch = [
+        article("good1", "The Taliban entered Kabul on Monday."),
+        article("bad", "POISON " * 30),
+        article("good2", "Police in Nairobi arrested twelve people."),
+    ]
     outputs = list(fn.process(batch))
     annotated = [o.article.article_id for o in outputs if isinstance(o, AnnotatedArticle)]
     letters = [o.value for o in outputs if isinstance(o, TaggedOutput) and isinstance(o.value, DeadLetter)]
     assert annotated == ["good1", "good2"]
     assert [(d.source, d.stage, d.error_type, d.reason) for d in letters] == [
-        ("src/bad", "entities", "RuntimeError", "unexpected RuntimeError: model crashed")]
+        ("src/bad", "entities", "RuntimeError", "unexpected RuntimeError: model crashed")
+    ]
 
 
 def test_doc_reader_bounds_its_vocabulary(spacy_model: Any) -> None:
@@ -179,16 +223,19 @@ def actor_parse() -> Any:
 
         @staticmethod
         def rows(text: str) -> list[Entity]:
-            (found,) = model.map_docs([(text, None)], 8,
-                                      lambda doc, _: entities_of(doc, "a1", LABELS, PLACE_WORDS, by_name, gazetteer))
+            (found,) = model.map_docs(
+                [(text, None)], 8, lambda doc, _: entities_of(doc, "a1", LABELS, PLACE_WORDS, by_name, gazetteer)
+            )
             return found
 
     return Parse()
 
 
 def test_actor_aliases_merge_into_one_named_actor_with_sector_and_country(actor_parse: Callable[[str], Any]) -> None:
-    found = actor_parse("ISIS claimed the attack on Tuesday. Daesh fighters had entered the town, and the "
-                        "Islamic State said more would follow. The Taliban condemned it.")
+    found = actor_parse(
+        "ISIS claimed the attack on Tuesday. Daesh fighters had entered the town, and the "
+        "Islamic State said more would follow. The Taliban condemned it."
+    )
     islamic_state = found["Islamic State"]
     assert islamic_state.mention_count == 3 and islamic_state.sector == "REB" and islamic_state.country is None
     assert {"ISIS", "Daesh", "Islamic State"} <= set(islamic_state.variants)
@@ -196,28 +243,33 @@ def test_actor_aliases_merge_into_one_named_actor_with_sector_and_country(actor_
 
 
 def test_actors_ner_misses_are_found_with_their_sector(actor_parse: Callable[[str], Any]) -> None:
-    found = actor_parse("security forces pulled out of the district after al-shabaab fighters attacked, "
-                        "and border police said civilians had fled.")
+    found = actor_parse(
+        "security forces pulled out of the district after al-shabaab fighters attacked, "
+        "and border police said civilians had fled."
+    )
     assert found["government forces"].sector == "MIL" and found["government forces"].label == "ACTOR"
     assert found["al-Shabaab"].sector == "REB" and found["al-Shabaab"].country == "SOM"
     assert found["police"].sector == "COP" and "border police" in found["police"].variants
     assert found["civilians"].sector == "CVL"
 
 
-def test_places_the_model_calls_people_or_organisations_are_places_after_in_near_towards(
-        actor_parse: Any) -> None:
+def test_places_the_model_calls_people_or_organisations_are_places_after_in_near_towards(actor_parse: Any) -> None:
     """The small model tags `Kyiv` ORG and `Bukavu` PERSON here; the gazetteer knows them."""
-    found = actor_parse("Congolese troops fled towards Bukavu, officials in Kyiv said. Bukavu was calm on "
-                        "Sunday, and Sandra Bullock said so too.")
+    found = actor_parse(
+        "Congolese troops fled towards Bukavu, officials in Kyiv said. Bukavu was calm on "
+        "Sunday, and Sandra Bullock said so too."
+    )
     assert (found["Bukavu"].label, found["Bukavu"].country, found["Bukavu"].mention_count) == ("GPE", "COD", 2)
     assert (found["Kyiv"].label, found["Kyiv"].geo) == ("GPE", "city")
     assert found["Sandra Bullock"].label != "GPE"  # not a place the gazetteer knows
 
 
 def test_roles_take_the_country_of_their_owner_and_stay_apart_by_country(actor_parse: Callable[[str], Any]) -> None:
-    text = ("Afghan troops crossed into Tajikistan, where Tajik border guards disarmed them. Russian forces and "
-            "Ukrainian forces clashed near Bakhmut, officials in Sudan's government said, and the president of "
-            "Armenia called for calm.")
+    text = (
+        "Afghan troops crossed into Tajikistan, where Tajik border guards disarmed them. Russian forces and "
+        "Ukrainian forces clashed near Bakhmut, officials in Sudan's government said, and the president of "
+        "Armenia called for calm."
+    )
     model_rows = actor_parse.rows(text)
     roles = {(e.name, e.country): e.sector for e in model_rows if e.label == "ACTOR"}
     assert roles[("army", "AFG")] == "MIL" and roles[("police", "TJK")] == "COP"
@@ -235,9 +287,11 @@ def test_a_role_owned_by_a_named_actor_is_that_actor(actor_parse: Callable[[str]
 
 
 def test_titled_people_take_the_sector_and_country_of_their_title(actor_parse: Callable[[str], Any]) -> None:
-    found = actor_parse("Taliban spokesman Zabihullah Mujahid said the district had fallen. Tom King, the British "
-                        "defence secretary, said General Michel Aoun had left Beirut before President Emmanuel "
-                        "Macron arrived. The general election will be held in May.")
+    found = actor_parse(
+        "Taliban spokesman Zabihullah Mujahid said the district had fallen. Tom King, the British "
+        "defence secretary, said General Michel Aoun had left Beirut before President Emmanuel "
+        "Macron arrived. The general election will be held in May."
+    )
     assert (found["Zabihullah Mujahid"].sector, found["Zabihullah Mujahid"].country) == ("REB", "AFG")
     assert (found["Tom King"].sector, found["Tom King"].country) == ("GOV", "GBR")  # apposition
     assert found["Michel Aoun"].sector == "MIL"
@@ -246,22 +300,32 @@ def test_titled_people_take_the_sector_and_country_of_their_title(actor_parse: C
 
 
 def test_organisations_take_the_sector_of_the_role_word_heading_their_name(actor_parse: Callable[[str], Any]) -> None:
-    found = actor_parse("The Supreme Court rejected the appeal of the National Union of Teachers, and the Kenya "
-                        "Defence Forces were deployed. The Soviet Union collapsed in 1991.")
+    found = actor_parse(
+        "The Supreme Court rejected the appeal of the National Union of Teachers, and the Kenya "
+        "Defence Forces were deployed. The Soviet Union collapsed in 1991."
+    )
     assert found["Supreme Court"].sector == "JUD"
     assert found["National Union of Teachers"].sector == "LAB"  # its head is the union, not the teachers
     assert (found["Kenya Defence Forces"].sector, found["Kenya Defence Forces"].country) == ("MIL", "KEN")
     assert "labour" not in found  # the union inside a place name is no actor
 
 
-@pytest.mark.parametrize("content, error", [
-    ("actors:\n  - {name: X, sector: XYZ, aliases: [x]}\n", "unknown sector 'XYZ'"),
-    ("actors:\n  - {name: X, sector: REB, country: Narnia, aliases: [x]}\n", "not an ISO 3166 alpha-3 country code"),
-    ("roles:\n  - {name: troops, sector: MIL, country: AFG, aliases: [troops]}\n", "a role has no country"),
-    ("actors:\n  - {name: X, sector: REB, aliases: [x], titles: [General]}\n", "titles belong to roles"),
-    ("actors:\n  - {name: X, sector: REB, aliases: [x]}\nroles:\n  - {name: X, sector: MIL, aliases: [y]}\n",
-     "actor names must be unique: X"),
-])
+@pytest.mark.parametrize(
+    "content, error",
+    [
+        ("actors:\n  - {name: X, sector: XYZ, aliases: [x]}\n", "unknown sector 'XYZ'"),
+        (
+            "actors:\n  - {name: X, sector: REB, country: Narnia, aliases: [x]}\n",
+            "not an ISO 3166 alpha-3 country code",
+        ),
+        ("roles:\n  - {name: troops, sector: MIL, country: AFG, aliases: [troops]}\n", "a role has no country"),
+        ("actors:\n  - {name: X, sector: REB, aliases: [x], titles: [General]}\n", "titles belong to roles"),
+        (
+            "actors:\n  - {name: X, sector: REB, aliases: [x]}\nroles:\n  - {name: X, sector: MIL, aliases: [y]}\n",
+            "actor names must be unique: X",
+        ),
+    ],
+)
 def test_the_actor_file_is_validated(tmp_path: Path, content: str, error: str) -> None:
     bad = tmp_path / "actors.yaml"
     bad.write_text(content, encoding="utf-8")
@@ -275,14 +339,18 @@ def test_seed_places_are_geocoded(seeds_run: dict[str, Any]) -> None:
     Tajikistan -> TJK; districts the gazetteer does not have are unresolved, not guessed."""
     places = {(e["name"], e["place_type"]): e for e in seeds_run["tables"]["entities"] if e["geo"]}
     assert (places[("Badakhshan", "province")]["country"], places[("Badakhshan", "province")]["subdivision"]) == (
-        "AFG", "AF-BDS")
+        "AFG",
+        "AF-BDS",
+    )
     assert places[("Kandahar", "province")]["subdivision"] == "AF-KAN"
     for city, province in (("Kabul", "AF-KAB"), ("Fayzabad", "AF-BDS")):
         found = places[(city, None)]
         assert found["geo"] == "city" and found["country"] == "AFG" and found["latitude"] and found["longitude"]
         assert found["subdivision"] == province  # the province the city lies in
     assert (places[("Tajikistan", None)]["geo"], places[("Tajikistan", None)]["country"]) == ("country", "TJK")
-    assert places[("Kohistan", "district")]["geo"] == "unresolved" and places[("Kohistan", "district")]["country"] is None
+    assert (
+        places[("Kohistan", "district")]["geo"] == "unresolved" and places[("Kohistan", "district")]["country"] is None
+    )
 
 
 def test_ambiguous_places_resolve_in_the_article_context_or_not_at_all() -> None:

@@ -1,4 +1,5 @@
 """Story-level merge: mentions of one real-world event across sentences and articles."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -14,24 +15,52 @@ from transforms.events.clusters import ClusterEvents, cluster_row, group
 MAY_1 = datetime(2021, 5, 1, tzinfo=timezone.utc)
 
 
-def mention(event_id: str, article: str, *, event_type: str = "bombing", location: Optional[str] = "Kabul",
-            day: int = 0, actor: Optional[str] = None, sector: Optional[str] = None, fatalities: Optional[int] = None,
-            publisher: Optional[str] = None, dated: bool = True) -> Event:
+def mention(
+    event_id: str,
+    article: str,
+    *,
+    event_type: str = "bombing",
+    location: Optional[str] = "Kabul",
+    day: int = 0,
+    actor: Optional[str] = None,
+    sector: Optional[str] = None,
+    fatalities: Optional[int] = None,
+    publisher: Optional[str] = None,
+    dated: bool = True,
+) -> Event:
     fields: dict[str, Any] = dict.fromkeys(Event._fields)
-    fields.update(event_id=event_id, article_id=article, sentence_index=0, sentence="...", event_type=event_type,
-                  plover_type="ASSAULT", plover_mode="explosives", cameo_root="18",
-                  acled_event_type="Explosions/Remote violence", acled_sub_event_type="Remote explosive/landmine/IED",
-                  trigger="blast", actor=actor, actor_sector=sector, location=location, fatalities=fatalities,
-                  confidence=0.8, publisher=publisher, location_country="AFG" if location else None,
-                  event_date=MAY_1 + timedelta(days=day) if dated else None, date_precision="day" if dated else None,
-                  published=MAY_1 + timedelta(days=day, hours=6))
+    fields.update(
+        event_id=event_id,
+        article_id=article,
+        sentence_index=0,
+        sentence="...",
+        event_type=event_type,
+        plover_type="ASSAULT",
+        plover_mode="explosives",
+        cameo_root="18",
+        acled_event_type="Explosions/Remote violence",
+        acled_sub_event_type="Remote explosive/landmine/IED",
+        trigger="blast",
+        actor=actor,
+        actor_sector=sector,
+        location=location,
+        fatalities=fatalities,
+        confidence=0.8,
+        publisher=publisher,
+        location_country="AFG" if location else None,
+        event_date=MAY_1 + timedelta(days=day) if dated else None,
+        date_precision="day" if dated else None,
+        published=MAY_1 + timedelta(days=day, hours=6),
+    )
     return Event(**fields)
 
 
 def test_one_blast_reported_by_three_wires_is_one_event_with_its_largest_toll() -> None:
-    mentions = [mention("a1", "wire-a", fatalities=20, publisher="Wire A"),
-                mention("b1", "wire-b", fatalities=25, publisher="Wire B", day=1),  # reported the next day
-                mention("c1", "wire-c", publisher="Wire C")]
+    mentions = [
+        mention("a1", "wire-a", fatalities=20, publisher="Wire A"),
+        mention("b1", "wire-b", fatalities=25, publisher="Wire B", day=1),  # reported the next day
+        mention("c1", "wire-c", publisher="Wire C"),
+    ]
     (members,) = group(mentions)
     row = cluster_row(members)
     assert (row.mentions, row.articles, row.fatalities) == (3, 3, 25)
@@ -40,10 +69,14 @@ def test_one_blast_reported_by_three_wires_is_one_event_with_its_largest_toll() 
 
 
 def test_different_days_places_actors_or_types_are_different_events() -> None:
-    mentions = [mention("a", "x", actor="Taliban", sector="REB"), mention("b", "y", actor="Taliban fighters", sector="REB"),
-                mention("c", "z", actor="police", sector="COP"), mention("d", "w", day=3, actor="Taliban", sector="REB"),
-                mention("e", "v", location="Herat", actor="Taliban", sector="REB"),
-                mention("f", "u", event_type="airstrike", actor="Taliban", sector="REB")]
+    mentions = [
+        mention("a", "x", actor="Taliban", sector="REB"),
+        mention("b", "y", actor="Taliban fighters", sector="REB"),
+        mention("c", "z", actor="police", sector="COP"),
+        mention("d", "w", day=3, actor="Taliban", sector="REB"),
+        mention("e", "v", location="Herat", actor="Taliban", sector="REB"),
+        mention("f", "u", event_type="airstrike", actor="Taliban", sector="REB"),
+    ]
     keyed: dict[str, list[Event]] = {}
     for event in mentions:  # as the stage keys them: by type and place
         keyed.setdefault(f"{event.event_type}|{event.location}", []).append(event)
@@ -54,8 +87,13 @@ def test_different_days_places_actors_or_types_are_different_events() -> None:
 def test_a_mention_without_actor_joins_the_one_cluster_nearby_but_never_guesses_between_two() -> None:
     one = group([mention("a", "x", actor="Taliban", sector="REB"), mention("b", "y")])
     assert [sorted(e.event_id for e in members) for members in one] == [["a", "b"]]
-    two = group([mention("a", "x", actor="Taliban", sector="REB"), mention("c", "z", actor="police", sector="COP"),
-                 mention("b", "y")])
+    two = group(
+        [
+            mention("a", "x", actor="Taliban", sector="REB"),
+            mention("c", "z", actor="police", sector="COP"),
+            mention("b", "y"),
+        ]
+    )
     assert sorted(sorted(e.event_id for e in members) for members in two) == [["a"], ["b"], ["c"]]
 
 
@@ -63,16 +101,22 @@ def test_mentions_without_a_place_merge_only_within_their_article() -> None:
     mentions = [mention("a", "x", location=None), mention("b", "x", location=None), mention("c", "y", location=None)]
     with TestPipeline(argv=["--runner=FnApiRunner"]) as p:
         clusters = p | beam.Create(mentions) | ClusterEvents()
-        assert_that(clusters | beam.Map(lambda c: (tuple(c.event_ids), c.articles)),
-                    equal_to([(("a", "b"), 1), (("c",), 1)]))
+        assert_that(
+            clusters | beam.Map(lambda c: (tuple(c.event_ids), c.articles)), equal_to([(("a", "b"), 1), (("c",), 1)])
+        )
 
 
 def test_the_stage_keys_by_type_and_place_and_ids_are_stable() -> None:
-    mentions = [mention("a", "x"), mention("b", "y"), mention("c", "z", location="Herat"),
-                mention("d", "x", event_type="airstrike")]
+    mentions = [
+        mention("a", "x"),
+        mention("b", "y"),
+        mention("c", "z", location="Herat"),
+        mention("d", "x", event_type="airstrike"),
+    ]
     with TestPipeline(argv=["--runner=FnApiRunner"]) as p:
         clusters = p | beam.Create(mentions) | ClusterEvents()
-        assert_that(clusters | beam.Map(lambda c: (c.event_type, c.location, tuple(c.event_ids))),
-                    equal_to([("bombing", "Kabul", ("a", "b")), ("bombing", "Herat", ("c",)),
-                              ("airstrike", "Kabul", ("d",))]))
+        assert_that(
+            clusters | beam.Map(lambda c: (c.event_type, c.location, tuple(c.event_ids))),
+            equal_to([("bombing", "Kabul", ("a", "b")), ("bombing", "Herat", ("c",)), ("airstrike", "Kabul", ("d",))]),
+        )
     assert cluster_row([mentions[0], mentions[1]]).cluster_id == cluster_row([mentions[1], mentions[0]]).cluster_id

@@ -1,4 +1,5 @@
 """Event dates resolved against the publication time: never invented, never in the future."""
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -16,19 +17,22 @@ def day(text: str, published: Optional[datetime] = SATURDAY) -> Optional[tuple[s
     return (found.date.date().isoformat(), found.precision) if found else None
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("Thursday night", ("2018-05-03", "day")),
-    ("on Saturday", ("2018-05-05", "day")),  # the weekday of publication is that very day
-    ("Sunday", ("2018-04-29", "day")),
-    ("May 1", ("2018-05-01", "day")),
-    ("last month", ("2018-04-01", "month")),
-    ("early May", ("2018-05-01", "month")),
-    ("6:30pm local time on Friday", ("2018-05-04", "day")),
-    ("late on Tuesday", ("2018-05-01", "day")),
-    ("yesterday", ("2018-05-04", "day")),
-    ("2015", ("2015-01-01", "year")),
-    ("December 28, 2017", ("2017-12-28", "day")),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Thursday night", ("2018-05-03", "day")),
+        ("on Saturday", ("2018-05-05", "day")),  # the weekday of publication is that very day
+        ("Sunday", ("2018-04-29", "day")),
+        ("May 1", ("2018-05-01", "day")),
+        ("last month", ("2018-04-01", "month")),
+        ("early May", ("2018-05-01", "month")),
+        ("6:30pm local time on Friday", ("2018-05-04", "day")),
+        ("late on Tuesday", ("2018-05-01", "day")),
+        ("yesterday", ("2018-05-04", "day")),
+        ("2015", ("2015-01-01", "year")),
+        ("December 28, 2017", ("2017-12-28", "day")),
+    ],
+)
 def test_relative_expressions_resolve_against_the_publication_time(text: str, expected: tuple[str, str]) -> None:
     assert day(text) == expected
 

@@ -1,4 +1,5 @@
 """Events carry their actor's sector and country and their location's geocoding."""
+
 from __future__ import annotations
 
 from typing import Any, Optional
@@ -7,11 +8,32 @@ from transforms.core.records import Entity
 from transforms.events.entity_fields import actor_entity, place_entity
 
 
-def entity(name: str, label: str = "ORG", sector: Optional[str] = None, country: Optional[str] = None,
-           geo: Optional[str] = None, variants: tuple[str, ...] = (), mentions: int = 1) -> Entity:
-    return Entity(entity_id=name, article_id="a", name=name, label=label, place_type=None, sector=sector,
-                  country=country, subdivision=None, latitude=None, longitude=None, geo=geo,
-                  mention_count=mentions, first_offset=0, salience=0.5, variants=[name, *variants])
+def entity(
+    name: str,
+    label: str = "ORG",
+    sector: Optional[str] = None,
+    country: Optional[str] = None,
+    geo: Optional[str] = None,
+    variants: tuple[str, ...] = (),
+    mentions: int = 1,
+) -> Entity:
+    return Entity(
+        entity_id=name,
+        article_id="a",
+        name=name,
+        label=label,
+        place_type=None,
+        sector=sector,
+        country=country,
+        subdivision=None,
+        latitude=None,
+        longitude=None,
+        geo=geo,
+        mention_count=mentions,
+        first_offset=0,
+        salience=0.5,
+        variants=[name, *variants],
+    )
 
 
 ENTITIES = [
@@ -47,8 +69,11 @@ def test_locations_take_the_place_entity_of_their_name() -> None:
 
 def test_seed_events_carry_actor_sectors_and_geocoded_locations(seeds_run: dict[str, Any]) -> None:
     events = seeds_run["tables"]["events"]
-    seizure = next(e for e in events if e["event_type"] == "territory_taken" and e["location"] == "Kohistan"
-                   and e["actor"] == "Taliban")
+    seizure = next(
+        e
+        for e in events
+        if e["event_type"] == "territory_taken" and e["location"] == "Kohistan" and e["actor"] == "Taliban"
+    )
     assert (seizure["actor_sector"], seizure["actor_country"]) == ("REB", "AFG")
     bombing = next(e for e in events if e["event_type"] == "bombing" and e["location"] == "Kabul")
     assert bombing["location_country"] == "AFG" and bombing["latitude"] and bombing["longitude"]

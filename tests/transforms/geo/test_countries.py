@@ -1,4 +1,5 @@
 """Country names, nationality words and the geonames admin1 -> ISO 3166-2 table."""
+
 from __future__ import annotations
 
 from transforms.geo.admin1 import name_forms, subdivision_of, table
@@ -8,14 +9,28 @@ from transforms.geo.geocode import Gazetteer
 
 def test_country_names_short_forms_and_iso_names() -> None:
     assert [country_code(n) for n in ("Afghanistan", "the US", "U.K.", "Russia", "Iran", "Kandahār", "Georgia")] == [
-        "AFG", "USA", "GBR", "RUS", "IRN", None, "GEO"]
+        "AFG",
+        "USA",
+        "GBR",
+        "RUS",
+        "IRN",
+        None,
+        "GEO",
+    ]
     assert country_code("Korea") == "KOR" and country_code("Congo") == "COD"  # shared short names: the larger
     assert is_country("the Netherlands") and not is_country("Kabul")
 
 
 def test_nationality_words_name_their_country() -> None:
     assert [demonym_code(w) for w in ("Afghan", "Afghans", "Tajik", "Israeli", "Serb", "French", "Congolese")] == [
-        "AFG", "AFG", "TJK", "ISR", "SRB", "FRA", "COD"]  # shared demonyms go to the most populous country
+        "AFG",
+        "AFG",
+        "TJK",
+        "ISR",
+        "SRB",
+        "FRA",
+        "COD",
+    ]  # shared demonyms go to the most populous country
     assert demonym_code("Kurdish") is None and demonym_code("Taliban") is None  # no country, not guessed
     assert owner_code("Sudan") == "SDN" and owner_code("Sudanese") == "SDN"
 
@@ -26,7 +41,8 @@ def test_admin1_table_maps_geonames_areas_to_iso_subdivisions() -> None:
     assert subdivision_of("XX", "99") is None
     assert len(table()) > 1900
     assert {"madrid", "guangdong", "galicia"} <= name_forms("Madrid, Comunidad de") | name_forms(
-        "Guangdong Sheng") | name_forms("Galicia [Galicia]")
+        "Guangdong Sheng"
+    ) | name_forms("Galicia [Galicia]")
 
 
 def test_cities_get_the_subdivision_they_lie_in() -> None:

@@ -1,4 +1,5 @@
 """Reading files as decompressed chunks: every format, truncation, concatenation, size bounds."""
+
 from __future__ import annotations
 
 import bz2
@@ -15,7 +16,10 @@ from transforms.read.compression import read_chunks
 
 DATA = ("Protesters marched through the city centre. " * 3000).encode()
 COMPRESSORS: dict[str, Callable[[bytes], bytes]] = {
-    ".gz": gzip.compress, ".bz2": bz2.compress, ".xz": lzma.compress, ".deflate": zlib.compress,
+    ".gz": gzip.compress,
+    ".bz2": bz2.compress,
+    ".xz": lzma.compress,
+    ".deflate": zlib.compress,
     ".zst": lambda data: zstandard.ZstdCompressor().compress(data),
 }
 

@@ -1,4 +1,5 @@
 """Feed parsing: RSS 2.0, Atom, RDF, relative links, encodings, malformed and hostile feeds."""
+
 from __future__ import annotations
 
 import time
@@ -19,9 +20,18 @@ def entries(data: bytes, source: FeedSource = SOURCE, content_type: str = "appli
 
 
 def test_rss2_entries_carry_link_title_text_utc_time_and_feed() -> None:
-    (entry,) = entries(rss([Item("Taliban seize district", "http://news.example.org/a/1",
-                                 summary="<p>Fighters took <b>Kohistan</b>.</p><p>Police withdrew.</p>",
-                                 published="Fri, 07 May 2021 09:30:00 +0430")]))
+    (entry,) = entries(
+        rss(
+            [
+                Item(
+                    "Taliban seize district",
+                    "http://news.example.org/a/1",
+                    summary="<p>Fighters took <b>Kohistan</b>.</p><p>Police withdrew.</p>",
+                    published="Fri, 07 May 2021 09:30:00 +0430",
+                )
+            ]
+        )
+    )
     assert entry.url == "http://news.example.org/a/1" and entry.source == entry.url
     assert entry.title == "Taliban seize district"
     assert entry.summary == "Fighters took Kohistan.\nPolice withdrew."
@@ -30,26 +40,43 @@ def test_rss2_entries_carry_link_title_text_utc_time_and_feed() -> None:
 
 
 def test_atom_and_rdf_feeds_give_the_same_entries() -> None:
-    item = Item("Protest in the capital", "http://news.example.org/a/2", summary="Thousands marched.",
-                published="2021-05-07T05:00:00Z")
+    item = Item(
+        "Protest in the capital",
+        "http://news.example.org/a/2",
+        summary="Thousands marched.",
+        published="2021-05-07T05:00:00Z",
+    )
     (from_atom,) = entries(atom([item]))
     (from_rdf,) = entries(rdf([item]))
     for entry in (from_atom, from_rdf):
         assert (entry.url, entry.title, entry.summary, entry.published) == (
-            "http://news.example.org/a/2", "Protest in the capital", "Thousands marched.", "2021-05-07T05:00:00+00:00")
+            "http://news.example.org/a/2",
+            "Protest in the capital",
+            "Thousands marched.",
+            "2021-05-07T05:00:00+00:00",
+        )
 
 
 def test_relative_links_resolve_against_the_feed_url() -> None:
     got = entries(rss([Item("a", "/a/1"), Item("b", "b/2"), Item("c", "https://other.example/c")]))
-    assert [e.url for e in got] == ["http://news.example.org/a/1", "http://news.example.org/feeds/b/2",
-                                    "https://other.example/c"]
+    assert [e.url for e in got] == [
+        "http://news.example.org/a/1",
+        "http://news.example.org/feeds/b/2",
+        "https://other.example/c",
+    ]
 
 
 def test_entry_without_link_uses_a_url_guid_or_keeps_its_text() -> None:
-    got = entries(rss([Item("guid", None, summary="text", guid="http://news.example.org/a/9"),
-                       Item("none", None, summary="only text", guid="tag:x,2021:1"),
-                       Item("mail", "mailto:desk@example.org", summary="text"),
-                       Item("opaque", None, summary="text", guid="g5")]))
+    got = entries(
+        rss(
+            [
+                Item("guid", None, summary="text", guid="http://news.example.org/a/9"),
+                Item("none", None, summary="only text", guid="tag:x,2021:1"),
+                Item("mail", "mailto:desk@example.org", summary="text"),
+                Item("opaque", None, summary="text", guid="g5"),
+            ]
+        )
+    )
     assert got[0].url == "http://news.example.org/a/9"
     assert got[1].url is None and got[1].source == f"{BASE}#tag:x,2021:1" and got[1].summary == "only text"
     assert got[2].url is None  # not an http(s) link
@@ -57,15 +84,18 @@ def test_entry_without_link_uses_a_url_guid_or_keeps_its_text() -> None:
 
 
 def test_a_non_utf8_feed_is_decoded_by_its_declared_encoding() -> None:
-    data = rss([Item("Café in São Tomé reopens", "http://x.example/a", summary="Señor Muñoz said")],
-               encoding="iso-8859-1")
+    data = rss(
+        [Item("Café in São Tomé reopens", "http://x.example/a", summary="Señor Muñoz said")], encoding="iso-8859-1"
+    )
     assert b"Caf\xe9" in data
     (entry,) = entries(data, content_type="text/xml; charset=iso-8859-1")
     assert entry.title == "Café in São Tomé reopens" and entry.summary == "Señor Muñoz said"
 
 
 def test_the_feed_language_is_the_default_of_its_entries() -> None:
-    data = rss([Item("a", "http://x.example/a")]).replace(b"<description>x", b"<language>fr-FR</language><description>x")
+    data = rss([Item("a", "http://x.example/a")]).replace(
+        b"<description>x", b"<language>fr-FR</language><description>x"
+    )
     assert entries(data)[0].language == "fr-FR"
     assert entries(data, FeedSource(url=BASE, language="en"))[0].language == "en"
 
@@ -81,10 +111,13 @@ def test_malformed_feed_with_no_entries_is_rejected_but_a_sloppy_one_is_read() -
 
 
 def test_entity_expansion_is_refused_before_parsing() -> None:
-    bomb = (b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a "aaaaaaaaaa">'
-            + b"".join(b'<!ENTITY %s "%s">' % (b"b%d" % n, (b"&a;" if n == 0 else b"&b%d;" % (n - 1)) * 10)
-                       for n in range(9))
-            + b']><rss version="2.0"><channel><title>&b8;</title></channel></rss>')
+    bomb = (
+        b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a "aaaaaaaaaa">'
+        + b"".join(
+            b'<!ENTITY %s "%s">' % (b"b%d" % n, (b"&a;" if n == 0 else b"&b%d;" % (n - 1)) * 10) for n in range(9)
+        )
+        + b']><rss version="2.0"><channel><title>&b8;</title></channel></rss>'
+    )
     started = time.monotonic()
     with pytest.raises(Rejected, match="declares XML entities"):
         parse_feed(bomb, BASE)

@@ -1,4 +1,5 @@
 """The feed source stage (TestPipeline) and feed runs end to end (CLI), against loopback sites."""
+
 from __future__ import annotations
 
 import json
@@ -18,8 +19,10 @@ from transforms.testing.sites import Item, Reply, Site, article_page, atom, rss
 
 OPTIONS = ["--runner=FnApiRunner"]
 FAST = FetchSettings(allowed_networks=["127.0.0.0/8"], requests_per_second=100, retries=1, backoff_seconds=0.05)
-STORY = ["Police arrested twelve protesters in the capital on Monday after clashes near parliament.",
-         "Witnesses said officers fired tear gas as the crowd tried to reach the building."]
+STORY = [
+    "Police arrested twelve protesters in the capital on Monday after clashes near parliament.",
+    "Witnesses said officers fired tear gas as the crowd tried to reach the building.",
+]
 RSS_TYPE = {"Content-Type": "application/rss+xml"}
 
 
@@ -50,22 +53,25 @@ def test_entries_become_documents_from_their_pages_or_their_own_text(site: Site,
     with p:
         assert_that(
             read.documents | beam.Map(lambda d: (d.source.removeprefix(base), d.text_source, d.feed, d.title)),
-            equal_to([
-                ("/a.html", "page", "wire", "Protesters arrested"),
-                ("/b.html", "summary", "wire", "PDF only"),
-                ("/feed.xml#urn:x:1", "summary", "wire", "No link"),
-            ]),
+            equal_to(
+                [
+                    ("/a.html", "page", "wire", "Protesters arrested"),
+                    ("/b.html", "summary", "wire", "PDF only"),
+                    ("/feed.xml#urn:x:1", "summary", "wire", "No link"),
+                ]
+            ),
             label="documents",
         )
         assert_that(
-            read.documents | beam.Filter(lambda d: d.text_source == "page")
+            read.documents
+            | beam.Filter(lambda d: d.text_source == "page")
             | beam.Map(lambda d: (d.text.splitlines(), d.site_name, d.language, d.url.removeprefix(base))),
             equal_to([(STORY, "Capital Times", "en", "/a.html")]),
             label="page text without navigation",
         )
         assert_that(
-            read.dead_letters | beam.Map(lambda d: (d.source.removeprefix(base), d.stage, d.error_type, d.status,
-                                                    d.attempts)),
+            read.dead_letters
+            | beam.Map(lambda d: (d.source.removeprefix(base), d.stage, d.error_type, d.status, d.attempts)),
             equal_to([("/b.html", "page", "content_type", None, 1), ("/gone.html", "page", "http", 404, 1)]),
             label="dead letters",
         )
@@ -73,7 +79,9 @@ def test_entries_become_documents_from_their_pages_or_their_own_text(site: Site,
 
 def test_a_broken_feed_is_one_dead_letter_and_never_stops_the_others(site: Site, tmp_path: Path) -> None:
     site.route("/a.html", Reply(200, article_page("Protesters arrested", STORY)))
-    site.route("/good.xml", Reply(200, atom([Item("Protesters arrested", "/a.html", published="2021-05-07T05:00:00Z")])))
+    site.route(
+        "/good.xml", Reply(200, atom([Item("Protesters arrested", "/a.html", published="2021-05-07T05:00:00Z")]))
+    )
     site.route("/malformed.xml", Reply(200, b"<rss><channel><title>oops", RSS_TYPE))
     site.route("/error.xml", Reply(500))
     local = tmp_path / "local.xml"
@@ -83,12 +91,20 @@ def test_a_broken_feed_is_one_dead_letter_and_never_stops_the_others(site: Site,
     base = site.url("")
     p, read = read_feeds(sources)
     with p:
-        assert_that(read.documents | beam.Map(lambda d: (d.source.removeprefix(base), d.text_source)),
-                    equal_to([("/a.html", "page"), (f"{local}#g1", "summary")]), label="documents")
+        assert_that(
+            read.documents | beam.Map(lambda d: (d.source.removeprefix(base), d.text_source)),
+            equal_to([("/a.html", "page"), (f"{local}#g1", "summary")]),
+            label="documents",
+        )
         assert_that(
             read.dead_letters | beam.Map(lambda d: (d.source.removeprefix(base), d.stage, d.error_type, d.status)),
-            equal_to([("/malformed.xml", "feed", "bad_feed", None), ("/error.xml", "feed", "http", 500),
-                      ("/absent.xml", "feed", "http", 404)]),
+            equal_to(
+                [
+                    ("/malformed.xml", "feed", "bad_feed", None),
+                    ("/error.xml", "feed", "http", 500),
+                    ("/absent.xml", "feed", "http", 404),
+                ]
+            ),
             label="dead letters",
         )
     assert len(site.hits("/error.xml")) == 2  # retried once, as configured
@@ -100,18 +116,19 @@ def test_one_page_linked_from_two_feeds_is_fetched_once(site: Site) -> None:
     site.route("/two.xml", Reply(200, rss([Item("Arrests in the capital", "/a.html")]), RSS_TYPE))
     p, read = read_feeds([FeedSource(url=site.url("/one.xml")), FeedSource(url=site.url("/two.xml"))])
     with p:
-        assert_that(read.documents | beam.Map(lambda d: d.title),
-                    equal_to(["Protesters arrested", "Arrests in the capital"]))
+        assert_that(
+            read.documents | beam.Map(lambda d: d.title), equal_to(["Protesters arrested", "Arrests in the capital"])
+        )
     assert len(site.hits("/a.html")) == 1
 
 
 def test_pages_are_not_fetched_when_the_config_says_so(site: Site) -> None:
-    site.route("/feed.xml", Reply(200, rss([Item("Protesters arrested", "/a.html", summary="Twelve held.")]),
-                                  RSS_TYPE))
+    site.route("/feed.xml", Reply(200, rss([Item("Protesters arrested", "/a.html", summary="Twelve held.")]), RSS_TYPE))
     p, read = read_feeds([FeedSource(url=site.url("/feed.xml"))], fetch_pages=False)
     with p:
-        assert_that(read.documents | beam.Map(lambda d: (d.text, d.text_source)),
-                    equal_to([("Twelve held.", "summary")]))
+        assert_that(
+            read.documents | beam.Map(lambda d: (d.text, d.text_source)), equal_to([("Twelve held.", "summary")])
+        )
     assert not site.hits("/a.html")
 
 
@@ -126,8 +143,12 @@ def serve_seeds(site: Site) -> list[str]:
         items.append(Item(title, f"/news/{n}.html", summary=paragraphs[0]))
         titles.append(title)
     feed = rss(items)
-    site.route("/rss.xml", lambda r: Reply(304) if r.headers.get("If-None-Match") == '"v1"'
-               else Reply(200, feed, {**RSS_TYPE, "ETag": '"v1"'}))
+    site.route(
+        "/rss.xml",
+        lambda r: (
+            Reply(304) if r.headers.get("If-None-Match") == '"v1"' else Reply(200, feed, {**RSS_TYPE, "ETag": '"v1"'})
+        ),
+    )
     return titles
 
 
@@ -135,22 +156,25 @@ def run_feeds_config(tmp_path: Path, site: Site, *extra: str) -> int:
     """`newsbeam run` with a feeds config reading the site's /rss.xml into `tmp_path/output`."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     config = tmp_path / "feeds.yaml"
-    config.write_text(f"""
+    config.write_text(
+        f"""
 feeds:
   sources:
-    - url: {site.url('/rss.xml')}
+    - url: {site.url("/rss.xml")}
       name: test wire
       language: en
 fetch:
   allowed_networks: [127.0.0.0/8]   # the test server is on loopback
   requests_per_second: 50
 output:
-  dir: {tmp_path / 'output'}
+  dir: {tmp_path / "output"}
 events:
   taxonomy: {TAXONOMY}
 beam:
   runner: FnApiRunner
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     return main(["run", "--config", str(config), "-q", *extra])
 
 
@@ -181,8 +205,9 @@ def test_a_feeds_config_writes_articles_entities_and_events_and_a_second_run_cos
     assert len(site.hits("/news/0.html")) == 1  # pages were not fetched again
 
 
-def test_feed_flag_adds_a_feed_from_the_command_line(site: Site, tmp_path: Path,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_feed_flag_adds_a_feed_from_the_command_line(
+    site: Site, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     serve_seeds(site)
     site.route("/more.xml", Reply(200, rss([Item("Extra", "/news/0.html")]), RSS_TYPE))
     assert run_feeds_config(tmp_path, site, "--feed", site.url("/more.xml")) == 0

@@ -1,4 +1,5 @@
 """The source stage over real files, with TestPipeline."""
+
 from __future__ import annotations
 
 import gzip
@@ -26,13 +27,15 @@ def test_reads_every_format_and_each_file_once(tmp_path: Path) -> None:
         read = p | ReadArticles(patterns, max_bytes=1_000_000)
         assert_that(
             read.documents | beam.Map(lambda d: (d.source, d.source_format)),
-            equal_to([
-                (str(files["txt"]), "txt"),
-                (str(files["gz"]), "txt"),
-                (str(files["html"]), "html"),
-                (f"{files['json']}#0", "json"),
-                (f"{files['jsonl']}#L1", "json"),
-            ]),
+            equal_to(
+                [
+                    (str(files["txt"]), "txt"),
+                    (str(files["gz"]), "txt"),
+                    (str(files["html"]), "html"),
+                    (f"{files['json']}#0", "json"),
+                    (f"{files['jsonl']}#L1", "json"),
+                ]
+            ),
             label="documents",
         )
         assert_that(read.dead_letters, is_empty(), label="no dead letters")
@@ -67,8 +70,11 @@ def test_each_bad_input_is_one_dead_letter_with_a_reason(tmp_path: Path) -> None
 
         assert_that(letters, check, label="dead letters")
         # The good line of the mixed JSON Lines file still gets through.
-        assert_that(read.documents | beam.Map(lambda d: d.source), equal_to([f"{files['malformed_json']}#L1"]),
-                    label="documents")
+        assert_that(
+            read.documents | beam.Map(lambda d: d.source),
+            equal_to([f"{files['malformed_json']}#L1"]),
+            label="documents",
+        )
 
 
 def test_resolve_patterns_errors(tmp_path: Path) -> None:
@@ -92,9 +98,11 @@ def test_json_lines_are_streamed_and_capped_per_record(tmp_path: Path) -> None:
     with TestPipeline(argv=OPTIONS) as p:
         read = p | ReadArticles([str(path)], max_bytes=1000)
         assert_that(read.documents | beam.combiners.Count.Globally(), equal_to([298]), label="documents")
-        assert_that(read.dead_letters | beam.Map(lambda d: (d.source.rsplit("#", 1)[1], d.reason.split(" (")[0])),
-                    equal_to([("L11", "record larger than input.max_bytes"), ("L21", "not valid utf-8")]),
-                    label="dead letters")
+        assert_that(
+            read.dead_letters | beam.Map(lambda d: (d.source.rsplit("#", 1)[1], d.reason.split(" (")[0])),
+            equal_to([("L11", "record larger than input.max_bytes"), ("L21", "not valid utf-8")]),
+            label="dead letters",
+        )
 
 
 def test_truncated_and_corrupt_compressed_files_are_dead_letters(tmp_path: Path) -> None:
@@ -105,9 +113,17 @@ def test_truncated_and_corrupt_compressed_files_are_dead_letters(tmp_path: Path)
     (tmp_path / "cut.jsonl.gz").write_bytes(lines[: len(lines) * 2 // 3])
     with TestPipeline(argv=OPTIONS) as p:
         read = p | ReadArticles(resolve_patterns([str(tmp_path)])[0], max_bytes=1_000_000)
-        assert_that(read.dead_letters | beam.Map(lambda d: (d.source.rsplit("/", 1)[1], d.reason.split(":")[0])),
-                    equal_to([("cut.txt.gz", "cannot read file"), ("junk.txt.gz", "cannot read file"),
-                              ("cut.jsonl.gz", "cannot read file")]), label="dead letters")
+        assert_that(
+            read.dead_letters | beam.Map(lambda d: (d.source.rsplit("/", 1)[1], d.reason.split(":")[0])),
+            equal_to(
+                [
+                    ("cut.txt.gz", "cannot read file"),
+                    ("junk.txt.gz", "cannot read file"),
+                    ("cut.jsonl.gz", "cannot read file"),
+                ]
+            ),
+            label="dead letters",
+        )
 
         def some_lines_before_the_cut(count: list[int]) -> None:
             assert 0 < count[0] < 2000

@@ -1,4 +1,5 @@
 """Parsing file bytes into raw documents (pure functions)."""
+
 from __future__ import annotations
 
 import codecs
@@ -12,8 +13,17 @@ from transforms.read import deep_html, formats
 
 @pytest.mark.parametrize(
     "path, kind",
-    [("a.txt", "txt"), ("a.TXT", "txt"), ("a.html", "html"), ("a.htm", "html"), ("a.json", "json"),
-     ("a.jsonl", "jsonl"), ("a.ndjson", "jsonl"), ("gs://b/a.txt.gz", "txt"), ("a.jsonl.zst", "jsonl")],
+    [
+        ("a.txt", "txt"),
+        ("a.TXT", "txt"),
+        ("a.html", "html"),
+        ("a.htm", "html"),
+        ("a.json", "json"),
+        ("a.jsonl", "jsonl"),
+        ("a.ndjson", "jsonl"),
+        ("gs://b/a.txt.gz", "txt"),
+        ("a.jsonl.zst", "jsonl"),
+    ],
 )
 def test_format_from_extension(path: str, kind: str) -> None:
     assert formats.format_of(path) == kind
@@ -72,9 +82,13 @@ def test_html_without_main_text_is_rejected() -> None:
 @pytest.mark.parametrize("depth", [300, 100_000])
 def test_html_nested_deeper_than_lxml_parses_keeps_its_text(depth: int) -> None:
     paragraphs = ARTICLE.split("\n")
-    page = ("<!DOCTYPE html><html><head><meta charset='iso-8859-1'><title>Deep</title></head><body>"
-            + "<div class='wrap'>" * depth + "".join(f"<p>{p} caf&eacute; &amp; co</p>" for p in paragraphs)
-            + "</div>" * depth + "</body></html>")
+    page = (
+        "<!DOCTYPE html><html><head><meta charset='iso-8859-1'><title>Deep</title></head><body>"
+        + "<div class='wrap'>" * depth
+        + "".join(f"<p>{p} caf&eacute; &amp; co</p>" for p in paragraphs)
+        + "</div>" * depth
+        + "</body></html>"
+    )
     document = formats.html_document("deep.html", page.encode("utf-8"))
     assert document.text.count("café & co") == len(paragraphs)
     assert paragraphs[0] in document.text and document.title == "Deep"
@@ -87,11 +101,22 @@ def test_a_page_within_the_depth_limit_is_not_flattened() -> None:
 
 def test_json_record_field_aliases() -> None:
     document = formats.record_document(
-        "f.json#0", {"body": ARTICLE, "headline": "H", "link": "https://x.org/a", "pubDate": "2024-01-01",
-                     "authors": ["A. One", "B. Two"]}
+        "f.json#0",
+        {
+            "body": ARTICLE,
+            "headline": "H",
+            "link": "https://x.org/a",
+            "pubDate": "2024-01-01",
+            "authors": ["A. One", "B. Two"],
+        },
     )
     assert (document.text, document.title, document.url, document.published, document.author) == (
-        ARTICLE, "H", "https://x.org/a", "2024-01-01", "A. One, B. Two")
+        ARTICLE,
+        "H",
+        "https://x.org/a",
+        "2024-01-01",
+        "A. One, B. Two",
+    )
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
 """The BigQuery sink: schemas, partitioning and clustering derived from the records, the MERGE
 that makes a repeated run idempotent, and the transform's construction (there is no cloud here)."""
+
 from __future__ import annotations
 
 import typing
@@ -43,19 +44,24 @@ def test_a_run_merges_its_staged_rows_on_the_key() -> None:
     create, merge, drop = merge_sql("my-project:news", TABLES_BY_NAME["events"], "20261123T0500Z")
     assert create.startswith("CREATE TABLE IF NOT EXISTS `my-project.news.events` (\n  event_id STRING NOT NULL,")
     assert create.endswith("PARTITION BY DATE(published) CLUSTER BY event_type, location_country, actor_sector")
-    assert merge.startswith("MERGE `my-project.news.events` T USING `my-project.news.events__run_20261123T0500Z` S "
-                            "ON T.event_id = S.event_id")
+    assert merge.startswith(
+        "MERGE `my-project.news.events` T USING `my-project.news.events__run_20261123T0500Z` S "
+        "ON T.event_id = S.event_id"
+    )
     assert "WHEN MATCHED THEN UPDATE SET article_id = S.article_id," in merge and ", event_id = S." not in merge
     assert drop == "DROP TABLE IF EXISTS `my-project.news.events__run_20261123T0500Z`"
     create, _, _ = merge_sql("my-project:news", TABLES_BY_NAME["entities"], "r")
-    assert "variants ARRAY<STRING>" in create and create.endswith("PARTITION BY _PARTITIONDATE CLUSTER BY label, "
-                                                                   "country, name")
+    assert "variants ARRAY<STRING>" in create and create.endswith(
+        "PARTITION BY _PARTITIONDATE CLUSTER BY label, country, name"
+    )
     assert staging_table("p.d", "articles", "2026-11-23 05:00") == "p:d.articles__run_2026_11_23_05_00"
 
 
 def test_the_dataflow_graph_loads_every_table_into_the_runs_staging_tables() -> None:
-    settings = load_settings(config("dataflow"), filled("dataflow", "dedup.index=false", "bigquery.table_prefix=newsbeam-test:news",
-                                                         "run_id=20261123T0500Z"))
+    settings = load_settings(
+        config("dataflow"),
+        filled("dataflow", "dedup.index=false", "bigquery.table_prefix=newsbeam-test:news", "run_id=20261123T0500Z"),
+    )
     options = offline_options(settings)
     pipeline = beam.Pipeline(options=options)
     job = graph_job(settings, options)
@@ -74,5 +80,6 @@ def test_the_dataflow_graph_loads_every_table_into_the_runs_staging_tables() -> 
     assert events.method == "FILE_LOADS" and events.write_disposition == "WRITE_TRUNCATE"
     assert events.additional_bq_parameters == {
         "timePartitioning": {"type": "DAY", "field": "published"},
-        "clustering": {"fields": ["event_type", "location_country", "actor_sector"]}}
+        "clustering": {"fields": ["event_type", "location_country", "actor_sector"]},
+    }
     beam.Pipeline.from_runner_api(pipeline.to_runner_api(), pipeline.runner, options)  # pickles whole

@@ -1,4 +1,5 @@
 """Table schemas derived from the records, and the sinks that write them."""
+
 from __future__ import annotations
 
 import json
@@ -52,7 +53,9 @@ def test_the_table_reference_in_docs_matches_the_records() -> None:
 
 def test_every_table_is_written_in_both_formats_even_when_empty(tmp_path: Path) -> None:
     letter = DeadLetter("d1", "in/x.txt", "read", "empty file", "rejected", None, None, None)
-    entity = Entity("e1", "a1", "Kabul", "GPE", "city", None, "AFG", "AF-KAB", 34.5, 69.2, "city", 2, 10, 0.9, ["Kabul"])
+    entity = Entity(
+        "e1", "a1", "Kabul", "GPE", "city", None, "AFG", "AF-KAB", 34.5, 69.2, "city", 2, 10, 0.9, ["Kabul"]
+    )
     output = OutputSettings(dir=str(tmp_path))
     with TestPipeline(argv=["--runner=FnApiRunner"]) as p:
         tables = {

@@ -2,6 +2,7 @@
 
 These tests fail, not skip, when the server is down: CI (`.ci/run`) starts it first.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -27,16 +28,23 @@ def test_tables_are_created_with_their_keys_and_versions_and_a_second_start_chan
     assert done == [f"created {schema}.{t.name} (schema version {t.version})" for t in TABLES]
     assert prepare_database(DSN, schema) == []
     with psycopg.connect(DSN) as conn:
-        keys = dict(conn.execute(
-            "SELECT tc.table_name, kc.column_name FROM information_schema.table_constraints tc "
-            "JOIN information_schema.key_column_usage kc USING (constraint_schema, constraint_name) "
-            "WHERE tc.table_schema = %s AND tc.constraint_type = 'PRIMARY KEY'", (schema,)).fetchall())
-        columns = conn.execute("SELECT column_name, is_nullable FROM information_schema.columns "
-                               "WHERE table_schema = %s AND table_name = 'entities' ORDER BY ordinal_position",
-                               (schema,)).fetchall()
+        keys = dict(
+            conn.execute(
+                "SELECT tc.table_name, kc.column_name FROM information_schema.table_constraints tc "
+                "JOIN information_schema.key_column_usage kc USING (constraint_schema, constraint_name) "
+                "WHERE tc.table_schema = %s AND tc.constraint_type = 'PRIMARY KEY'",
+                (schema,),
+            ).fetchall()
+        )
+        columns = conn.execute(
+            "SELECT column_name, is_nullable FROM information_schema.columns "
+            "WHERE table_schema = %s AND table_name = 'entities' ORDER BY ordinal_position",
+            (schema,),
+        ).fetchall()
     assert keys == {**{t.name: t.key[0] for t in TABLES}, "newsbeam_tables": "table_name"}
-    assert [(name, "NO" if "NOT NULL" in kind else "YES") for name, kind in sql_columns(TABLES_BY_NAME["entities"])] \
-        == columns
+    assert [
+        (name, "NO" if "NOT NULL" in kind else "YES") for name, kind in sql_columns(TABLES_BY_NAME["entities"])
+    ] == columns
 
 
 def test_an_older_schema_version_is_migrated_and_a_newer_one_refused(schema: str) -> None:
@@ -47,7 +55,8 @@ def test_an_older_schema_version_is_migrated_and_a_newer_one_refused(schema: str
         conn.execute(f"INSERT INTO {schema}.duplicates VALUES ('a', 'b', 'c', 'url', 1.0, 's', 0.5)")
         conn.execute(f"UPDATE {schema}.newsbeam_tables SET version = 0 WHERE table_name = 'duplicates'")
     assert prepare_database(DSN, schema) == [
-        f"migrated {schema}.duplicates to schema version 1: added url, kept old_score (no longer written)"]
+        f"migrated {schema}.duplicates to schema version 1: added url, kept old_score (no longer written)"
+    ]
     with psycopg.connect(DSN) as conn:
         assert conn.execute(f"SELECT article_id, url FROM {schema}.duplicates").fetchall() == [("a", None)]
         conn.execute(f"UPDATE {schema}.newsbeam_tables SET version = 99 WHERE table_name = 'events'")
@@ -78,8 +87,10 @@ def test_rows_are_upserted_and_a_row_the_database_refuses_becomes_a_dead_letter(
             "dead_letters": p | "Letters" >> beam.Create(letters).with_output_types(DeadLetter),
         }
         out = tables | UpsertTables(settings, DSN)
-        assert_that(out["dead_letters"] | beam.Map(lambda d: (d.stage, d.source, d.reason.split(":")[0])),
-                    equal_to([("read", "x.txt", "empty file"), ("postgres", "articles:nul", "PostgreSQL refused the row")]))
+        assert_that(
+            out["dead_letters"] | beam.Map(lambda d: (d.stage, d.source, d.reason.split(":")[0])),
+            equal_to([("read", "x.txt", "empty file"), ("postgres", "articles:nul", "PostgreSQL refused the row")]),
+        )
     assert (count(schema, "articles"), count(schema, "duplicates"), count(schema, "dead_letters")) == (9, 1, 2)
     with psycopg.connect(DSN) as conn:
         reason = conn.execute(f"SELECT reason FROM {schema}.dead_letters WHERE stage = 'postgres'").fetchone()[0]
@@ -97,7 +108,9 @@ def test_the_latest_row_of_a_key_wins(schema: str) -> None:
         fn.teardown()
     with psycopg.connect(DSN) as conn:
         assert conn.execute(f"SELECT article_id, source FROM {schema}.duplicates ORDER BY 1").fetchall() == [
-            ("d1", "second"), ("d2", "s")]
+            ("d1", "second"),
+            ("d2", "s"),
+        ]
 
 
 def test_a_lost_connection_is_retried_on_a_new_one(schema: str) -> None:
@@ -126,7 +139,9 @@ def test_when_retries_run_out_the_rows_are_dead_letters_not_lost(schema: str) ->
     finally:
         fn.teardown()
     assert sorted((d.stage, d.source, d.error_type) for d in out) == [
-        ("postgres", "duplicates:d1", "connection"), ("postgres", "duplicates:d2", "connection")]
+        ("postgres", "duplicates:d1", "connection"),
+        ("postgres", "duplicates:d2", "connection"),
+    ]
 
 
 def test_running_the_same_input_twice_leaves_every_table_unchanged(schema: str, tmp_path: Path) -> None:
@@ -150,13 +165,25 @@ def test_a_duplicates_row_retracts_its_article_written_by_a_run_killed_before_it
 ) -> None:
     # A killed streaming segment wrote a story to the database; its replay chose another copy of
     # the story as the representative and writes the first as its duplicate.
-    assert run_cli("--input", str(SEEDS), "--postgres-dsn", DSN, "--set", f"postgres.schema={schema}",
-                   "--output", str(tmp_path / "out")) == 0
+    assert (
+        run_cli(
+            "--input",
+            str(SEEDS),
+            "--postgres-dsn",
+            DSN,
+            "--set",
+            f"postgres.schema={schema}",
+            "--output",
+            str(tmp_path / "out"),
+        )
+        == 0
+    )
     with psycopg.connect(DSN) as conn:
         orphan, kept = (a for (a,) in conn.execute(f"SELECT article_id FROM {schema}.articles ORDER BY 1"))
         orphan_article = conn.execute(f"SELECT * FROM {schema}.articles WHERE article_id = %s", (orphan,)).fetchone()
-        assert conn.execute(f"SELECT count(*) FROM {schema}.event_clusters WHERE %s = ANY(article_ids)",
-                            (orphan,)).fetchone() != (0,)
+        assert conn.execute(
+            f"SELECT count(*) FROM {schema}.event_clusters WHERE %s = ANY(article_ids)", (orphan,)
+        ).fetchone() != (0,)
     tables = ("articles", "entities", "events", "event_clusters")
     rows_of = {table: count(schema, table) for table in tables}
     fn = UpsertFn(TABLES_BY_NAME["duplicates"], DSN, schema, retries=0, backoff_seconds=0)
@@ -183,13 +210,15 @@ def test_a_duplicates_row_retracts_its_article_written_by_a_run_killed_before_it
     finally:
         fn.teardown()
     with psycopg.connect(DSN) as conn:
-        assert conn.execute(f"SELECT count(*) FROM {schema}.duplicates WHERE article_id = %s", (orphan,)).fetchone() \
-            == (0,)
+        assert conn.execute(
+            f"SELECT count(*) FROM {schema}.duplicates WHERE article_id = %s", (orphan,)
+        ).fetchone() == (0,)
         assert count(schema, "articles") == 2
 
 
-def test_a_dsn_missing_or_in_a_config_file_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_dsn_missing_or_in_a_config_file_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("NEWSBEAM_POSTGRES_DSN", raising=False)
     assert run_cli("--input", str(SEEDS), "--output", str(tmp_path), "--set", "postgres.enabled=true") == 2
     assert "postgres.enabled: no DSN: set $NEWSBEAM_POSTGRES_DSN or pass --postgres-dsn" in capsys.readouterr().err

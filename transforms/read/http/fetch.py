@@ -15,6 +15,7 @@ state it respects is shared (`politeness.Hosts`). For every request:
 Every failure raises `Rejected` with a readable reason, a failure kind, the last HTTP status and
 the number of requests made.
 """
+
 from __future__ import annotations
 
 import email.utils
@@ -186,8 +187,9 @@ def _failure(exc: Exception, settings: FetchSettings) -> Rejected:
         return Rejected(f"cannot resolve the host name ({cause})", error_type="dns")
     if isinstance(cause, ConnectionRefusedError):
         return Rejected("connection refused", error_type="connection")
-    if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema,
-                        requests.exceptions.MissingSchema)):
+    if isinstance(
+        exc, (requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema, requests.exceptions.MissingSchema)
+    ):
         return Rejected(f"invalid URL: {exc}", error_type="bad_url")
     return Rejected(f"connection failed: {cause}", error_type="connection")
 
@@ -237,15 +239,22 @@ class Fetcher:
                 current = urljoin(current, location.strip())
                 continue
             if not (200 <= response.status < 300 or response.status == 304):
-                raise Rejected(f"HTTP {response.status}", error_type="http", status=response.status,
-                               attempts=attempts)
+                raise Rejected(f"HTTP {response.status}", error_type="http", status=response.status, attempts=attempts)
             return response._replace(url=current)
-        raise Rejected(f"more than {self._settings.max_redirects} redirects (fetch.max_redirects)",
-                       error_type="redirects", detail=current, attempts=attempts)
+        raise Rejected(
+            f"more than {self._settings.max_redirects} redirects (fetch.max_redirects)",
+            error_type="redirects",
+            detail=current,
+            attempts=attempts,
+        )
 
     # -- one URL, with retries -----------------------------------------------------------------
     def _with_retries(
-        self, url: str, content_types: Collection[str], headers: dict[str, str], max_bytes: Optional[int],
+        self,
+        url: str,
+        content_types: Collection[str],
+        headers: dict[str, str],
+        max_bytes: Optional[int],
         attempts: int,
     ) -> Response:
         settings = self._settings
@@ -271,12 +280,20 @@ class Fetcher:
                 return response._replace(attempts=attempts)
             asked = retry_after(response.headers.get("retry-after"))
             if asked is not None and asked > settings.max_retry_after:
-                raise Rejected(f"HTTP {response.status}; the server asks to retry after {asked:.0f} s, more than "
-                               f"fetch.max_retry_after ({settings.max_retry_after:g} s)",
-                               error_type="http", status=response.status, attempts=attempts)
+                raise Rejected(
+                    f"HTTP {response.status}; the server asks to retry after {asked:.0f} s, more than "
+                    f"fetch.max_retry_after ({settings.max_retry_after:g} s)",
+                    error_type="http",
+                    status=response.status,
+                    attempts=attempts,
+                )
             if retry == settings.retries:
-                raise Rejected(f"HTTP {response.status} after {attempts} attempts", error_type="http",
-                               status=response.status, attempts=attempts)
+                raise Rejected(
+                    f"HTTP {response.status} after {attempts} attempts",
+                    error_type="http",
+                    status=response.status,
+                    attempts=attempts,
+                )
             self._hosts.defer(host, max(asked or 0.0, backoff))
         raise AssertionError("unreachable")
 
@@ -289,12 +306,19 @@ class Fetcher:
         finally:
             self._hosts.finished(host_of(url), interval)
 
-    def _request_once(self, url: str, content_types: Collection[str], headers: dict[str, str], max_bytes: int) -> Response:
+    def _request_once(
+        self, url: str, content_types: Collection[str], headers: dict[str, str], max_bytes: int
+    ) -> Response:
         settings = self._settings
         deadline = time.monotonic() + settings.total_timeout
         try:
-            with self._session.get(url, headers=headers, stream=True, allow_redirects=False,
-                                   timeout=(settings.connect_timeout, settings.read_timeout)) as raw:
+            with self._session.get(
+                url,
+                headers=headers,
+                stream=True,
+                allow_redirects=False,
+                timeout=(settings.connect_timeout, settings.read_timeout),
+            ) as raw:
                 status = raw.status_code
                 found = {name.lower(): value for name, value in raw.headers.items()}
                 body = b""
@@ -319,13 +343,19 @@ class Fetcher:
         if rules.blocked:
             raise Rejected(rules.blocked, error_type=rules.error_type or "robots", attempts=attempts)
         if not rules.allows(url, self._agent):
-            raise Rejected(f"robots.txt of {_origin(url)} disallows it for user-agent '{self._agent}'",
-                           error_type="robots", attempts=attempts)
+            raise Rejected(
+                f"robots.txt of {_origin(url)} disallows it for user-agent '{self._agent}'",
+                error_type="robots",
+                attempts=attempts,
+            )
         delay = rules.interval(self._agent)
         if delay > self._settings.max_crawl_delay:
-            raise Rejected(f"robots.txt of {_origin(url)} asks for {delay:g} s between requests, more than "
-                           f"fetch.max_crawl_delay ({self._settings.max_crawl_delay:g} s)",
-                           error_type="robots", attempts=attempts)
+            raise Rejected(
+                f"robots.txt of {_origin(url)} asks for {delay:g} s between requests, more than "
+                f"fetch.max_crawl_delay ({self._settings.max_crawl_delay:g} s)",
+                error_type="robots",
+                attempts=attempts,
+            )
 
     def _robots(self, url: str) -> tuple[RobotsRules, int]:
         """The origin's rules, and the requests made to fetch them now (0 when they were known)."""
@@ -353,8 +383,13 @@ class Fetcher:
                 return RobotsRules(None, f"{failure.reason} (fetching robots.txt)", failure.error_type, now), made
             if 400 <= failure.status < 500:
                 return RobotsRules(None, None, None, now), made
-            return RobotsRules(None, f"robots.txt of {origin} is unavailable ({failure.reason}); per RFC 9309 "
-                               "nothing on the host is fetched", "robots", now), made
+            return RobotsRules(
+                None,
+                f"robots.txt of {origin} is unavailable ({failure.reason}); per RFC 9309 "
+                "nothing on the host is fetched",
+                "robots",
+                now,
+            ), made
         text = response.body.decode("utf-8", errors="replace")
         return RobotsRules(Protego.parse(text), None, None, now), response.attempts
 
@@ -383,14 +418,17 @@ def _read_body(raw: requests.Response, max_bytes: int, deadline: float, total_ti
     (decompression is bounded by the read size: a small gzip cannot expand past the cap)."""
     declared = raw.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes:
-        raise Rejected(f"response of {int(declared):,} bytes is larger than fetch.max_bytes ({max_bytes:,})",
-                       error_type="too_large")
+        raise Rejected(
+            f"response of {int(declared):,} bytes is larger than fetch.max_bytes ({max_bytes:,})",
+            error_type="too_large",
+        )
     body = bytearray()
     while chunk := raw.raw.read1(_CHUNK, decode_content=True):
         body += chunk
         if len(body) > max_bytes:
             raise Rejected(f"response larger than fetch.max_bytes ({max_bytes:,} bytes)", error_type="too_large")
         if time.monotonic() > deadline:
-            raise _Transient(Rejected(f"response not complete after {total_timeout:g} s (fetch.total_timeout)",
-                                      error_type="timeout"))
+            raise _Transient(
+                Rejected(f"response not complete after {total_timeout:g} s (fetch.total_timeout)", error_type="timeout")
+            )
     return bytes(body)

@@ -7,6 +7,7 @@ by `finish_bundle`, in the window and with the timestamp of their input group. F
 compute; metrics are counted and outputs routed (`route`) on the bundle's thread, where Beam's
 metrics live.
 """
+
 from __future__ import annotations
 
 import threading
@@ -50,7 +51,9 @@ class PerHostFetchFn(beam.DoFn):
         self._pending = []
 
     def process(
-        self, group: tuple[str, Iterable[Any]], window: Any = beam.DoFn.WindowParam,
+        self,
+        group: tuple[str, Iterable[Any]],
+        window: Any = beam.DoFn.WindowParam,
         timestamp: Any = beam.DoFn.TimestampParam,
     ) -> Iterator[Any]:
         host, items = group

@@ -3,6 +3,7 @@
 A worker keeps one `Hosts` (through `apache_beam.utils.shared`), so every thread and every fetch
 stage of the worker respects the same spacing for a host and reads its robots.txt once.
 """
+
 from __future__ import annotations
 
 import threading

@@ -1,4 +1,5 @@
 """The HTTP fetcher against loopback sites: politeness, retries, limits and address safety."""
+
 from __future__ import annotations
 
 import gzip
@@ -21,8 +22,13 @@ PAGE = b"<html><body><article><p>A story.</p></article></body></html>"
 
 def fetcher(**overrides: Any) -> Fetcher:
     """A fetcher allowed on loopback, fast by default (tests of spacing set their own rate)."""
-    settings = {"allowed_networks": LOOPBACK, "requests_per_second": 100.0, "retries": 2,
-                "backoff_seconds": 0.05, **overrides}
+    settings = {
+        "allowed_networks": LOOPBACK,
+        "requests_per_second": 100.0,
+        "retries": 2,
+        "backoff_seconds": 0.05,
+        **overrides,
+    }
     return Fetcher(FetchSettings(**settings), Hosts())
 
 
@@ -48,8 +54,14 @@ def test_a_page_is_fetched_with_a_clear_user_agent(site: Site) -> None:
 
 
 def test_robots_txt_disallow_is_honoured_and_fetched_once_per_host(site: Site) -> None:
-    site.route("/robots.txt", Reply(200, b"User-agent: newsbeam\nDisallow: /private/\n\nUser-agent: *\nAllow: /\n",
-                                    {"Content-Type": "text/plain"}))
+    site.route(
+        "/robots.txt",
+        Reply(
+            200,
+            b"User-agent: newsbeam\nDisallow: /private/\n\nUser-agent: *\nAllow: /\n",
+            {"Content-Type": "text/plain"},
+        ),
+    )
     site.route("/private/a", Reply(200, PAGE))
     site.route("/public/a", Reply(200, PAGE))
     fetch = fetcher()
@@ -214,12 +226,33 @@ def test_the_address_policy() -> None:
     import ipaddress
 
     policy = AddressPolicy(["10.20.0.0/16"])
-    allowed = {a: policy.allows(ipaddress.ip_address(a)) for a in (
-        "93.184.216.34", "10.20.1.1", "10.0.0.1", "192.168.1.1", "169.254.169.254", "224.0.0.1",
-        "0.0.0.0", "::ffff:127.0.0.1", "2606:4700::1111", "fe80::1")}
-    assert allowed == {"93.184.216.34": True, "10.20.1.1": True, "10.0.0.1": False, "192.168.1.1": False,
-                       "169.254.169.254": False, "224.0.0.1": False, "0.0.0.0": False,
-                       "::ffff:127.0.0.1": False, "2606:4700::1111": True, "fe80::1": False}
+    allowed = {
+        a: policy.allows(ipaddress.ip_address(a))
+        for a in (
+            "93.184.216.34",
+            "10.20.1.1",
+            "10.0.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "224.0.0.1",
+            "0.0.0.0",
+            "::ffff:127.0.0.1",
+            "2606:4700::1111",
+            "fe80::1",
+        )
+    }
+    assert allowed == {
+        "93.184.216.34": True,
+        "10.20.1.1": True,
+        "10.0.0.1": False,
+        "192.168.1.1": False,
+        "169.254.169.254": False,
+        "224.0.0.1": False,
+        "0.0.0.0": False,
+        "::ffff:127.0.0.1": False,
+        "2606:4700::1111": True,
+        "fe80::1": False,
+    }
 
 
 def test_connection_failures_are_retried_and_name_failures_are_not() -> None:

@@ -1,5 +1,6 @@
 """Network faults against loopback servers: each ends as a bounded failure (a `Rejected` the
 fetch stages turn into a dead letter), never a hang or a crash."""
+
 from __future__ import annotations
 
 import socket
@@ -37,7 +38,9 @@ def resetting_server() -> Iterator[str]:
             except OSError:
                 continue
             conn.recv(65536)
-            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 100000\r\n\r\n<html><body>partial")
+            conn.sendall(
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 100000\r\n\r\n<html><body>partial"
+            )
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             conn.close()
 
