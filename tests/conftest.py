@@ -3,6 +3,9 @@ database schemas on the local PostgreSQL."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -65,6 +68,14 @@ def graph_job(settings: Settings, options: PipelineOptions | None = None, patter
         taxonomy=load_taxonomy(settings.events.taxonomy),
         actors=load_actors(settings.entities.actors) if settings.entities.actors else [],
     )
+
+
+def peak_rss_mib(code: str) -> int:
+    """The peak resident memory (MiB) of a fresh Python process running `code`."""
+    child = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    _, status, usage = os.wait4(child.pid, 0)
+    assert status == 0, f"the measured process failed (status {status})"
+    return usage.ru_maxrss // 1024
 
 
 def run_cli(*args: str) -> int:

@@ -29,6 +29,7 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3.exceptions
+import urllib3.response
 from protego import Protego
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
@@ -324,6 +325,7 @@ class Fetcher:
                 body = b""
                 if 200 <= status < 300:
                     _check_content_type(found.get("content-type"), content_types)
+                    _check_content_encoding(found.get("content-encoding"))
                     body = _read_body(raw, max_bytes, deadline, settings.total_timeout)
                 return Response(url, status, found, body, 0)
         except BlockedAddress as exc:
@@ -411,6 +413,16 @@ def _check_content_type(value: Optional[str], accepted: Collection[str]) -> None
     media_type = (value or "").split(";", 1)[0].strip().lower()
     if accepted and media_type and media_type not in accepted:
         raise Rejected(f"content type {media_type} is not one of {', '.join(accepted)}", error_type="content_type")
+
+
+def _check_content_encoding(value: Optional[str]) -> None:
+    """A body in an encoding urllib3 does not decode (br, zstd: never asked for) would pass as
+    compressed bytes; say so instead."""
+    for coding in (part.strip().lower() for part in (value or "").split(",")):
+        if coding and coding != "identity" and coding not in urllib3.response.HTTPResponse.CONTENT_DECODERS:
+            raise Rejected(
+                f"content encoding {coding} is not supported (gzip and deflate are)", error_type="content_type"
+            )
 
 
 def _read_body(raw: requests.Response, max_bytes: int, deadline: float, total_timeout: float) -> bytes:

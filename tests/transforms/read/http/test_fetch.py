@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.conftest import peak_rss_mib
 from transforms.core.dead_letters import Rejected
 from transforms.core.settings import FetchSettings
 from transforms.read.http.fetch import HTML_TYPES, AddressPolicy, Fetcher, retry_after, robots_agent
@@ -202,6 +203,42 @@ def test_a_decompression_bomb_stops_at_the_size_cap(site: Site) -> None:
     site.route("/bomb", Reply(200, bomb, {"Content-Encoding": "gzip"}))
     rejected = failure(fetcher(max_bytes=1_000_000), site.url("/bomb"))
     assert rejected.error_type == "too_large"
+
+
+FETCH_BODY = """
+import sys, zlib
+from transforms.core.dead_letters import Rejected
+from transforms.core.settings import FetchSettings
+from transforms.read.http.fetch import Fetcher
+from transforms.read.http.politeness import Hosts
+from transforms.testing.sites import Reply, Site
+encoding, megabytes = {encoding!r}, {megabytes}
+compressor = zlib.compressobj(6, zlib.DEFLATED, 31 if encoding == "gzip" else 15)
+body = b"".join(compressor.compress(b" " * (1 << 20)) for _ in range(megabytes)) + compressor.flush()
+with Site() as site:
+    site.route("/page", Reply(200, body, {{"Content-Encoding": encoding}}))
+    try:
+        Fetcher(FetchSettings(allowed_networks=["127.0.0.0/8"], robots=False), Hosts()).get(site.url("/page"))
+    except Rejected as exc:
+        assert exc.error_type == "too_large" and megabytes > 5, exc.reason
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("encoding", ["gzip", "deflate"])
+def test_a_compressed_bomb_over_http_holds_the_cap_not_the_bomb(encoding: str) -> None:
+    """Peak memory of a process fetching 256 MB of spaces in a few hundred KB (Content-Encoding),
+    beside the same process fetching 1 MB: the cap (fetch.max_bytes, 5 MB) and a read or two."""
+    normal = peak_rss_mib(FETCH_BODY.format(encoding=encoding, megabytes=1))
+    bomb = peak_rss_mib(FETCH_BODY.format(encoding=encoding, megabytes=256))
+    assert bomb - normal <= 40, (normal, bomb)
+
+
+@pytest.mark.parametrize("encoding", ["br", "zstd", "gzip, br"])
+def test_a_body_in_an_encoding_not_decoded_is_refused_not_passed_on_compressed(site: Site, encoding: str) -> None:
+    site.route("/page", Reply(200, PAGE, {"Content-Encoding": encoding}))
+    rejected = failure(fetcher(), site.url("/page"))
+    assert rejected.error_type == "content_type" and "is not supported" in rejected.reason
 
 
 def test_only_html_pages_are_parsed(site: Site) -> None:
