@@ -52,7 +52,7 @@ from pipeline.runners import DASK_RUNNER, is_remote_runner, runner_name
 from pipeline.summary import RunSummary
 from transforms.core.records import TABLES
 from transforms.dedup import index as dedup_index
-from transforms.read.files import matched_files
+from transforms.read.listing import matched_files
 
 _LOG = logging.getLogger(__name__)
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import random
+import socket
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Optional
@@ -103,4 +105,24 @@ def bad_inputs(directory: Path) -> dict[str, Path]:
         "oversized": write(directory / "oversized.txt", "word " * 60_000),
         "malformed_json": write(directory / "mixed.jsonl", good_line + '\n{"text": "unterminated\n'),
         "no_main_text": write(directory / "empty-page.html", NO_MAIN_TEXT_HTML),
+    }
+
+
+def special_files(folder: Path) -> dict[str, str]:
+    """Everything in a folder that is not a regular file, made there: source -> its dead letter's reason."""
+    folder.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(folder / "pipe.txt")  # opening it would wait for a writer forever
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(folder / "socket.txt"))
+    (folder / "device.txt").symlink_to("/dev/zero")  # a device never ends
+    (folder / "dangling.txt").symlink_to("gone.txt")
+    (folder / "loop1.txt").symlink_to("loop2.txt")
+    (folder / "loop2.txt").symlink_to("loop1.txt")
+    return {
+        str(folder / "pipe.txt"): "not a regular file (a named pipe): not read",
+        str(folder / "socket.txt"): "not a regular file (a socket): not read",
+        str(folder / "device.txt"): "not a regular file (a character device): not read",
+        str(folder / "dangling.txt"): "a broken symbolic link (to gone.txt, which does not exist): not read",
+        str(folder / "loop1.txt"): "a symbolic link loop: not read",
+        str(folder / "loop2.txt"): "a symbolic link loop: not read",
     }

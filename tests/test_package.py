@@ -7,6 +7,7 @@ import ast
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -72,6 +73,8 @@ def test_every_imported_package_is_declared() -> None:
 def test_installed_from_a_wheel_it_runs_from_any_folder(tmp_path: Path) -> None:
     """The wheel in a fresh virtual environment (its dependencies taken from the test
     environment's, so nothing is downloaded), run from an empty folder outside the checkout."""
+    source = tmp_path / "source"  # a copy: building writes build/ and *.egg-info beside the sources
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".*", "__pycache__", "build", "*.egg-info", "output"))
     build = subprocess.run(
         [
             sys.executable,
@@ -82,7 +85,7 @@ def test_installed_from_a_wheel_it_runs_from_any_folder(tmp_path: Path) -> None:
             "--no-build-isolation",
             "--wheel-dir",
             str(tmp_path / "dist"),
-            str(ROOT),
+            str(source),
         ],
         capture_output=True,
         text=True,

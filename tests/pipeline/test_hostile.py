@@ -14,7 +14,7 @@ import pytest
 from pipeline.cli import main
 from pipeline.tables import read_tables
 from tests.conftest import TAXONOMY
-from tests.fixtures import ARTICLE, write
+from tests.fixtures import ARTICLE, special_files, write
 from transforms.testing.sites import Item, Reply, Site, article_page, rss
 
 RSS_TYPE = {"Content-Type": "application/rss+xml"}
@@ -100,6 +100,7 @@ def test_every_hostile_input_is_accounted_for_and_the_run_finishes(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     files = hostile_files(tmp_path / "in")
+    special = special_files(tmp_path / "in")  # pipes, sockets, devices, broken links, loops
     with Site() as site:
         feeds = hostile_site(site)
         config = tmp_path / "hostile.yaml"
@@ -126,6 +127,7 @@ def test_every_hostile_input_is_accounted_for_and_the_run_finishes(
         assert any(s == str(path) or s.startswith(f"{path}#") for s in sources), f"{what} ({path}) vanished"
     letters = {row["source"]: row for row in tables["dead_letters"]}
     assert all(row["reason"] and row["stage"] for row in letters.values())
+    assert {source: letters[source]["reason"] for source in special} == special
     assert any("entit" in row["reason"].lower() for src, row in letters.items() if src.endswith("bomb.xml"))
     assert letters[str(files["truncated gzip"])]["stage"] == "read"
     assert any(src.endswith("/report.pdf") and "application/pdf" in row["reason"] for src, row in letters.items())

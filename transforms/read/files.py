@@ -21,8 +21,6 @@ from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple, Optional
 
 import apache_beam as beam
-from apache_beam.io import fileio
-from apache_beam.io.filesystem import FileMetadata
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics import Metrics
 
@@ -32,6 +30,7 @@ from transforms.core.records import DeadLetter, FeedEntry, RawDocument
 from transforms.core.settings import ConfigError
 from transforms.read import compression as files
 from transforms.read import formats
+from transforms.read.listing import check_readable, matched_files
 
 STAGE = "read"
 FEED_STAGE = "feed"  # the stage of a feed's own dead letters (`transforms.read.feeds`)
@@ -47,15 +46,6 @@ class FileReadResult(NamedTuple):
     documents: beam.PCollection  # RawDocument
     dead_letters: beam.PCollection  # DeadLetter
     pages: beam.PCollection  # FeedEntry: pages named by re-driven dead letters, to fetch again
-
-
-def matched_files(pattern: str) -> list[FileMetadata]:
-    """The files (not directories) a Beam file pattern matches."""
-    return [
-        m
-        for m in FileSystems.match([pattern])[0].metadata_list
-        if not (FileSystems.get_scheme(m.path) is None and os.path.isdir(m.path))
-    ]
 
 
 def resolve_patterns(paths: list[str]) -> tuple[list[str], int]:
@@ -105,6 +95,7 @@ class ParseFile(beam.DoFn):
             yield output
 
     def _documents(self, path: str, redrive: bool = True) -> Iterator[Any]:
+        check_readable(path)
         kind = formats.format_of(path)
         try:
             if kind == "jsonl":
@@ -216,7 +207,7 @@ class ReadArticles(beam.PTransform):
         parsed = (
             pbegin
             | "Patterns" >> beam.Create(self._patterns)
-            | "Match" >> fileio.MatchAll()
+            | "Match" >> beam.FlatMap(matched_files)
             | "Paths" >> beam.Map(lambda metadata: metadata.path)
             # Overlapping patterns name a file once; the shuffle also spreads files over workers.
             | "DistinctPaths" >> beam.Distinct()

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import errno
 import gzip
 import json
+import os
 from pathlib import Path
+from typing import Any
 
 import apache_beam as beam
 import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to, is_empty
 
-from tests.fixtures import bad_inputs, good_inputs
+from tests.fixtures import ARTICLE, bad_inputs, good_inputs, special_files
+from transforms.core.dead_letters import Rejected
 from transforms.core.settings import ConfigError
 from transforms.read.files import ReadArticles, resolve_patterns
+from transforms.read.listing import check_readable, matched_files
 
 OPTIONS = ["--runner=FnApiRunner"]
 
@@ -129,3 +134,46 @@ def test_truncated_and_corrupt_compressed_files_are_dead_letters(tmp_path: Path)
             assert 0 < count[0] < 2000
 
         assert_that(read.documents | beam.combiners.Count.Globally(), some_lines_before_the_cut, label="documents")
+
+
+@pytest.mark.timeout(120)
+def test_only_regular_files_are_opened_and_every_other_entry_is_a_dead_letter(tmp_path: Path) -> None:
+    expected = special_files(tmp_path / "in")
+    (tmp_path / "in" / "story.txt").write_text(ARTICLE, encoding="utf-8")
+    patterns, count = resolve_patterns([str(tmp_path / "in")])
+    assert count == 7  # what Beam's own match would drop (broken links, loops) is counted too
+    with TestPipeline(argv=OPTIONS) as p:
+        read = p | ReadArticles(patterns, max_bytes=1_000_000)
+        assert_that(
+            read.dead_letters | beam.Map(lambda d: (d.source, d.stage, d.reason, d.error_type)),
+            equal_to([(source, "read", reason, "not_a_file") for source, reason in expected.items()]),
+            label="dead letters",
+        )
+        assert_that(read.documents | beam.Map(lambda d: d.source), equal_to([str(tmp_path / "in" / "story.txt")]))
+
+
+def test_a_folder_that_cannot_be_listed_is_a_dead_letter_for_a_recursive_pattern(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Root reads every folder, so the permission error is simulated where os.walk and the check
+    meet it."""
+    (tmp_path / "news" / "locked").mkdir(parents=True)
+    (tmp_path / "news" / "a.txt").write_text(ARTICLE, encoding="utf-8")
+    locked = str(tmp_path / "news" / "locked")
+    real_scandir, real_listdir = os.scandir, os.listdir
+
+    def refuse(real: Any) -> Any:
+        def wrapped(path: Any = ".") -> Any:
+            if str(path) == locked:
+                raise PermissionError(errno.EACCES, "Permission denied", str(path))
+            return real(path)
+
+        return wrapped
+
+    monkeypatch.setattr(os, "scandir", refuse(real_scandir))
+    monkeypatch.setattr(os, "listdir", refuse(real_listdir))
+    found = [m.path for m in matched_files(str(tmp_path / "news" / "**"))]
+    assert found == [str(tmp_path / "news" / "a.txt"), locked]
+    with pytest.raises(Rejected, match="cannot list the folder: Permission denied"):
+        check_readable(locked)
+    assert [m.path for m in matched_files(str(tmp_path / "news" / "*"))] == [str(tmp_path / "news" / "a.txt")]
