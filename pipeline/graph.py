@@ -115,7 +115,7 @@ def build_pipeline(pipeline: beam.Pipeline, job: Job) -> Tables:
             )
         )
     documents = [read.documents for read in reads] | "Documents" >> beam.Flatten()
-    cleaned = documents | "Clean" >> CleanArticles(settings.clean)
+    cleaned = documents | "Clean" >> CleanArticles(settings.clean, settings.entities.max_chars)
     unique = cleaned.articles | "Dedup" >> ExactDedup()
     stages = [unique]
     if settings.dedup.near or settings.dedup.index:

@@ -94,7 +94,7 @@ def build_stream(pipeline: beam.Pipeline, job: Job, start: float, stop: float, e
         first_sighting_days=settings.dedup.expiry_days if expires else None,
         poll_seconds=period,
     )
-    cleaned = read.documents | "Clean" >> CleanArticles(settings.clean)
+    cleaned = read.documents | "Clean" >> CleanArticles(settings.clean, settings.entities.max_chars)
     earlier = dedup_index.read_earlier([settings.index_path]) if settings.dedup.index else None
     articles, duplicates = (
         cleaned.articles

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timezone
+from pathlib import Path
 
 import apache_beam as beam
 import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
+from tests.conftest import peak_rss_mib
 from tests.fixtures import ARTICLE
 from transforms.clean import CleanArticles, canonical_url, clean_text, content_hash, parse_published
 from transforms.core.records import RawDocument
@@ -131,3 +133,45 @@ def test_article_id_is_stable_and_depends_on_source_and_content() -> None:
     assert first.article_id == again.article_id
     assert first.article_id != other_source.article_id
     assert first.content_hash == other_source.content_hash
+
+
+def test_a_text_over_the_entity_stages_limit_is_refused_before_it_is_cleaned() -> None:
+    long = RawDocument("big.txt", "txt", ("word " * 2000).strip())
+    with TestPipeline(argv=["--runner=FnApiRunner"]) as p:
+        result = p | beam.Create([long]) | CleanArticles(CleanSettings(), max_chars=5_000)
+        assert_that(result.articles, equal_to([]), label="no article")
+        assert_that(
+            result.dead_letters | beam.Map(lambda d: (d.stage, d.reason)),
+            equal_to([("clean", "text too long: 9,999 characters (entities.max_chars is 5,000)")]),
+            label="dead letter",
+        )
+
+
+UP_TO_ENTITIES = """
+import apache_beam as beam
+from pipeline.config import Settings
+from transforms.clean import CleanArticles
+from transforms.dedup.exact import ExactDedup
+from transforms.dedup.near import NearDedup
+from transforms.read.files import ReadArticles
+settings = Settings()
+with beam.Pipeline(runner="FnApiRunner") as p:
+    read = p | ReadArticles([{path!r}], settings.input.max_bytes)
+    cleaned = read.documents | CleanArticles(settings.clean, settings.entities.max_chars)
+    unique = cleaned.articles | ExactDedup()
+    _ = unique.articles | NearDedup(settings.dedup, None)
+"""
+
+
+@pytest.mark.slow
+def test_a_multi_megabyte_single_line_costs_no_more_memory_than_an_article(tmp_path: Path) -> None:
+    """Read, cleaned and de-duplicated as a run does (input.max_bytes, 5 MB, lets it in; the entity
+    stage's limit stops it at cleaning): peak memory beside the same process over one ordinary
+    article. Without the limit at cleaning, cleaning and de-duplication took 1.7 GB for it."""
+    line = tmp_path / "line.txt"
+    line.write_text(("Protesters marched through the city centre on Monday. " * 90_000)[:4_900_000], encoding="utf-8")
+    article = tmp_path / "article.txt"
+    article.write_text(ARTICLE, encoding="utf-8")
+    ordinary = peak_rss_mib(UP_TO_ENTITIES.format(path=str(article)))
+    huge = peak_rss_mib(UP_TO_ENTITIES.format(path=str(line)))
+    assert huge - ordinary <= 60, (ordinary, huge)
