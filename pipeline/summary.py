@@ -41,6 +41,7 @@ class RunSummary:
     postgres_rows: int = 0  # rows upserted into PostgreSQL, all tables
     postgres_refused: int = 0  # rows PostgreSQL refused: dead letters of stage `postgres`
     postgres_unwritable: int = 0  # of the dead letters, those PostgreSQL refused too (logged)
+    feeds_empty: int = 0  # feeds read that hold no entries (logged by name)
 
     @property
     def rejected(self) -> int:
@@ -98,6 +99,11 @@ class RunSummary:
                         )
                     ]
                     if self.postgres_rows or self.postgres_refused
+                    else []
+                ),
+                *(
+                    [f"  feeds         {self.feeds_empty} read with no entries (named in the log)"]
+                    if self.feeds_empty
                     else []
                 ),
                 f"  time          {self.spacy_seconds:.1f} s in spaCy (summed over workers)",
@@ -170,4 +176,5 @@ def summarize(
         postgres_rows=sum(n for name, n in database.items() if name.startswith("rows/")),
         postgres_refused=sum(n for name, n in refused.items() if name != DEAD_LETTERS),
         postgres_unwritable=refused.get(DEAD_LETTERS, 0),
+        feeds_empty=counters.get((metrics.FEEDS, metrics.FEEDS_EMPTY), 0),
     )

@@ -126,3 +126,9 @@ def special_files(folder: Path) -> dict[str, str]:
         str(folder / "loop1.txt"): "a symbolic link loop: not read",
         str(folder / "loop2.txt"): "a symbolic link loop: not read",
     }
+
+
+JAPANESE = "東京で警察が抗議デモの参加者を逮捕した。政府は治安部隊が市内の主要な道路を封鎖したと述べた。"
+RUSSIAN = "Полиция задержала участников акции протеста в центре города. Власти перекрыли главные улицы."
+# Legacy encodings real feeds and pages still use, often without declaring them.
+LEGACY = [("euc-jp", JAPANESE), ("shift_jis", JAPANESE), ("koi8-r", RUSSIAN), ("windows-1251", RUSSIAN)]

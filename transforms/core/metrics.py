@@ -9,6 +9,7 @@ DOCUMENTS_READ = "documents_read"  # every document read, from files and feeds: 
 
 FEEDS = "newsbeam.feeds"
 FEEDS_UNCHANGED = "feeds_unchanged"  # 304 Not Modified, or the same bytes as the last poll
+FEEDS_EMPTY = "feeds_empty"  # feeds read that hold no entries: no document, a note in the summary
 FEED_ENTRIES = "entries"
 PAGES = "pages"
 SUMMARY_FALLBACKS = "summary_fallbacks"  # page failures whose entry was written from the feed's text

@@ -1,8 +1,14 @@
 """Feed bytes -> `FeedEntry`s (feedparser: RSS 0.9x/1.0/2.0, Atom, RDF). Pure functions.
 
 feedparser is lenient: it sets `bozo` for harmless problems (a wrong content type, an undeclared
-encoding) and still returns entries. A feed is rejected only when nothing can be read from it, or
-when it declares XML entities, which no real feed needs and which entity-expansion attacks use.
+encoding) and still returns entries. A feed is rejected only when it is no RSS, Atom or RDF feed
+at all, or when it declares XML entities, which no real feed needs and which entity-expansion
+attacks use. A feed with no entries is a feed: the caller reports it.
+
+Feeds that declare no encoding are decoded by what the bytes look like (chardet, which feedparser
+uses when it is installed: EUC-JP, Shift-JIS, KOI8-R, Windows-1251...). A feed file from disk is
+parsed as `application/xml`, as a server would label it; without a content type feedparser takes
+undeclared bytes for ISO-8859-1.
 """
 
 from __future__ import annotations
@@ -24,6 +30,8 @@ from transforms.core.settings import FeedSource
 
 # An internal DTD subset that declares an entity: `<!DOCTYPE rss [ <!ENTITY a "..."> ]>`.
 _ENTITY_DECLARATION = re.compile(rb"<!DOCTYPE[^\[>]*\[[^\]]*<!ENTITY", re.IGNORECASE)
+# What feedparser flags in feeds it read whole: a content type or an encoding it overrode.
+_HARMLESS = (feedparser.NonXMLContentType, feedparser.CharacterEncodingOverride)
 # Elements after which the text of an HTML fragment starts a new line.
 _BLOCKS = (
     "p",
@@ -55,14 +63,12 @@ def parse_feed(data: bytes, url: str, content_type: Optional[str] = None) -> Any
             error_type="bad_feed",
             detail=data[:200].decode("utf-8", "replace"),
         )
-    headers = {"content-location": url}
-    if content_type:
-        headers["content-type"] = content_type
+    headers = {"content-location": url, "content-type": content_type or "application/xml"}
     parsed = feedparser.parse(data, response_headers=headers, sanitize_html=True, resolve_relative_uris=True)
-    if not parsed.entries and parsed.get("bozo"):
-        problem = parsed.get("bozo_exception")
+    problem = parsed.get("bozo_exception")
+    if not parsed.entries and (not parsed.get("version") or (problem and not isinstance(problem, _HARMLESS))):
         raise Rejected(
-            f"not a readable feed ({type(problem).__name__}: {problem})",
+            f"not a readable feed ({type(problem).__name__}: {problem})" if problem else "not an RSS, Atom or RDF feed",
             error_type="bad_feed",
             detail=data[:200].decode("utf-8", "replace"),
         )

@@ -59,6 +59,12 @@ class _Fallback(NamedTuple):
     letter: DeadLetter
 
 
+class _EmptyFeed(NamedTuple):
+    """A feed that was read and holds no entries."""
+
+    feed: str
+
+
 def is_http_url(url: str) -> bool:
     """Whether a feed or page URL is fetched over HTTP(S) (else it is a file on disk)."""
     return url.split(":", 1)[0].lower() in SCHEMES
@@ -74,6 +80,7 @@ class FetchFeedsFn(PerHostFetchFn):
         self._read = Metrics.counter(metrics.SOURCES, metrics.DOCUMENTS_READ)
         self._unchanged = Metrics.counter(metrics.FEEDS, metrics.FEEDS_UNCHANGED)
         self._entries = Metrics.counter(metrics.FEEDS, metrics.FEED_ENTRIES)
+        self._empty = Metrics.counter(metrics.FEEDS, metrics.FEEDS_EMPTY)
 
     def setup(self) -> None:
         super().setup()
@@ -88,7 +95,7 @@ class FetchFeedsFn(PerHostFetchFn):
         if latest is not None and (previous is None or latest.checked > previous.checked):
             previous = latest
         if not is_http_url(source.url):
-            yield from feed_entries(source, parse_feed(self._read_file(source.url), source.url), source.url)
+            yield from self._entries_of(source, parse_feed(self._read_file(source.url), source.url), source.url)
             return
         headers = {"Accept": FEED_ACCEPT}
         if previous and previous.etag:
@@ -108,9 +115,19 @@ class FetchFeedsFn(PerHostFetchFn):
             _LOG.info("feed %s: not modified since the last run", source.feed_id)
             return
         parsed = parse_feed(response.body, response.url, response.headers.get("content-type"))
-        yield from feed_entries(source, parsed, response.url)
+        yield from self._entries_of(source, parsed, response.url)
+
+    @staticmethod
+    def _entries_of(source: FeedSource, parsed: Any, base_url: str) -> Iterator[Any]:
+        if not parsed.entries:
+            yield _EmptyFeed(source.feed_id)
+        yield from feed_entries(source, parsed, base_url)
 
     def route(self, output: Any) -> Any:
+        if isinstance(output, _EmptyFeed):  # no document: a note in the summary and the log
+            self._empty.inc()
+            _LOG.warning("feed %s: read, but it has no entries", output.feed)
+            return None
         if isinstance(output, FeedState):
             self._validators[output.url] = output
             return beam.pvalue.TaggedOutput(STATES, output)

@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from tests.fixtures import LEGACY
 from transforms.core.dead_letters import Rejected
 from transforms.core.settings import FeedSource
 from transforms.read.feed_parse import feed_entries, html_text, parse_feed
@@ -92,6 +93,23 @@ def test_a_non_utf8_feed_is_decoded_by_its_declared_encoding() -> None:
     assert entry.title == "Café in São Tomé reopens" and entry.summary == "Señor Muñoz said"
 
 
+def undeclared_feed(encoding: str, text: str) -> bytes:
+    """An RSS feed in a legacy encoding that declares none (no XML declaration, no charset)."""
+    return (
+        f'<rss version="2.0"><channel><title>Wire</title><item><title>{text[:16]}</title>'
+        f"<description>{text}</description><link>http://x.example/1</link></item></channel></rss>"
+    ).encode(encoding)
+
+
+@pytest.mark.parametrize("encoding, text", LEGACY)
+@pytest.mark.parametrize("content_type", [None, "application/rss+xml", "text/xml"])  # None: a file on disk
+def test_a_feed_in_a_legacy_encoding_without_a_declaration_is_decoded_right(
+    encoding: str, text: str, content_type: str | None
+) -> None:
+    (entry,) = list(feed_entries(SOURCE, parse_feed(undeclared_feed(encoding, text), BASE, content_type), BASE))
+    assert (entry.title, entry.summary) == (text[:16], text)
+
+
 def test_the_feed_language_is_the_default_of_its_entries() -> None:
     data = rss([Item("a", "http://x.example/a")]).replace(
         b"<description>x", b"<language>fr-FR</language><description>x"
@@ -106,6 +124,8 @@ def test_malformed_feed_with_no_entries_is_rejected_but_a_sloppy_one_is_read() -
     assert caught.value.error_type == "bad_feed"
     with pytest.raises(Rejected, match="not a readable feed"):
         parse_feed(b"<html><body>This is a web page, not a feed</body></html>", BASE, "text/html")
+    with pytest.raises(Rejected, match="^not an RSS, Atom or RDF feed$"):
+        parse_feed(b'<?xml version="1.0"?><inventory><part>no feed</part></inventory>', BASE)
     sloppy = rss([Item("a", "http://x.example/a")]).replace(b"</channel></rss>", b"")  # truncated end
     assert [e.title for e in entries(sloppy)] == ["a"]
 
@@ -133,3 +153,10 @@ def test_html_text() -> None:
     assert html_text("<p>One <i>two</i></p><p>three<br>four</p>") == "One two\nthree\nfour"
     assert html_text("  plain   text ") == "plain text"
     assert html_text("") is None and html_text("<p> </p>") is None
+
+
+@pytest.mark.parametrize("feed", [rss([]), atom([]), rdf([])], ids=["rss", "atom", "rdf"])
+@pytest.mark.parametrize("content_type", [None, "application/rss+xml"])  # None: a file on disk
+def test_a_feed_without_entries_is_a_feed_not_an_error(feed: bytes, content_type: str | None) -> None:
+    parsed = parse_feed(feed, BASE, content_type)
+    assert parsed.version and parsed.entries == []

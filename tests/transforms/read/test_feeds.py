@@ -233,3 +233,24 @@ def test_a_failed_run_does_not_remember_the_feed_as_seen(
     monkeypatch.undo()
     assert run_feeds_config(tmp_path, site) == 0
     assert "If-None-Match" not in site.hits("/rss.xml")[-1].headers
+
+
+def test_an_empty_feed_is_reported_the_same_from_disk_and_over_http(
+    site: Site, tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    site.route("/empty.xml", Reply(200, rss([]), RSS_TYPE))
+    on_disk = tmp_path / "empty.xml"
+    on_disk.write_bytes(atom([]))  # as saved: no content type to go by
+    code = main(
+        [
+            "run", "--feed", site.url("/empty.xml"), "--feed", str(on_disk), "--output", str(tmp_path / "out"),
+            "--set", "fetch.allowed_networks=[127.0.0.0/8]", "--runner=FnApiRunner",
+        ]
+    )  # fmt: skip
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "read 0 = written 0 + duplicates 0 + dead letters 0 (ok)" in out
+    assert "  feeds         2 read with no entries (named in the log)" in out
+    assert read_table(tmp_path / "out", "dead_letters") == []
+    named = sorted(r.getMessage() for r in caplog.records if "has no entries" in r.getMessage())
+    assert named == sorted(f"feed {url}: read, but it has no entries" for url in (site.url("/empty.xml"), str(on_disk)))

@@ -6,7 +6,7 @@ import codecs
 
 import pytest
 
-from tests.fixtures import ARTICLE, HTML_PAGE, NO_MAIN_TEXT_HTML
+from tests.fixtures import ARTICLE, HTML_PAGE, LEGACY, NO_MAIN_TEXT_HTML
 from transforms.core.dead_letters import Rejected
 from transforms.read import deep_html, formats
 
@@ -147,3 +147,13 @@ def test_malformed_json_names_line_and_column() -> None:
 )
 def test_split_lines_caps_each_line_without_holding_it(chunks: list[bytes], lines: list) -> None:
     assert list(formats.split_lines(chunks, max_bytes=10)) == lines
+
+
+@pytest.mark.parametrize("encoding, text", LEGACY)
+def test_a_page_in_a_legacy_encoding_without_a_declaration_is_decoded_right(encoding: str, text: str) -> None:
+    page = (
+        f"<html><head><title>Wire</title></head><body><article><h1>Report</h1><p>{text}</p><p>{text[::-1]}</p>"
+        "</article></body></html>"
+    ).encode(encoding)
+    document = formats.html_document("page.html", page)
+    assert document.text.splitlines() == [text, text[::-1]]

@@ -84,7 +84,8 @@ class PerHostFetchFn(beam.DoFn):
         raise NotImplementedError
 
     def route(self, output: Any) -> Any:
-        """An output of `handle` as the value or `TaggedOutput` to emit; runs on the bundle thread."""
+        """An output of `handle` as the value or `TaggedOutput` to emit, or None for nothing;
+        runs on the bundle thread."""
         raise NotImplementedError
 
     def thread_local(self) -> threading.local:
@@ -121,6 +122,8 @@ class PerHostFetchFn(beam.DoFn):
                 continue
             for output in future.result():
                 routed = self.route(output)
+                if routed is None:
+                    continue
                 if isinstance(routed, beam.pvalue.TaggedOutput):
                     yield beam.pvalue.TaggedOutput(routed.tag, WindowedValue(routed.value, timestamp, (window,)))
                 else:
