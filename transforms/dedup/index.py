@@ -34,6 +34,7 @@ from transforms.dedup.sketch_table import SketchTable
 
 KEYS, SKETCHES = "keys", "sketches"
 _ROWS = 2048  # index rows (articles) made into arrays at a time
+COMPACT_AT = 32  # files per part of the index above which a commit merges them (an hourly job: daily or so)
 
 
 def _dir(index_dir: str, part: str) -> str:
@@ -176,15 +177,25 @@ class WriteIndex(beam.PTransform):
         return rows
 
 
+def _files(folder: str) -> list[str]:
+    return sorted(m.path for m in FileSystems.match([f"{folder}/*.parquet"])[0].metadata_list)
+
+
+def _rows(path: str) -> int:
+    with FileSystems.open(path) as handle:
+        return int(pq.ParquetFile(handle).metadata.num_rows)
+
+
 def commit(index_dir: str, pending: str) -> None:
-    """Move a successful run's index files into the index, under names no other run uses. Doing
-    it again after an interruption finishes the move (a killed run's commit is rolled forward)."""
+    """Move a successful run's index files into the index, under names no other run uses; files
+    without rows (a run that wrote no article) are dropped, not kept. Doing it again after an
+    interruption finishes the move (a killed run's commit is rolled forward). Then, when a part
+    of the index holds more than `COMPACT_AT` files, it is compacted (`compact`)."""
     if not FileSystems.exists(pending):
         return
     run = pending.rstrip("/").rsplit("pending-", 1)[-1]
     for part in (KEYS, SKETCHES):
-        found = FileSystems.match([f"{_dir(pending, part)}/*.parquet"])[0].metadata_list
-        sources = [m.path for m in found]
+        sources = [path for path in _files(_dir(pending, part)) if _rows(path)]
         targets = [f"{_dir(index_dir, part)}/{run}-{path.rsplit('/', 1)[-1]}" for path in sources]
         if not sources:
             continue
@@ -192,3 +203,43 @@ def commit(index_dir: str, pending: str) -> None:
             FileSystems.mkdirs(_dir(index_dir, part))
         FileSystems.rename(sources, targets)
     FileSystems.delete([pending])
+    if any(len(_files(_dir(index_dir, part))) > COMPACT_AT for part in (KEYS, SKETCHES)):
+        compact(index_dir)
+
+
+def compact(index_dir: str) -> dict[str, int]:
+    """Merge each part's files of the current schema into one, a row group at a time (memory
+    bounded by a row group, not the index), each article once. The merged file is renamed in
+    before the files it replaces are deleted: a compaction stopped between the two leaves some
+    articles twice, which reading tolerates and the next compaction undoes. Files of version 0.1
+    (a row per key) are left as they are. Returns the number of files merged per part."""
+    merged = {}
+    for part, record, key in ((KEYS, ArticleKeys, "id_code"), (SKETCHES, Sketch, "article_id")):
+        schema = arrow_schema(record)
+        folder = _dir(index_dir, part)
+        sources = [path for path in _files(folder) if _schema_of(path).equals(schema, check_metadata=False)]
+        merged[part] = len(sources)
+        if len(sources) < 2:
+            continue
+        stale = [m.path for m in FileSystems.match([f"{folder}/compacted-*.partial"])[0].metadata_list]
+        if stale:  # what a compaction stopped midway had begun
+            FileSystems.delete(stale)
+        temporary = f"{folder}/compacted-{uuid.uuid4().hex}.partial"
+        seen: set[Any] = set()
+        with FileSystems.create(temporary) as out, pq.ParquetWriter(out, schema) as writer:
+            for path in sources:
+                with FileSystems.open(path) as handle:
+                    for batch in pq.ParquetFile(handle).iter_batches(batch_size=_ROWS):
+                        keys = batch.column(key).to_pylist()
+                        fresh = [n for n, value in enumerate(keys) if value not in seen]
+                        seen.update(keys)
+                        if fresh:
+                            writer.write_table(pa.Table.from_batches([batch]).take(fresh).cast(schema))
+        FileSystems.rename([temporary], [temporary.removesuffix(".partial") + ".parquet"])
+        FileSystems.delete(sources)
+    return merged
+
+
+def _schema_of(path: str) -> pa.Schema:
+    with FileSystems.open(path) as handle:
+        return pq.ParquetFile(handle).schema_arrow

@@ -159,8 +159,9 @@ def run_with_index(inputs: Path, output: Path, state: Path) -> int:
 
 
 def test_the_index_makes_a_rerun_add_nothing_and_links_new_copies_to_old_stories(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(dedup_index, "COMPACT_AT", 1)  # the third run's commit compacts the index
     state = tmp_path / "state"
     first = tmp_path / "first"
     shutil.copytree(SEEDS, first)
@@ -168,7 +169,10 @@ def test_the_index_makes_a_rerun_add_nothing_and_links_new_copies_to_old_stories
     assert "read 2 = written 2 + duplicates 0" in capsys.readouterr().out
     written = {a["source"].rsplit("/", 1)[-1]: a["article_id"] for a in read_table(tmp_path / "out1", "articles")}
 
+    index_files = sorted(p.relative_to(state) for p in (state / "index").rglob("*") if p.is_file())
+    assert len(index_files) == 2  # keys and sketches of the two articles
     assert run_with_index(first, tmp_path / "out2", state) == 0  # the same input again
+    assert sorted(p.relative_to(state) for p in (state / "index").rglob("*") if p.is_file()) == index_files
     out = capsys.readouterr().out
     assert "read 2 = written 0 + duplicates 2" in out
     assert "2 of the duplicates already written by earlier runs" in out
@@ -194,6 +198,10 @@ def test_the_index_makes_a_rerun_add_nothing_and_links_new_copies_to_old_stories
     )
     assert (duplicates["copy.txt"]["duplicate_of"], duplicates["copy.txt"]["method"]) == (other_id, "content")
     assert [a["source"].rsplit("/", 1)[-1] for a in read_table(tmp_path / "out3", "articles")] == ["new.txt"]
+    compacted = sorted(p.name.split("-")[0] for p in (state / "index").rglob("*.parquet"))
+    assert compacted == ["compacted", "compacted"]
+    assert run_with_index(later, tmp_path / "out4", state) == 0  # against the compacted index
+    assert "read 3 = written 0 + duplicates 3" in capsys.readouterr().out
 
 
 def test_a_failed_run_adds_nothing_to_the_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
