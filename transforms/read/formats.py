@@ -43,6 +43,7 @@ AUTHOR_KEYS = ("author", "authors", "byline")
 _BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 # trafilatura date extraction: keep the time and offset, prefer the original publication date.
 _HTML_LANG = re.compile(rb"<html\b[^>]*?\blang\s*=\s*[\"']?([A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{1,8})*)", re.IGNORECASE)
+SHORT_WORDS = 150  # main texts shorter than this are checked against the fallback extractors
 _DATE_PARAMS = {"outputformat": "%Y-%m-%dT%H:%M:%S%z", "original_date": True, "extensive_search": True}
 
 
@@ -100,14 +101,13 @@ def text_document(source: str, text: str) -> RawDocument:
 
 
 def html_document(source: str, data: bytes) -> RawDocument:
-    """Main text and metadata of an HTML page (trafilatura); comments and navigation are dropped."""
+    """Main text and metadata of an HTML page (`extract_main_text`); comments and navigation are
+    dropped, and a page with no main text is a dead letter rather than an article made of links."""
     check_text_bytes(data)
-    # Precision over recall, without the fallback extractors: a page whose main text cannot be
-    # found is a dead letter rather than an article made of navigation links.
-    extracted = _extract(data)
+    extracted = extract_main_text(data)
     text = (extracted.text or "").strip() if extracted else ""
     if not text and (flat := deep_html.flatten(data)) is not None:  # nested deeper than lxml parses
-        extracted = _extract(flat)
+        extracted = extract_main_text(flat)
         text = (extracted.text or "").strip() if extracted else ""
     if not extracted or not text:
         raise Rejected("no main text found in the HTML page")
@@ -128,13 +128,34 @@ def html_document(source: str, data: bytes) -> RawDocument:
     )
 
 
-def _extract(data: bytes) -> Optional[Document]:
+def extract_main_text(data: bytes) -> Optional[Document]:
+    """trafilatura in precision mode without its fallback extractors, which scored best on real
+    news pages (`python -m bench.extraction`, docs/benchmarks.md); when that finds nothing or
+    fewer than `SHORT_WORDS` words, which is where it keeps a navigation block or a teaser instead
+    of the article, trafilatura's default mode with its fallback extractors is tried too, and its
+    text wins when it is at least twice as long."""
+    precise = trafilatura_extract(data, favor_precision=True, fast=True)
+    words = len(precise.text.split()) if precise is not None and precise.text else 0
+    if words >= SHORT_WORDS:
+        return precise
+    fallback = trafilatura_extract(data, fast=False)
+    if fallback is not None and fallback.text and len(fallback.text.split()) >= 2 * max(words, 1):
+        return fallback
+    return precise
+
+
+def trafilatura_extract(
+    data: bytes, favor_precision: bool = False, favor_recall: bool = False, fast: bool = False
+) -> Optional[Document]:
+    """trafilatura's main text and metadata in one of its modes (`fast`: without the fallback
+    extractors), comments left out."""
     extracted = trafilatura.bare_extraction(
         data,
         with_metadata=True,
         include_comments=False,
-        favor_precision=True,
-        fast=True,
+        favor_precision=favor_precision,
+        favor_recall=favor_recall,
+        fast=fast,
         date_extraction_params=_DATE_PARAMS,
     )
     return extracted if isinstance(extracted, Document) else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 
 import pytest
+from trafilatura.settings import Document
 
 from tests.fixtures import ARTICLE, HTML_PAGE, LEGACY, NO_MAIN_TEXT_HTML
 from transforms.core.dead_letters import Rejected
@@ -157,3 +158,27 @@ def test_a_page_in_a_legacy_encoding_without_a_declaration_is_decoded_right(enco
     ).encode(encoding)
     document = formats.html_document("page.html", page)
     assert document.text.splitlines() == [text, text[::-1]]
+
+
+def test_a_short_main_text_is_checked_against_the_fallback_extractors(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Precision mode sometimes keeps a notice or a navigation block instead of the article: a
+    result under SHORT_WORDS words is compared with the default mode's, which wins at twice the
+    length; a long result is taken at once."""
+    found: dict[bool, str] = {}
+    calls: list[bool] = []
+
+    def fake(data: bytes, favor_precision: bool = False, fast: bool = False) -> Document:
+        calls.append(favor_precision)
+        return Document.from_dict({"text": found[favor_precision]})
+
+    monkeypatch.setattr(formats, "trafilatura_extract", fake)
+    notice = "This copy is for your personal, non-commercial use only. To order copies visit our site."
+    article = " ".join(ARTICLE.split() * 5)
+    found.update({True: notice, False: article})
+    assert formats.extract_main_text(b"<html>").text == article  # the notice was kept: replaced
+    found.update({True: article, False: article + " More."})
+    calls.clear()
+    assert formats.extract_main_text(b"<html>").text == article and calls == [True]  # long: one pass
+    short_story = " ".join(ARTICLE.split()[:60])
+    found.update({True: short_story, False: short_story + " Share this story. Related: " + notice})
+    assert formats.extract_main_text(b"<html>").text == short_story  # not twice as long: kept
