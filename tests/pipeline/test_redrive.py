@@ -69,7 +69,7 @@ def test_dead_letters_of_feeds_and_database_rows_say_what_re_drives_them(tmp_pat
     assert reasons["https://news.example.org/rss"].startswith("re-drive: feeds and their link-less entries are read")
     assert reasons["https://news.example.org/rss#guid-7"] == reasons["https://news.example.org/rss"]
     assert reasons["articles:abc"].startswith("re-drive: a row PostgreSQL refused")
-    assert reasons[str(tmp_path / "gone.txt")].startswith("cannot read file: [Errno 2] No such file")
+    assert reasons[str(tmp_path / "gone.txt")] == "file not found (moved or deleted since it was listed?)"
 
 
 def test_a_run_over_dead_letters_fetches_failed_pages_again(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -14,6 +14,7 @@ import errno
 import os
 import re
 import stat
+import warnings
 
 from apache_beam.io.filesystem import FileMetadata, FileSystem
 from apache_beam.io.filesystems import FileSystems
@@ -41,7 +42,10 @@ def matched_files(pattern: str) -> list[FileMetadata]:
     prefix = re.match(r"^[^[*?]*", pattern).group(0)  # type: ignore[union-attr]  # always matches
     if prefix == pattern:  # no wildcard: the one path, as it is
         return [_metadata(pattern)] if os.path.lexists(pattern) and not os.path.isdir(pattern) else []
-    root, wanted = os.path.dirname(prefix) or ".", re.compile(FileSystem.translate_pattern(pattern))
+    with warnings.catch_warnings():  # Beam writes an escaped "[" as "[[]", which re calls a possible nested set
+        warnings.simplefilter("ignore", FutureWarning)
+        wanted = re.compile(FileSystem.translate_pattern(pattern))
+    root = os.path.dirname(prefix) or "."
     unlistable: list[str] = []
     found = []
     for folder, _, names in os.walk(root, onerror=lambda exc: unlistable.append(str(exc.filename))):
@@ -74,6 +78,8 @@ def check_readable(path: str) -> None:
                 f"a broken symbolic link (to {os.readlink(path)}, which does not exist): not read",
                 error_type="not_a_file",
             ) from None
+        if isinstance(exc, FileNotFoundError):
+            raise Rejected("file not found (moved or deleted since it was listed?)") from None
         raise Rejected(f"cannot read file: {exc.strerror}") from None
     if stat.S_ISDIR(info.st_mode):
         try:

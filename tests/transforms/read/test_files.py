@@ -177,3 +177,14 @@ def test_a_folder_that_cannot_be_listed_is_a_dead_letter_for_a_recursive_pattern
     with pytest.raises(Rejected, match="cannot list the folder: Permission denied"):
         check_readable(locked)
     assert [m.path for m in matched_files(str(tmp_path / "news" / "*"))] == [str(tmp_path / "news" / "a.txt")]
+
+
+def test_an_input_folder_that_cannot_be_listed_is_a_config_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: str(path) != str(locked) and real_access(path, mode))
+    with pytest.raises(ConfigError, match=f"input.paths: cannot list the folder {locked}: permission denied"):
+        resolve_patterns([str(locked)])
