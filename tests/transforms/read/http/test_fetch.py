@@ -227,10 +227,10 @@ with Site() as site:
 @pytest.mark.slow
 @pytest.mark.parametrize("encoding", ["gzip", "deflate"])
 def test_a_compressed_bomb_over_http_holds_the_cap_not_the_bomb(encoding: str) -> None:
-    """Peak memory of a process fetching 256 MB of spaces in a few hundred KB (Content-Encoding),
+    """Peak memory of a process fetching 128 MB of spaces in a few hundred KB (Content-Encoding),
     beside the same process fetching 1 MB: the cap (fetch.max_bytes, 5 MB) and a read or two."""
     normal = peak_rss_mib(FETCH_BODY.format(encoding=encoding, megabytes=1))
-    bomb = peak_rss_mib(FETCH_BODY.format(encoding=encoding, megabytes=256))
+    bomb = peak_rss_mib(FETCH_BODY.format(encoding=encoding, megabytes=128))
     assert bomb - normal <= 40, (normal, bomb)
 
 
