@@ -60,7 +60,7 @@ def resolve_patterns(paths: list[str]) -> tuple[list[str], int]:
         is_local = FileSystems.get_scheme(path) is None
         is_directory = (is_local and os.path.isdir(path)) or path.endswith("/")
         pattern = path.rstrip("/") + "/*" if is_directory else path
-        if is_local and is_directory and not os.access(path, os.R_OK | os.X_OK):
+        if is_local and os.path.isdir(path) and not os.access(path, os.R_OK | os.X_OK):
             raise ConfigError(f"input.paths: cannot list the folder {path}: permission denied")
         try:
             found = matched_files(pattern)
