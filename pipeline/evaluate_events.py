@@ -24,11 +24,12 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Optional
 
 from pipeline.config import Settings
 from pipeline.evaluate import Score, read_data
+from transforms.core.records import Event
 from transforms.core.settings import ConfigError
 
 NONE = "none"
@@ -151,10 +152,13 @@ def read_labelled(path: str, level: str = "plover") -> tuple[list[Labelled], str
         raise ConfigError(f"{path}: not labelled JSON Lines ({{id, text, labels}}) or PLOVER JSON ({exc})") from None
 
 
-def evaluate_events(records: list[Labelled], settings: Settings, level: str) -> Report:
+def rule_events(texts: Sequence[tuple[str, str]], settings: Settings) -> list[list[Event]]:
+    """The events the pipeline's rules find in each `(id, text)` (spaCy with the place labeller
+    and actor dictionary, entities, events above `events.min_confidence`, entity fields)."""
     from transforms.entities.actors import load_actors
     from transforms.entities.stage import Annotator
-    from transforms.events.stage import EventExtractor, primary_event, with_entities
+    from transforms.events.extractor import EventExtractor
+    from transforms.events.stage import with_entities
     from transforms.events.taxonomy import load_taxonomy
 
     annotator = Annotator.load(
@@ -162,19 +166,28 @@ def evaluate_events(records: list[Labelled], settings: Settings, level: str) -> 
     )
     taxonomy = load_taxonomy(settings.events.taxonomy)
     extractor = EventExtractor(taxonomy)
-    of = LEVELS[level]
 
-    def analyse(doc: Any, record: Labelled) -> tuple[Optional[str], set[str], Optional[str]]:
-        entities = annotator.entities(doc, record.id)
-        events = [
+    def analyse(doc: Any, text_id: str) -> list[Event]:
+        entities = annotator.entities(doc, text_id)
+        return [
             with_entities(e, entities, taxonomy)
-            for e in extractor.extract(doc, record.id)
+            for e in extractor.extract(doc, text_id)
             if e.confidence >= settings.events.min_confidence
         ]
-        best = primary_event(events)
-        return (of(best) if best else None), {c for c in map(of, events) if c}, (best.actor if best else None)
 
-    results = annotator.model.map_docs([(r.text, r) for r in records], 32, analyse)
+    return annotator.model.map_docs([(text, text_id) for text_id, text in texts], 32, analyse)
+
+
+def evaluate_events(records: list[Labelled], settings: Settings, level: str) -> Report:
+    from transforms.events.stage import primary_event
+
+    of = LEVELS[level]
+    results = []
+    for events in rule_events([(r.id, r.text) for r in records], settings):
+        best = primary_event(events)
+        results.append(
+            ((of(best) if best else None), {c for c in map(of, events) if c}, (best.actor if best else None))
+        )
     scores: dict[str, Score] = {}
     confusion: Counter[tuple[str, str]] = Counter()
     found = gold_labels = actors_named = actors_gold = 0
