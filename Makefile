@@ -4,12 +4,13 @@
 # and for developers:
 #   make lint   ruff (lint and format check) and mypy, as .ci/run runs them before the tests
 #   make format apply ruff's formatting and safe fixes
+#   make model  train the shipped event classifier again on corpora/events
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 CONFIG ?= configs/local.yaml
 
-.PHONY: run test lint format bench clean
+.PHONY: run test lint format bench model clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +55,10 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python -m bench.postgres_load
 	$(BIN)/python -m bench.scale
 	$(BIN)/python -m bench.memory
+
+# The event classifier newsbeam ships, trained again on corpora/events (`newsbeam train events`).
+model: $(VENV)/.installed
+	$(BIN)/newsbeam train events corpora/events --out transforms/events/model
 
 clean:
 	rm -rf $(VENV) output *.egg-info

@@ -142,11 +142,35 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     evaluate.add_argument("path", help="labelled data file")
     evaluate.add_argument("-c", "--config", metavar="FILE", help="settings (model, actors, taxonomy, threshold)")
     evaluate.add_argument(
+        "--set",
+        metavar="KEY=VALUE",
+        action="append",
+        default=[],
+        dest="overrides",
+        help="override one setting, e.g. --set events.classifier=null for the rules alone (repeatable)",
+    )
+    evaluate.add_argument(
         "--level",
         choices=("plover", "acled", "type"),
         default="plover",
         help="events: which class the labels name (default plover; PLOVER JSON is always plover)",
     )
+
+    training = commands.add_parser(
+        "train",
+        help="train the event classifier on a labelled corpus",
+        description="Validate a labelled corpus, cross-validate, score the dev split, and write a model "
+        "folder (manifest.json + model.joblib) that events.classifier can name.",
+    )
+    training.add_argument("what", choices=("events",), help="what to train")
+    training.add_argument("corpus", help="a JSON Lines file or a folder of them (e.g. corpora/events)")
+    training.add_argument("--out", default="events-model", help="where to write the model (default: events-model)")
+    training.add_argument(
+        "--level", choices=("event_type", "acled", "plover"), help="the label to learn (default: the corpus's first)"
+    )
+    training.add_argument("--folds", type=int, default=5, help="cross-validation folds (default 5)")
+    training.add_argument("-C", type=float, default=10.0, dest="c", help="inverse regularisation (default 10)")
+    training.add_argument("-c", "--config", metavar="FILE", help="settings (for events.taxonomy)")
 
     schema = commands.add_parser(
         "schema", help="print the output tables' schemas", description="Print the schema of each output table."
@@ -169,7 +193,14 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     )
     report.add_argument("output", nargs="?", default="output", help="the run's output folder (default: output)")
     report.add_argument("--html", metavar="FILE", help="also write a self-contained HTML page with charts")
-    return parser, {"run": run, "config": config, "eval": evaluate, "schema": schema, "report": report}
+    return parser, {
+        "run": run,
+        "config": config,
+        "eval": evaluate,
+        "train": training,
+        "schema": schema,
+        "report": report,
+    }
 
 
 def _version() -> str:
@@ -269,7 +300,7 @@ def _command_report(args: argparse.Namespace, extra: Sequence[str], parser: argp
 
 
 def _command_eval(args: argparse.Namespace, extra: Sequence[str], parser: argparse.ArgumentParser) -> int:
-    settings = load_settings(args.config)
+    settings = load_settings(args.config, args.overrides)
     if args.what == "events":
         from pipeline.evaluate_events import evaluate_events, read_labelled
 
@@ -277,7 +308,7 @@ def _command_eval(args: argparse.Namespace, extra: Sequence[str], parser: argpar
         report = evaluate_events(labelled, settings, level)
         print(
             f"{args.path}: {report.texts} texts, {report.gold_labels} gold labels, level {level}, "
-            f"threshold {settings.events.min_confidence}"
+            f"classifier {settings.events.classifier or 'none (rules alone)'}, threshold {settings.events.threshold}"
         )
         for line in report.lines():
             print(line)
@@ -294,10 +325,23 @@ def _command_eval(args: argparse.Namespace, extra: Sequence[str], parser: argpar
     return 0
 
 
+def _command_train(args: argparse.Namespace, extra: Sequence[str], parser: argparse.ArgumentParser) -> int:
+    from pipeline.train import train_events
+    from transforms.events.taxonomy import load_taxonomy
+
+    settings = load_settings(args.config)
+    for line in train_events(
+        Path(args.corpus), Path(args.out), load_taxonomy(settings.events.taxonomy), args.level, args.folds, args.c
+    ):
+        print(line, flush=True)
+    return 0
+
+
 _COMMANDS: dict[str, Callable[[argparse.Namespace, Sequence[str], argparse.ArgumentParser], int]] = {
     "run": _command_run,
     "config": _command_config,
     "eval": _command_eval,
+    "train": _command_train,
     "schema": _command_schema,
     "report": _command_report,
 }

@@ -10,7 +10,7 @@ Input, one of:
   PLOVER types (FIGHT -> ASSAULT, DEMAND -> REQUEST, DISAPPROVE and INVESTIGATE -> ACCUSE).
 
 Each text goes through the pipeline's own steps (spaCy with the place labeller and actor
-dictionary, entities, events above `events.min_confidence`). Its prediction is the class of its
+dictionary, entities, events above the threshold (`events.min_confidence`)). Its prediction is the class of its
 primary event (`transforms.events.stage.primary`) or `none`; it is right when the text's labels hold
 it. Printed: per-class precision/recall/F1 of that prediction, macro and weighted F1 (weighted
 by the gold support), a confusion table (gold rows, predicted columns), and the multi-label
@@ -154,25 +154,25 @@ def read_labelled(path: str, level: str = "plover") -> tuple[list[Labelled], str
 
 def rule_events(texts: Sequence[tuple[str, str]], settings: Settings) -> list[list[Event]]:
     """The events the pipeline's rules find in each `(id, text)` (spaCy with the place labeller
-    and actor dictionary, entities, events above `events.min_confidence`, entity fields)."""
+    and actor dictionary, entities, events above the threshold (`events.min_confidence`), entity fields)."""
     from transforms.entities.actors import load_actors
     from transforms.entities.stage import Annotator
     from transforms.events.extractor import EventExtractor
-    from transforms.events.stage import with_entities
+    from transforms.events.stage import type_decision, with_entities
     from transforms.events.taxonomy import load_taxonomy
 
     annotator = Annotator.load(
         settings.entities, load_actors(settings.entities.actors) if settings.entities.actors else []
     )
     taxonomy = load_taxonomy(settings.events.taxonomy)
-    extractor = EventExtractor(taxonomy)
+    extractor = EventExtractor(taxonomy, type_decision(settings.events, taxonomy))
 
     def analyse(doc: Any, text_id: str) -> list[Event]:
         entities = annotator.entities(doc, text_id)
         return [
             with_entities(e, entities, taxonomy)
             for e in extractor.extract(doc, text_id)
-            if e.confidence >= settings.events.min_confidence
+            if e.confidence >= settings.events.threshold
         ]
 
     return annotator.model.map_docs([(text, text_id) for text_id, text in texts], 32, analyse)

@@ -64,9 +64,7 @@ class Analyse(beam.PTransform):
         annotated = articles | "Entities" >> ExtractEntities(
             settings.entities, settings.progress_seconds, self._job.actors
         )
-        events = annotated.annotated | "Events" >> ExtractEvents(
-            self._job.taxonomy, settings.events.min_confidence, self._job.lang
-        )
+        events = annotated.annotated | "Events" >> ExtractEvents(self._job.taxonomy, settings.events, self._job.lang)
         if self._job.index_pending:
             _ = events.articles | "AddToIndex" >> dedup_index.WriteIndex(settings.dedup, self._job.index_pending)
         return Analysed(

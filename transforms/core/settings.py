@@ -197,14 +197,43 @@ class DedupSettings(Section):
 
 
 class EventsSettings(Section):
-    """The event stage: the taxonomy and the confidence an event needs to be written."""
+    """The event stage: the taxonomy, the classifier, and the confidence an event needs to be written."""
 
     taxonomy: str = Field(
         BUILTIN,
         description="Event taxonomy YAML: `builtin`, the one newsbeam ships "
         "(configs/taxonomy.yaml is a copy to edit), or a path.",
     )
-    min_confidence: float = Field(0.5, ge=0.0, le=1.0, description="Events scoring lower are not written.")
+    min_confidence: Optional[float] = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="Events whose confidence is lower are not written; default 0.3 with a classifier (its "
+        "probability), 0.5 for the rules' score alone.",
+    )
+    classifier: Optional[str] = Field(
+        BUILTIN,
+        description="The learned event classifier: `builtin`, the model newsbeam ships (trained on "
+        "corpora/events), a model folder written by `newsbeam train events`, or null: the rules alone.",
+    )
+    rule_weight: float = Field(
+        0.75,
+        ge=0.0,
+        description="How much the rules' event in a sentence adds to the classifier's probability of its type "
+        "(times the rules' score); 0 lets the classifier alone decide.",
+    )
+    no_trigger_weight: float = Field(
+        0.2,
+        ge=0.0,
+        description="How much a lead sentence without a trigger adds to the classifier's probability of no event.",
+    )
+
+    @property
+    def threshold(self) -> float:
+        """`min_confidence`, or its default for the kind of confidence the events carry."""
+        if self.min_confidence is not None:
+            return self.min_confidence
+        return 0.3 if self.classifier else 0.5
 
 
 class FeedSource(Section):

@@ -18,6 +18,13 @@ blew up" is one bombing). Each event then gets:
   trigger in a clause that modifies a noun, which mostly recalls an earlier event ("the town
   where 24 people were killed last March") (weights in the taxonomy).
 
+With a learned classifier (`decision.TypeDecision`), each sentence that holds a rule event, and
+the lead sentence, is classified too: the classifier's probabilities and the rules' vote decide
+each event's type and confidence (a probability), drop events the two find are none, and give a
+lead sentence no trigger fired an event of the class they agree on ("Clashes in X leave 5
+dead"), anchored on the sentence's main verb, its actor the verb's subject when that names a
+party (an entity, or a word of the taxonomy's lexicons).
+
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from transforms.core.records import Event
 from transforms.entities.nlp import entity_name
 from transforms.events import grammar
 from transforms.events.casualties import CasualtyCounter
+from transforms.events.decision import TypeDecision, Vote
 from transforms.events.places import PLACE_LABELS, main_country, main_place, places
 from transforms.events.taxonomy import BUILT_IN, PERSON, PLACE, EventType, Taxonomy, Trigger
 from transforms.geo.countries import is_country
@@ -41,6 +49,8 @@ from transforms.geo.countries import is_country
 _DATE_LABELS = ("DATE", "TIME")
 _CONTEXT_SENTENCES = 2  # how far back an event's place may be found
 _PEOPLE = "people"  # a lexicon listing it takes people named by their nationality
+_LEAD = 1  # sentences from the start the classifier reads even when no trigger fired
+_PARTIES = ("PERSON", "ORG", "NORP", "GPE")  # entities that can be an untriggered event's actor
 
 
 class _Match(NamedTuple):
@@ -57,7 +67,7 @@ class _Match(NamedTuple):
 class _Candidate:
     rank: int  # position of the event type in the taxonomy
     event_type: EventType
-    trigger: Trigger
+    trigger: Optional[Trigger]  # None: found by the classifier where no trigger fired
     token: Token
     trigger_text: str
     agent: Optional[Token]
@@ -82,6 +92,7 @@ class _Context:
 
 def _specificity(candidate: _Candidate) -> int:
     trigger = candidate.trigger
+    assert trigger is not None
     constraints = [trigger.subject, trigger.object, trigger.target, trigger.preps]
     return int(" " in candidate.trigger_text) + sum(1 for constraint in constraints if constraint)
 
@@ -89,8 +100,9 @@ def _specificity(candidate: _Candidate) -> int:
 class EventExtractor:
     """Finds events in a parsed article according to a taxonomy."""
 
-    def __init__(self, taxonomy: Taxonomy):
+    def __init__(self, taxonomy: Taxonomy, decision: Optional[TypeDecision] = None):
         self._taxonomy = taxonomy
+        self._decision = decision
         self._verbs: dict[str, list[tuple[int, EventType, Trigger]]] = {}
         self._nouns: dict[str, list[tuple[int, EventType, Trigger]]] = {}
         self._phrasal: dict[str, list[tuple[str, int, EventType, Trigger]]] = {}
@@ -120,6 +132,7 @@ class EventExtractor:
         self._casualties = CasualtyCounter(taxonomy)
         self._particles = frozenset(particle for pairs in self._phrasal.values() for particle, *_ in pairs)
         self._ranked = {event_type.name: (rank, event_type) for rank, event_type in enumerate(taxonomy.types)}
+        self._lexicon_words = frozenset().union(*taxonomy.words.values())
 
     # -- matching ---------------------------------------------------------------------------
     def _matches(self, token: Token) -> Iterator[_Match]:
@@ -297,7 +310,10 @@ class EventExtractor:
             return nearest.name, grammar.linked(nearest.entity.root, trigger)
         # "seized a district in northern Afghanistan": the place is the district, named elsewhere
         unnamed_place = (
-            PLACE in candidate.trigger.object and patient is not None and patient.ent_type_ not in PLACE_LABELS
+            candidate.trigger is not None
+            and PLACE in candidate.trigger.object
+            and patient is not None
+            and patient.ent_type_ not in PLACE_LABELS
         )
         if named and not unnamed_place:
             nearest = min(named, key=lambda place: grammar.tree_distance(place.entity.root, trigger))
@@ -339,13 +355,62 @@ class EventExtractor:
             main_place=main_place(doc),
             main_country=main_country(doc),
         )
+        found = [self._merge(self._candidates(sentence)) for sentence in sentences]
+        counts = [self._casualties.count(s) if found[i] or i < _LEAD else {} for i, s in enumerate(sentences)]
+        rules = [
+            [self._event(article_id, i, sentences[i], c, dict(counts[i]), context) for c in found[i]]
+            for i in range(len(sentences))
+        ]
+        if self._decision is None:
+            return [event for events in rules for event in events]
         events: list[Event] = []
-        for index, sentence in enumerate(sentences):
-            candidates = self._merge(self._candidates(sentence))
-            if candidates:
-                counts = self._casualties.count(sentence)
-                events.extend(self._event(article_id, index, sentence, c, counts, context) for c in candidates)
+        for index, decided in self._decide(sentences, found, rules):
+            remaining = dict(counts[index])
+            events.extend(
+                self._event(article_id, index, sentences[index], c, remaining, context, confidence)
+                for c, confidence in decided
+            )
         return events
+
+    def _decide(
+        self, sentences: list[Span], found: list[list[_Candidate]], rules: list[list[Event]]
+    ) -> Iterator[tuple[int, list[tuple[_Candidate, Optional[float]]]]]:
+        """Per sentence the classifier reads: its candidates, retyped, with their confidence (None:
+        the rules' own), and the event the classifier found where no trigger fired."""
+        assert self._decision is not None
+        read = [i for i, candidates in enumerate(found) if candidates or i < _LEAD]
+        types, none = self._decision.probabilities([sentences[i].text for i in read])
+        for row, index in enumerate(read):
+            ranked = sorted(zip(found[index], rules[index]), key=lambda pair: -pair[1].confidence)
+            candidates: list[Optional[_Candidate]] = [c for c, _ in ranked] or [None]
+            votes: list[Optional[Vote]] = [Vote(e.event_type, e.confidence) for _, e in ranked] or [None]
+            decided = []
+            for candidate, decision in zip(candidates, self._decision.decide(types[row], float(none[row]), votes)):
+                if decision is None:
+                    continue
+                rank, event_type = self._ranked[decision.event_type]
+                if candidate is None:
+                    candidate = self._untriggered(sentences[index], rank, event_type)
+                else:
+                    candidate.rank, candidate.event_type = rank, event_type
+                decided.append((candidate, decision.confidence))
+            yield index, decided
+
+    def _untriggered(self, sentence: Span, rank: int, event_type: EventType) -> _Candidate:
+        """An event the classifier found where no trigger fired, anchored on the main verb."""
+        root = sentence.root
+        agent = patient = None
+        if root.pos_ in grammar.VERBAL:
+            agent = self._party(self._argument(grammar.agent(root, self._support_verbs)))
+            patient = self._party(self._argument(grammar.patient(root)))
+        return _Candidate(rank, event_type, None, root, root.text, agent, patient)
+
+    def _party(self, token: Optional[Token]) -> Optional[Token]:
+        """The token when it names a party: an entity, or a word of the taxonomy's lexicons
+        ("Clashes in X leave 5 dead": the clashes are no actor)."""
+        if token is not None and (token.ent_type_ in _PARTIES or grammar.head_words(token) & self._lexicon_words):
+            return token
+        return None
 
     def _event(
         self,
@@ -355,8 +420,10 @@ class EventExtractor:
         candidate: _Candidate,
         counts: dict[str, int],
         context: _Context,
+        confidence: Optional[float] = None,
     ) -> Event:
-        """The row for one candidate; it takes the sentence's casualty counts its type reports."""
+        """The row for one candidate; it takes the sentence's casualty counts its type reports.
+        Its confidence is the classifier's, else the rules' score."""
         trigger, event_type, weights = candidate.token, candidate.event_type, self._taxonomy.confidence
         location, place_linked = self._location(index, candidate, context)
         date, date_linked = self._date(sentence, candidate.stated or trigger)
@@ -366,13 +433,16 @@ class EventExtractor:
             grammar.phrase(candidate.agent),
             grammar.phrase(candidate.patient, (completes,) if completes else ()),
         )
-        score = candidate.trigger.confidence
+        score = confidence
         if score is None:
-            score = weights.verb if trigger.pos_ in grammar.VERBAL else weights.noun
-        score += (weights.actor if actor else 0) + (weights.target if target else 0)
-        score += (weights.place if place_linked else 0) + (weights.date if date_linked else 0)
-        score += weights.casualties if reported else 0
-        score -= weights.background if grammar.is_background(trigger) else 0
+            assert candidate.trigger is not None
+            score = candidate.trigger.confidence
+            if score is None:
+                score = weights.verb if trigger.pos_ in grammar.VERBAL else weights.noun
+            score += (weights.actor if actor else 0) + (weights.target if target else 0)
+            score += (weights.place if place_linked else 0) + (weights.date if date_linked else 0)
+            score += weights.casualties if reported else 0
+            score -= weights.background if grammar.is_background(trigger) else 0
         acled = event_type.acled
         return Event(
             event_id=stable_id(article_id, index, event_type.name),

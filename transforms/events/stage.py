@@ -19,8 +19,11 @@ from apache_beam.metrics import Metrics
 from transforms.core import metrics
 from transforms.core.dead_letters import DEAD_LETTERS, guarded
 from transforms.core.records import AnnotatedArticle, Article, DeadLetter, Entity, Event
+from transforms.core.settings import EventsSettings
 from transforms.entities.nlp import DocReader
+from transforms.events.classifier import load_classifier
 from transforms.events.dates import DateResolver
+from transforms.events.decision import TypeDecision
 from transforms.events.entity_fields import attach
 from transforms.events.extractor import EventExtractor
 from transforms.events.taxonomy import Taxonomy
@@ -46,7 +49,13 @@ def with_entities(event: Event, entities: Sequence[Entity], taxonomy: Taxonomy) 
     )
 
 
-_LEAD_DECAY = 0.1  # salience of an event falls with its sentence's distance from the opening
+def type_decision(settings: EventsSettings, taxonomy: Taxonomy) -> Optional[TypeDecision]:
+    """The classifier `events.classifier` names with the rules' weight, or None (rules alone)."""
+    classifier = load_classifier(settings.classifier)
+    return TypeDecision(classifier, taxonomy, settings.rule_weight, settings.no_trigger_weight) if classifier else None
+
+
+_LEAD_DECAY = 0.25  # salience of an event falls with its sentence's distance from the opening
 _CASUALTY_BONUS = 0.1
 
 
@@ -87,9 +96,10 @@ class ExtractEventsFn(beam.DoFn):
     """AnnotatedArticle -> its Article with its primary event (main) and its Events above the
     threshold (`events`)."""
 
-    def __init__(self, taxonomy: Taxonomy, min_confidence: float, lang: str):
+    def __init__(self, taxonomy: Taxonomy, settings: EventsSettings, lang: str):
         self._taxonomy = taxonomy
-        self._min_confidence = min_confidence
+        self._settings = settings
+        self._min_confidence = settings.threshold
         self._lang = lang
         self._reader: Optional[DocReader] = None
         self._extractor: Optional[EventExtractor] = None
@@ -97,7 +107,7 @@ class ExtractEventsFn(beam.DoFn):
 
     def setup(self) -> None:
         self._reader = DocReader(self._lang)
-        self._extractor = EventExtractor(self._taxonomy)
+        self._extractor = EventExtractor(self._taxonomy, type_decision(self._settings, self._taxonomy))
         self._dates = DateResolver()
 
     def process(self, annotated: AnnotatedArticle) -> Iterator[Any]:
@@ -129,15 +139,15 @@ class ExtractEventsFn(beam.DoFn):
 class ExtractEvents(beam.PTransform):
     """AnnotatedArticle -> `EventsResult(articles=Article, events=Event, dead_letters=DeadLetter)`."""
 
-    def __init__(self, taxonomy: Taxonomy, min_confidence: float, lang: str = "en"):
+    def __init__(self, taxonomy: Taxonomy, settings: EventsSettings, lang: str = "en"):
         super().__init__()
         self._taxonomy = taxonomy
-        self._min_confidence = min_confidence
+        self._settings = settings
         self._lang = lang
 
     def expand(self, annotated: beam.PCollection) -> EventsResult:
         outputs = annotated | "Extract" >> beam.ParDo(
-            ExtractEventsFn(self._taxonomy, self._min_confidence, self._lang)
+            ExtractEventsFn(self._taxonomy, self._settings, self._lang)
         ).with_output_types(Article, events=Event, dead_letters=DeadLetter).with_outputs(
             EVENTS, DEAD_LETTERS, main="articles"
         )

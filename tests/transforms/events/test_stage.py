@@ -16,13 +16,13 @@ from apache_beam.testing.util import assert_that, equal_to
 from tests.conftest import SEEDS, TAXONOMY
 from tests.fixtures import article
 from transforms.core.records import AnnotatedArticle, Event
-from transforms.core.settings import ConfigError
+from transforms.core.settings import ConfigError, EventsSettings
 from transforms.entities.nlp import doc_to_bytes
 from transforms.events.casualties import CasualtyCounter
 from transforms.events.stage import EventExtractor, ExtractEvents
 from transforms.events.taxonomy import Taxonomy, load_taxonomy
 
-THRESHOLD = 0.5  # configs/local.yaml
+THRESHOLD = 0.5  # the rules' default
 
 
 @pytest.fixture(scope="module")
@@ -435,7 +435,7 @@ def test_stage_passes_articles_on_and_dead_letters_unreadable_parses(spacy_model
         result = (
             p
             | beam.Create([AnnotatedArticle(good, data, []), AnnotatedArticle(broken, b"not a docbin", [])])
-            | ExtractEvents(taxonomy, THRESHOLD)
+            | ExtractEvents(taxonomy, EventsSettings(min_confidence=THRESHOLD))
         )
         assert_that(result.articles | beam.Map(lambda a: a.article_id), equal_to(["good"]), label="articles")
         assert_that(
