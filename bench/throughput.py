@@ -12,6 +12,10 @@ whose speed drifts (shared virtual machines do) does not favour whichever ran fi
 the first two articles measures the pipeline's fixed cost per run (start-up, model load, file
 finalisation); the marginal rate, (N - 2) / (T(N) - T(2)), is what a large run approaches.
 
+The pipeline runs with the event classifier (`events.classifier: builtin`, the default) and
+without it (`null`, the rules alone), alternating, to give the classifier's share of the time per
+document; and each once more in a child process on the whole corpus for its peak memory.
+
     python -m bench.throughput --docs 300 --repeat 2
 """
 
@@ -19,6 +23,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -40,21 +47,35 @@ def bare_spacy(texts: list[str], model: str, batch_size: int) -> float:
     return time.perf_counter() - started
 
 
-def pipeline_run(corpus: Path, output: Path, model: str, batch_size: int, taxonomy: str) -> tuple[float, RunSummary]:
-    settings = load_settings(
-        None,
-        [
-            f"input.paths=[{corpus}]",
-            f"output.dir={output}",
-            f"entities.model={model}",
-            f"entities.batch_size={batch_size}",
-            f"events.taxonomy={taxonomy}",
-            "beam.runner=FnApiRunner",
-        ],
-    )
+def overrides(corpus: Path, output: Path, model: str, batch_size: int, taxonomy: str, classifier: str) -> list[str]:
+    return [
+        f"input.paths=[{corpus}]",
+        f"output.dir={output}",
+        f"entities.model={model}",
+        f"entities.batch_size={batch_size}",
+        f"events.taxonomy={taxonomy}",
+        f"events.classifier={classifier}",
+        "beam.runner=FnApiRunner",
+    ]
+
+
+def pipeline_run(
+    corpus: Path, output: Path, model: str, batch_size: int, taxonomy: str, classifier: str = "builtin"
+) -> tuple[float, RunSummary]:
+    settings = load_settings(None, overrides(corpus, output, model, batch_size, taxonomy, classifier))
     started = time.perf_counter()
     summary = run(prepare(settings))
     return time.perf_counter() - started, summary
+
+
+def peak_rss_mib(arguments: list[str]) -> int:
+    """Peak resident memory of `newsbeam run` with these `--set` overrides, in a child process."""
+    command = [sys.executable, "-m", "pipeline", "run", "-q"] + [f"--set={o}" for o in arguments]
+    child = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(child.pid, 0)
+    if status:
+        raise SystemExit(f"{' '.join(command)} failed ({status})")
+    return usage.ru_maxrss // 1024
 
 
 def main() -> None:
@@ -73,6 +94,8 @@ def main() -> None:
     piped_times: list[float] = []
     fixed_times: list[float] = []
     summaries: list[RunSummary] = []
+    rules_times: list[float] = []
+    rules_fixed: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         corpus, small = Path(tmp) / "corpus", Path(tmp) / "small"
         write_jsonl(corpus, args.docs, seed=1)
@@ -87,6 +110,21 @@ def main() -> None:
             fixed_times.append(
                 pipeline_run(small, Path(tmp) / f"small{attempt}", args.model, args.batch_size, args.taxonomy)[0]
             )
+            rules_times.append(
+                pipeline_run(corpus, Path(tmp) / f"rules{attempt}", args.model, args.batch_size, args.taxonomy, "null")[
+                    0
+                ]
+            )
+            rules_fixed.append(
+                pipeline_run(small, Path(tmp) / f"rsmall{attempt}", args.model, args.batch_size, args.taxonomy, "null")[
+                    0
+                ]
+            )
+        memory = {
+            name: peak_rss_mib(overrides(corpus, Path(tmp) / f"mem-{name}", args.model, args.batch_size,
+                                         args.taxonomy, name))
+            for name in ("builtin", "null")
+        }  # fmt: skip
     bare, piped, fixed = min(bare_times), min(piped_times), min(fixed_times)
     best = summaries[piped_times.index(piped)]
     marginal = (args.docs - 2) / max(piped - fixed, 1e-9)
@@ -113,6 +151,17 @@ def main() -> None:
         f"({best.spacy_seconds / args.docs * 1000:.0f} ms/doc, "
         f"bare {bare / args.docs * 1000:.0f} ms/doc); everything else {outside / args.docs * 1000:.0f} ms/doc "
         f"beyond the fixed cost"
+    )
+    rules, rules_small = min(rules_times), min(rules_fixed)
+    per_doc, rules_per_doc = (piped - fixed) / (args.docs - 2), (rules - rules_small) / (args.docs - 2)
+    print(
+        f"event classifier: marginal {per_doc * 1000:.0f} ms/doc with it, {rules_per_doc * 1000:.0f} without "
+        f"(x{per_doc / rules_per_doc:.2f}); whole run {piped:.1f} s vs {rules:.1f} s (x{piped / rules:.2f}); "
+        f"fixed cost {fixed:.1f} s vs {rules_small:.1f} s"
+    )
+    print(
+        f"peak memory of the run (one worker): {memory['builtin']} MiB with the classifier, "
+        f"{memory['null']} MiB without (+{memory['builtin'] - memory['null']} MiB)"
     )
 
 

@@ -329,11 +329,18 @@ def _command_train(args: argparse.Namespace, extra: Sequence[str], parser: argpa
     from pipeline.train import train_events
     from transforms.events.taxonomy import load_taxonomy
 
+    if args.folds < 2:
+        raise ConfigError(f"--folds must be at least 2, not {args.folds}")
     settings = load_settings(args.config)
-    for line in train_events(
-        Path(args.corpus), Path(args.out), load_taxonomy(settings.events.taxonomy), args.level, args.folds, args.c
-    ):
-        print(line, flush=True)
+    train_events(
+        Path(args.corpus),
+        Path(args.out),
+        load_taxonomy(settings.events.taxonomy),
+        args.level,
+        args.folds,
+        args.c,
+        lambda line: print(line, flush=True),
+    )
     return 0
 
 

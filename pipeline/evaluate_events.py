@@ -179,12 +179,12 @@ def rule_events(texts: Sequence[tuple[str, str]], settings: Settings) -> list[li
 
 
 def evaluate_events(records: list[Labelled], settings: Settings, level: str) -> Report:
-    from transforms.events.stage import primary_event
+    from transforms.events.stage import primary_acled_event, primary_event
 
     of = LEVELS[level]
     results = []
     for events in rule_events([(r.id, r.text) for r in records], settings):
-        best = primary_event(events)
+        best = primary_acled_event(events) if level == "acled" else primary_event(events)
         results.append(
             ((of(best) if best else None), {c for c in map(of, events) if c}, (best.actor if best else None))
         )

@@ -9,7 +9,8 @@ folds are seeded).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,37 +43,46 @@ def scores(gold: Sequence[str], predicted: Sequence[str]) -> dict[str, Any]:
     }
 
 
-def cross_validate(examples: Sequence[Example], folds: int, c: float) -> dict[str, Any]:
+def cross_validate(
+    examples: Sequence[Example], folds: int, c: float, say: Callable[[str], None] = lambda _: None
+) -> dict[str, Any]:
     """Stratified `folds`-fold cross-validation over `examples`: every text predicted once, by a
-    model that did not see it."""
+    model that did not see it. `say` hears one progress line per fold."""
     labels = np.array([e.label for e in examples])
     smallest = min(np.unique(labels, return_counts=True)[1])
     if smallest < folds:
         raise ConfigError(f"every class needs at least {folds} training texts for {folds}-fold cross-validation")
     predicted = np.empty(len(examples), dtype=object)
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=0)
-    for train_index, test_index in splitter.split(np.zeros(len(examples)), labels):
+    started = time.perf_counter()
+    for fold, (train_index, test_index) in enumerate(splitter.split(np.zeros(len(examples)), labels), 1):
         model = fit([examples[i] for i in train_index], c)
         predicted[test_index] = model.predict([examples[i].text for i in test_index])
+        elapsed = time.perf_counter() - started
+        say(f"  fold {fold}/{folds} done ({fold * len(examples) // folds} texts predicted, {elapsed:.0f} s)")
     return scores(list(labels), list(predicted))
 
 
-def train_events(corpus: Path, out: Path, taxonomy: Taxonomy, level: str | None, folds: int, c: float) -> Iterator[str]:
-    """Train and write the model; yields the report's lines as it goes."""
+def train_events(
+    corpus: Path, out: Path, taxonomy: Taxonomy, level: str | None, folds: int, c: float, say: Callable[[str], None]
+) -> None:
+    """Train and write the model, telling `say` the report's lines as it goes."""
     examples, level = read_corpus(corpus, taxonomy, level)
     training = [e for e in examples if e.split == "train"]
     dev = [e for e in examples if e.split == "dev"]
-    yield f"{corpus}: {len(examples)} texts at level {level}: {len(training)} train, {len(dev)} dev, " \
-          f"{len({e.label for e in examples})} classes"  # fmt: skip
-    metrics: dict[str, Any] = {"cross_validation": cross_validate(training, folds, c), "folds": folds}
-    yield from report(f"{folds}-fold cross-validation on the train split", metrics["cross_validation"])
+    say(f"{corpus}: {len(examples)} texts at level {level}: {len(training)} train, {len(dev)} dev, "
+        f"{len({e.label for e in examples})} classes")  # fmt: skip
+    metrics: dict[str, Any] = {"cross_validation": cross_validate(training, folds, c, say), "folds": folds}
+    for line in report(f"{folds}-fold cross-validation on the train split", metrics["cross_validation"]):
+        say(line)
     classifier: EventClassifier = train(examples, level, metrics, c)
     if dev:
         metrics["dev"] = scores([e.label for e in dev], classifier.predict([e.text for e in dev]))
-        yield from report("the dev split (never trained on)", metrics["dev"])
+        for line in report("the dev split (never trained on)", metrics["dev"]):
+            say(line)
     classifier.manifest["metrics"] = metrics
     classifier.save(out)
-    yield f"model written to {out} ({len(classifier.labels)} labels)"
+    say(f"model written to {out} ({len(classifier.labels)} labels)")
 
 
 def report(title: str, result: dict[str, Any]) -> Iterator[str]:

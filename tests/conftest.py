@@ -27,6 +27,7 @@ from transforms.events.taxonomy import Taxonomy, load_taxonomy
 
 ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
+EVENT_CORPUS = Path(__file__).resolve().parents[1] / "corpora" / "events"  # the project's labelled corpus
 TAXONOMY = builtin_file("transforms.events", "taxonomy.yaml")  # the default, events.taxonomy: builtin
 ACTORS = builtin_file("transforms.entities", "actors.yaml")  # the default, entities.actors: builtin
 LOCAL_CONFIG = ROOT / "configs" / "local.yaml"

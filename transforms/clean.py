@@ -45,7 +45,7 @@ _EPOCH = re.compile(r"\d{9,13}(\.\d+)?")
 # Dates outside this range are treated as wrong (year 0, 9999, ...), not as publication dates.
 _EARLIEST, _LATEST = datetime(1900, 1, 1, tzinfo=timezone.utc), datetime(2200, 1, 1, tzinfo=timezone.utc)
 # Below this (normalised) probability the identified language is a guess; a language the feed or
-# the page declares is trusted instead.
+# the page declares, else clean.default_language, is trusted instead.
 MIN_LANGUAGE_PROBABILITY = 0.9
 
 
@@ -210,13 +210,16 @@ class CleanFn(beam.DoFn):
         )
 
     def _language(self, text: str, declared: Optional[str]) -> tuple[str, float]:
-        """The identified language, or the declared one (feed, page) when identification is unsure."""
+        """The identified language; when identification is unsure, the declared one (feed, page),
+        else `clean.default_language` ("Army takes back Bambari from rebels" is not Pidgin)."""
         assert self._identifier is not None
         language, probability = self._identifier.classify(text)
+        if probability >= MIN_LANGUAGE_PROBABILITY:
+            return language, probability
         declared_code = (declared or "").split("-")[0].split("_")[0].strip().lower()
-        if probability < MIN_LANGUAGE_PROBABILITY and len(declared_code) == 2:
+        if len(declared_code) == 2:
             return declared_code, probability
-        return language, probability
+        return self._settings.default_language or language, probability
 
 
 class CleanArticles(beam.PTransform):

@@ -93,7 +93,7 @@ def test_clean_stage_builds_articles_and_rejects_short_or_foreign_text() -> None
             title=" Fuel  protest ",
             published="2024-03-05T18:30:00+03:00",
         ),
-        raw("a.jsonl#L2", "Too short to be news."),
+        raw("a.jsonl#L2", "Subscribe to read."),
         raw("a.jsonl#L3", french),
     ]
     with TestPipeline(argv=["--runner=FnApiRunner"]) as p:
@@ -175,3 +175,27 @@ def test_a_multi_megabyte_single_line_costs_no_more_memory_than_an_article(tmp_p
     ordinary = peak_rss_mib(UP_TO_ENTITIES.format(path=str(article)))
     huge = peak_rss_mib(UP_TO_ENTITIES.format(path=str(line)))
     assert huge - ordinary <= 60, (ordinary, huge)
+
+
+def test_a_headline_or_one_sentence_brief_is_news_in_its_declared_or_default_language() -> None:
+    """Short English text dense with names is often identified as another language with low
+    probability: it takes the declared language, else clean.default_language."""
+    documents = [
+        raw("brief.txt", "Army takes back Bambari from rebels"),  # py3langid: Nigerian Pidgin, p=0.38
+        raw("note.txt", "On 12 March, ISWAP killed 3 in Gwoza, Borno."),
+        raw("declared.txt", "Army takes back Bambari from rebels", language="fr"),
+        raw("junk.txt", "Subscribe to read."),
+        raw("german.txt", "Der Bundestag hat am Dienstag das neue Gesetz mit großer Mehrheit beschlossen."),
+    ]
+    with TestPipeline(argv=["--runner=FnApiRunner"]) as p:
+        cleaned = p | beam.Create(documents) | CleanArticles(CleanSettings())
+        assert_that(
+            cleaned.articles | beam.Map(lambda a: (a.source, a.language)),
+            equal_to([("brief.txt", "en"), ("note.txt", "en")]),
+            label="articles",
+        )
+        assert_that(
+            cleaned.dead_letters | beam.Map(lambda d: (d.source, d.reason.split(" (")[0].split(":")[0])),
+            equal_to([("declared.txt", "language 'fr'"), ("junk.txt", "too short"), ("german.txt", "language 'de'")]),
+            label="dead letters",
+        )

@@ -270,8 +270,10 @@ TABLES: tuple[Table, ...] = (
             "primary_plover_type": "The primary event's PLOVER type.",
             "primary_plover_mode": "The primary event's PLOVER mode.",
             "primary_cameo_root": "The primary event's CAMEO root code.",
-            "primary_acled_event_type": "The primary event's ACLED event type.",
-            "primary_acled_sub_event_type": "The primary event's ACLED sub-event type.",
+            "primary_acled_event_type": "The ACLED event type of the primary event, or of the most salient "
+            "event that has one when it has none.",
+            "primary_acled_sub_event_type": "The ACLED sub-event type of the primary event, or of the most "
+            "salient event that has one.",
         },
         partition_field="published",
         cluster_fields=("language", "primary_event_type", "feed"),
@@ -330,7 +332,8 @@ TABLES: tuple[Table, ...] = (
             "cameo_root": "CAMEO root code (two digits).",
             "acled_event_type": "ACLED event type (Battles, Explosions/Remote violence, ...).",
             "acled_sub_event_type": "ACLED sub-event type.",
-            "trigger": "The word or phrase that triggered the event.",
+            "trigger": "The word or phrase that triggered the event; for an event only the classifier found, "
+            "the sentence's main verb (or head word).",
             "actor": "Who did it, when stated.",
             "target": "To whom or what, when stated.",
             "location": "Where: the place in the sentence, else the article's main place.",
@@ -338,7 +341,9 @@ TABLES: tuple[Table, ...] = (
             "fatalities": "People killed, when stated.",
             "injured": "People injured, when stated.",
             "arrested": "People arrested or detained, when stated.",
-            "confidence": "0-1; events below `events.min_confidence` are not written.",
+            "confidence": "0-1: with the classifier, the probability of the event's type given the sentence and "
+            "the rules' vote; with the rules alone, their score. Events below `events.min_confidence` are not "
+            "written.",
             "actor_sector": "The actor's sector (REB, MIL, COP, GOV, CVL, ...) when the actor phrase names an "
             "entity with one (`Taliban fighters` -> REB, `Afghan troops` -> MIL).",
             "actor_country": "The actor's country (ISO 3166 alpha-3), when its entity has one (`Afghan troops` "

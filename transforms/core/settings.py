@@ -128,9 +128,19 @@ class OutputSettings(Section):
 class CleanSettings(Section):
     """The clean stage: what an article must be to go on."""
 
-    min_words: int = Field(20, ge=1, description="Shorter articles are dead letters.")
+    min_words: int = Field(
+        5,
+        ge=1,
+        description="Shorter articles are dead letters: a floor against junk (a headline or a one-sentence "
+        "brief is news).",
+    )
     languages: list[str] = Field(
         default_factory=lambda: ["en"], description="Accepted ISO 639-1 codes; empty accepts every language."
+    )
+    default_language: Optional[str] = Field(
+        "en",
+        description="The language of a text identification is unsure of (a short one dense with names) that "
+        "declares none (feed, page); null: the identified guess.",
     )
     boilerplate: list[str] = Field(
         default_factory=lambda: list(DEFAULT_BOILERPLATE),

@@ -71,19 +71,26 @@ def primary_event(events: Sequence[Event]) -> Optional[Event]:
     return max(events, key=lambda e: (salience(e), -e.sentence_index)) if events else None
 
 
+def primary_acled_event(events: Sequence[Event]) -> Optional[Event]:
+    """The most salient event that has an ACLED type."""
+    return primary_event([e for e in events if e.acled_sub_event_type])
+
+
 def primary(article: Article, events: Sequence[Event]) -> Article:
-    """The article with its primary event's fields."""
+    """The article with its primary event's fields; when that event has no ACLED type (a
+    statement, a meeting), the ACLED columns come from its most salient event that has one."""
     best = primary_event(events)
     if best is None:
         return article
+    acled = primary_acled_event(events)
     return article._replace(
         primary_event_id=best.event_id,
         primary_event_type=best.event_type,
         primary_plover_type=best.plover_type,
         primary_plover_mode=best.plover_mode,
         primary_cameo_root=best.cameo_root,
-        primary_acled_event_type=best.acled_event_type,
-        primary_acled_sub_event_type=best.acled_sub_event_type,
+        primary_acled_event_type=acled.acled_event_type if acled else None,
+        primary_acled_sub_event_type=acled.acled_sub_event_type if acled else None,
     )
 
 

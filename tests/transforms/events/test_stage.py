@@ -514,3 +514,21 @@ def test_seed_dates_resolve_once_the_publication_time_is_known(tmp_path: Path) -
     dated = {(e["event_type"], e["date_text"]): e["event_date"][:10] for e in events if e["event_date"]}
     assert dated[("retreat", "Thursday night")] == "2018-05-03"
     assert dated[("bombing", "May 1")] == "2018-05-01"
+
+
+def test_an_article_whose_primary_event_has_no_acled_type_takes_its_best_acled_event() -> None:
+    from tests.transforms.events.test_clusters import mention
+    from transforms.events.stage import primary
+
+    statement = mention("e1", "a", event_type="accusation")._replace(
+        plover_type="ACCUSE", acled_event_type=None, acled_sub_event_type=None, confidence=0.9
+    )
+    bombing = mention("e2", "a")._replace(sentence_index=2, confidence=0.6)
+    blast = primary(article("a", "..."), [statement, bombing])
+    assert (blast.primary_event_type, blast.primary_plover_type) == ("accusation", "ACCUSE")
+    assert (blast.primary_acled_event_type, blast.primary_acled_sub_event_type) == (
+        "Explosions/Remote violence",
+        "Remote explosive/landmine/IED",
+    )
+    alone = primary(article("a", "..."), [statement])
+    assert alone.primary_event_type == "accusation" and alone.primary_acled_sub_event_type is None
