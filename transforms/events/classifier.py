@@ -19,7 +19,7 @@ import platform
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import joblib
 import numpy as np
@@ -118,7 +118,3 @@ def train(examples: Sequence[Example], level: str, metrics: dict[str, Any], c: f
         | {"python": platform.python_version()},
     }
     return EventClassifier(pipeline, manifest)
-
-
-def load_classifier(where: Optional[str]) -> Optional[EventClassifier]:
-    return EventClassifier.load(where) if where else None

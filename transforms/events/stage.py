@@ -15,13 +15,14 @@ from urllib.parse import urlsplit
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
+from apache_beam.utils import shared
 
 from transforms.core import metrics
 from transforms.core.dead_letters import DEAD_LETTERS, guarded
 from transforms.core.records import AnnotatedArticle, Article, DeadLetter, Entity, Event
 from transforms.core.settings import EventsSettings
 from transforms.entities.nlp import DocReader
-from transforms.events.classifier import load_classifier
+from transforms.events.classifier import EventClassifier
 from transforms.events.dates import DateResolver
 from transforms.events.decision import TypeDecision
 from transforms.events.entity_fields import attach
@@ -49,10 +50,19 @@ def with_entities(event: Event, entities: Sequence[Entity], taxonomy: Taxonomy) 
     )
 
 
-def type_decision(settings: EventsSettings, taxonomy: Taxonomy) -> Optional[TypeDecision]:
-    """The classifier `events.classifier` names with the rules' weight, or None (rules alone)."""
-    classifier = load_classifier(settings.classifier)
-    return TypeDecision(classifier, taxonomy, settings.rule_weight, settings.no_trigger_weight) if classifier else None
+def type_decision(
+    settings: EventsSettings, taxonomy: Taxonomy, handle: Optional[shared.Shared] = None
+) -> Optional[TypeDecision]:
+    """The classifier `events.classifier` names with the rules' weights, or None (rules alone).
+    With a `handle`, the model is loaded once per worker process and shared by its threads."""
+    name = settings.classifier
+    if not name:
+        return None
+    if handle is None:
+        classifier = EventClassifier.load(name)
+    else:
+        classifier = handle.acquire(lambda: EventClassifier.load(name), tag=f"newsbeam.events.classifier:{name}")
+    return TypeDecision(classifier, taxonomy, settings.rule_weight, settings.no_trigger_weight)
 
 
 _LEAD_DECAY = 0.25  # salience of an event falls with its sentence's distance from the opening
@@ -103,9 +113,10 @@ class ExtractEventsFn(beam.DoFn):
     """AnnotatedArticle -> its Article with its primary event (main) and its Events above the
     threshold (`events`)."""
 
-    def __init__(self, taxonomy: Taxonomy, settings: EventsSettings, lang: str):
+    def __init__(self, taxonomy: Taxonomy, settings: EventsSettings, lang: str, handle: shared.Shared):
         self._taxonomy = taxonomy
         self._settings = settings
+        self._handle = handle
         self._min_confidence = settings.threshold
         self._lang = lang
         self._reader: Optional[DocReader] = None
@@ -114,7 +125,7 @@ class ExtractEventsFn(beam.DoFn):
 
     def setup(self) -> None:
         self._reader = DocReader(self._lang)
-        self._extractor = EventExtractor(self._taxonomy, type_decision(self._settings, self._taxonomy))
+        self._extractor = EventExtractor(self._taxonomy, type_decision(self._settings, self._taxonomy, self._handle))
         self._dates = DateResolver()
 
     def process(self, annotated: AnnotatedArticle) -> Iterator[Any]:
@@ -154,7 +165,7 @@ class ExtractEvents(beam.PTransform):
 
     def expand(self, annotated: beam.PCollection) -> EventsResult:
         outputs = annotated | "Extract" >> beam.ParDo(
-            ExtractEventsFn(self._taxonomy, self._settings, self._lang)
+            ExtractEventsFn(self._taxonomy, self._settings, self._lang, shared.Shared())
         ).with_output_types(Article, events=Event, dead_letters=DeadLetter).with_outputs(
             EVENTS, DEAD_LETTERS, main="articles"
         )

@@ -219,3 +219,11 @@ def test_null_classifier_is_the_rules_alone(taxonomy: Taxonomy) -> None:
     assert type_decision(settings, taxonomy) is None
     assert settings.threshold == 0.5 and EventsSettings().threshold == 0.3
     assert EventsSettings(min_confidence=0.7).threshold == 0.7
+
+
+def test_the_model_is_loaded_once_per_worker(taxonomy: Taxonomy) -> None:
+    from apache_beam.utils import shared
+
+    handle = shared.Shared()  # one per ExtractEvents; its DoFn instances in a worker share the model
+    first, second = type_decision(EventsSettings(), taxonomy, handle), type_decision(EventsSettings(), taxonomy, handle)
+    assert first is not None and second is not None and first.classifier is second.classifier
