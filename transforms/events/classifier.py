@@ -19,13 +19,9 @@ import platform
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import joblib
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import FeatureUnion, Pipeline
 
 from transforms.core.settings import BUILTIN, ConfigError
 from transforms.events.corpus import NONE, Example, fingerprint
@@ -34,8 +30,17 @@ MANIFEST, WEIGHTS = "manifest.json", "model.joblib"
 BUILTIN_MODEL = Path(__file__).resolve().parent / "model"
 FORMAT = 1  # of the model folder
 
+if TYPE_CHECKING:
+    from sklearn.pipeline import FeatureUnion, Pipeline
+
+# scikit-learn (with SciPy and pandas: 2.5 s) and joblib are imported where a model is fitted or
+# loaded, in a worker's setup, not by every process that only builds the pipeline's graph.
+
 
 def features() -> FeatureUnion:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import FeatureUnion
+
     return FeatureUnion(
         [
             ("words", TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2, dtype=np.float32)),
@@ -67,6 +72,8 @@ class EventClassifier:
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
+        import joblib
+
         joblib.dump(self._pipeline, folder / WEIGHTS, compress=3)
         (folder / MANIFEST).write_text(json.dumps(self.manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
@@ -90,11 +97,16 @@ class EventClassifier:
                 f"events.classifier: {folder} was trained with scikit-learn {trained_with}, this is "
                 f"{metadata.version('scikit-learn')}: train it again (newsbeam train events)"
             )
+        import joblib
+
         return cls(joblib.load(folder / WEIGHTS), manifest)
 
 
 def fit(examples: Sequence[Example], c: float = 10.0) -> Pipeline:
     """A fitted pipeline on `examples` (deterministic: the solver has no randomness)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
     pipeline = Pipeline([("features", features()), ("model", LogisticRegression(C=c, max_iter=5000))])
     pipeline.fit([e.text for e in examples], [e.label for e in examples])
     return pipeline
