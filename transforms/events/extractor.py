@@ -75,6 +75,17 @@ class _Candidate:
     stated: Optional[Token] = None  # an intent's statement: its date is the event's
 
 
+class _Arguments(NamedTuple):
+    """What a candidate's words say, whatever its type: found once, used for the rules' score and the row."""
+
+    actor: Optional[str]
+    target: Optional[str]
+    location: Optional[str]
+    place_linked: bool  # the place is named in the trigger's own clause
+    date: Optional[str]
+    date_linked: bool
+
+
 class _Place(NamedTuple):
     entity: Span
     name: str
@@ -355,26 +366,33 @@ class EventExtractor:
             main_place=main_place(doc),
             main_country=main_country(doc),
         )
-        found = [self._merge(self._candidates(sentence)) for sentence in sentences]
+        found = [
+            [(c, self._arguments(i, sentence, c, context)) for c in self._merge(self._candidates(sentence))]
+            for i, sentence in enumerate(sentences)
+        ]
         counts = [self._casualties.count(s) if found[i] or i < _LEAD else {} for i, s in enumerate(sentences)]
         rules = [
-            [self._event(article_id, i, sentences[i], c, dict(counts[i]), context) for c in found[i]]
+            [self._event(article_id, i, sentences[i], c, a, dict(counts[i])) for c, a in found[i]]
             for i in range(len(sentences))
         ]
         if self._decision is None:
             return [event for events in rules for event in events]
         events: list[Event] = []
-        for index, decided in self._decide(sentences, found, rules):
+        for index, decided in self._decide(sentences, found, rules, context):
             remaining = dict(counts[index])
             events.extend(
-                self._event(article_id, index, sentences[index], c, remaining, context, confidence)
-                for c, confidence in decided
+                self._event(article_id, index, sentences[index], c, a, remaining, confidence)
+                for c, a, confidence in decided
             )
         return events
 
     def _decide(
-        self, sentences: list[Span], found: list[list[_Candidate]], rules: list[list[Event]]
-    ) -> Iterator[tuple[int, list[tuple[_Candidate, Optional[float]]]]]:
+        self,
+        sentences: list[Span],
+        found: list[list[tuple[_Candidate, _Arguments]]],
+        rules: list[list[Event]],
+        context: _Context,
+    ) -> Iterator[tuple[int, list[tuple[_Candidate, _Arguments, Optional[float]]]]]:
         """Per sentence the classifier reads: its candidates, retyped, with their confidence (None:
         the rules' own), and the event the classifier found where no trigger fired."""
         assert self._decision is not None
@@ -382,18 +400,20 @@ class EventExtractor:
         types, none = self._decision.probabilities([sentences[i].text for i in read])
         for row, index in enumerate(read):
             ranked = sorted(zip(found[index], rules[index]), key=lambda pair: -pair[1].confidence)
-            candidates: list[Optional[_Candidate]] = [c for c, _ in ranked] or [None]
+            candidates: list[Optional[tuple[_Candidate, _Arguments]]] = [c for c, _ in ranked] or [None]
             votes: list[Optional[Vote]] = [Vote(e.event_type, e.confidence) for _, e in ranked] or [None]
             decided = []
-            for candidate, decision in zip(candidates, self._decision.decide(types[row], float(none[row]), votes)):
+            for found_here, decision in zip(candidates, self._decision.decide(types[row], float(none[row]), votes)):
                 if decision is None:
                     continue
                 rank, event_type = self._ranked[decision.event_type]
-                if candidate is None:
+                if found_here is None:
                     candidate = self._untriggered(sentences[index], rank, event_type)
+                    arguments = self._arguments(index, sentences[index], candidate, context)
                 else:
+                    candidate, arguments = found_here
                     candidate.rank, candidate.event_type = rank, event_type
-                decided.append((candidate, decision.confidence))
+                decided.append((candidate, arguments, decision.confidence))
             yield index, decided
 
     def _untriggered(self, sentence: Span, rank: int, event_type: EventType) -> _Candidate:
@@ -412,35 +432,39 @@ class EventExtractor:
             return token
         return None
 
+    def _arguments(self, index: int, sentence: Span, candidate: _Candidate, context: _Context) -> _Arguments:
+        trigger = candidate.token
+        location, place_linked = self._location(index, candidate, context)
+        date, date_linked = self._date(sentence, candidate.stated or trigger)
+        completes = grammar.resultative(trigger, self._particles)  # "shot [dead] two policemen": not the men's
+        actor, target = (
+            grammar.phrase(candidate.agent),
+            grammar.phrase(candidate.patient, (completes,) if completes else ()),
+        )
+        return _Arguments(actor, target, location, place_linked, date, date_linked)
+
     def _event(
         self,
         article_id: str,
         index: int,
         sentence: Span,
         candidate: _Candidate,
+        arguments: _Arguments,
         counts: dict[str, int],
-        context: _Context,
         confidence: Optional[float] = None,
     ) -> Event:
         """The row for one candidate; it takes the sentence's casualty counts its type reports.
         Its confidence is the classifier's, else the rules' score."""
         trigger, event_type, weights = candidate.token, candidate.event_type, self._taxonomy.confidence
-        location, place_linked = self._location(index, candidate, context)
-        date, date_linked = self._date(sentence, candidate.stated or trigger)
         reported = {kind: counts.pop(kind) for kind in event_type.counts if kind in counts}
-        completes = grammar.resultative(trigger, self._particles)  # "shot [dead] two policemen": not the men's
-        actor, target = (
-            grammar.phrase(candidate.agent),
-            grammar.phrase(candidate.patient, (completes,) if completes else ()),
-        )
         score = confidence
         if score is None:
             assert candidate.trigger is not None
             score = candidate.trigger.confidence
             if score is None:
                 score = weights.verb if trigger.pos_ in grammar.VERBAL else weights.noun
-            score += (weights.actor if actor else 0) + (weights.target if target else 0)
-            score += (weights.place if place_linked else 0) + (weights.date if date_linked else 0)
+            score += (weights.actor if arguments.actor else 0) + (weights.target if arguments.target else 0)
+            score += (weights.place if arguments.place_linked else 0) + (weights.date if arguments.date_linked else 0)
             score += weights.casualties if reported else 0
             score -= weights.background if grammar.is_background(trigger) else 0
         acled = event_type.acled
@@ -456,10 +480,10 @@ class EventExtractor:
             acled_event_type=acled.event_type if acled else None,
             acled_sub_event_type=acled.sub_event_type if acled else None,
             trigger=candidate.trigger_text,
-            actor=actor,
-            target=target,
-            location=location,
-            date_text=date,
+            actor=arguments.actor,
+            target=arguments.target,
+            location=arguments.location,
+            date_text=arguments.date,
             fatalities=reported.get("fatalities"),
             injured=reported.get("injured"),
             arrested=reported.get("arrested"),
