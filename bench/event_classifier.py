@@ -36,7 +36,7 @@ from sklearn.metrics import f1_score
 from sklearn.pipeline import FeatureUnion
 
 from pipeline.config import Settings
-from pipeline.evaluate_events import read_labelled, rule_events
+from pipeline.evaluate_events import read_labelled, text_events
 from transforms.core.records import Event
 from transforms.events.stage import primary_event
 from transforms.events.taxonomy import Taxonomy, load_taxonomy
@@ -186,7 +186,7 @@ def main() -> None:
     print(f"corpus: {len(train)} train, {len(dev)} dev texts; PLOVER gold: {len(gold)} sentences")
 
     started = time.perf_counter()
-    primaries = [primary_event(events) for events in rule_events([(t.id, t.text) for t in everything], settings)]
+    primaries = [primary_event(events) for events in text_events([(t.id, t.text) for t in everything], settings)]
     rule_ms = (time.perf_counter() - started) * 1000 / len(everything)
     rule_type = [e.event_type if e else NONE for e in primaries]
     parts = {"train": slice(0, len(train)), "dev": slice(len(train), len(train) + len(dev)),
@@ -220,7 +220,7 @@ def main() -> None:
 
     results: dict[str, Scores] = {"rules alone": score(rule_type, rule_ms)}
     started = time.perf_counter()
-    decided = [primary_event(events) for events in rule_events([(t.id, t.text) for t in everything], Settings())]
+    decided = [primary_event(events) for events in text_events([(t.id, t.text) for t in everything], Settings())]
     results["newsbeam: tf-idf + rule votes"] = score(
         [e.event_type if e else NONE for e in decided], (time.perf_counter() - started) * 1000 / len(everything)
     )

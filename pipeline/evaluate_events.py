@@ -152,9 +152,10 @@ def read_labelled(path: str, level: str = "plover") -> tuple[list[Labelled], str
         raise ConfigError(f"{path}: not labelled JSON Lines ({{id, text, labels}}) or PLOVER JSON ({exc})") from None
 
 
-def rule_events(texts: Sequence[tuple[str, str]], settings: Settings) -> list[list[Event]]:
-    """The events the pipeline's rules find in each `(id, text)` (spaCy with the place labeller
-    and actor dictionary, entities, events above the threshold (`events.min_confidence`), entity fields)."""
+def text_events(texts: Sequence[tuple[str, str]], settings: Settings) -> list[list[Event]]:
+    """The events the pipeline finds in each `(id, text)`: spaCy with the place labeller and actor
+    dictionary, entities, the rules and the classifier `events.classifier` names, events above the
+    threshold, entity fields."""
     from transforms.entities.actors import load_actors
     from transforms.entities.stage import Annotator
     from transforms.events.extractor import EventExtractor
@@ -183,7 +184,7 @@ def evaluate_events(records: list[Labelled], settings: Settings, level: str) -> 
 
     of = LEVELS[level]
     results = []
-    for events in rule_events([(r.id, r.text) for r in records], settings):
+    for events in text_events([(r.id, r.text) for r in records], settings):
         best = primary_acled_event(events) if level == "acled" else primary_event(events)
         results.append(
             ((of(best) if best else None), {c for c in map(of, events) if c}, (best.actor if best else None))

@@ -10,7 +10,7 @@ import pytest
 
 from pipeline.cli import main
 from pipeline.config import load_settings
-from pipeline.evaluate_events import rule_events
+from pipeline.evaluate_events import text_events
 from tests.conftest import EVENT_CORPUS as CORPUS
 
 CLASSES = ("airstrike", "protest", "none")
@@ -50,7 +50,7 @@ def test_train_reports_cross_validation_and_dev_and_writes_a_usable_model(
     assert manifest["metrics"]["folds"] == 3
 
     settings = load_settings(None, [f"events.classifier={model}"])
-    (events,) = rule_events(
+    (events,) = text_events(
         [("1", "Thousands of people rallied in central Lagos on Saturday against fuel prices.")], settings
     )
     assert [e.event_type for e in events] == ["protest"]
