@@ -160,7 +160,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
         "train",
         help="train the event classifier on a labelled corpus",
         description="Validate a labelled corpus, cross-validate, score the dev split, and write a model "
-        "folder (manifest.json + model.joblib) that events.classifier can name.",
+        "folder (manifest.json + model.npz) that events.classifier can name.",
     )
     training.add_argument("what", choices=("events",), help="what to train")
     training.add_argument("corpus", help="a JSON Lines file or a folder of them (e.g. corpora/events)")

@@ -11,12 +11,13 @@ import pytest
 
 from tests.conftest import EVENT_CORPUS as CORPUS
 from transforms.core.settings import ConfigError, EventsSettings
-from transforms.events.classifier import BUILTIN_MODEL, MANIFEST, EventClassifier, train
+from transforms.events.classifier import BUILTIN_MODEL, MANIFEST, WEIGHTS, EventClassifier, fit, train
 from transforms.events.corpus import NONE, Example, fingerprint, read_corpus
 from transforms.events.decision import TypeDecision, Vote
 from transforms.events.extractor import EventExtractor
 from transforms.events.stage import type_decision
 from transforms.events.taxonomy import Taxonomy
+from transforms.events.tfidf import TfidfLogit
 
 
 def small_corpus(taxonomy: Taxonomy, per_class: int = 40) -> list[Example]:
@@ -117,16 +118,37 @@ def test_training_is_deterministic_and_the_model_round_trips(tmp_path: Path, tax
     assert right / len(dev) > 0.8  # three distinct classes, texts it never saw
 
 
-def test_a_model_from_another_scikit_learn_or_no_model_is_a_config_error(tmp_path: Path, taxonomy: Taxonomy) -> None:
+def test_a_missing_old_or_broken_model_is_a_config_error(tmp_path: Path, taxonomy: Taxonomy) -> None:
     with pytest.raises(ConfigError, match="no model at"):
         EventClassifier.load(str(tmp_path / "missing"))
     model = tmp_path / "model"
     train(small_corpus(taxonomy, 10), "event_type", {}).save(model)
     manifest = json.loads((model / MANIFEST).read_text())
-    manifest["libraries"]["scikit-learn"] = "0.24.2"
-    (model / MANIFEST).write_text(json.dumps(manifest))
-    with pytest.raises(ConfigError, match="trained with scikit-learn 0.24.2.*train it again"):
+    (model / MANIFEST).write_text(json.dumps(manifest | {"format": 1}))  # a pickled pipeline (version 0.2)
+    with pytest.raises(ConfigError, match="format 1, not 2: train it again"):
         EventClassifier.load(str(model))
+    (model / MANIFEST).write_text(json.dumps(manifest))
+    (model / WEIGHTS).write_bytes(b"not a model")
+    with pytest.raises(ConfigError, match="model.npz: not a readable model"):
+        EventClassifier.load(str(model))
+
+
+def test_numpy_prediction_equals_the_fitted_scikit_learn_pipeline(taxonomy: Taxonomy) -> None:
+    """A worker predicts with `TfidfLogit`'s arrays; they give scikit-learn's own probabilities,
+    on texts it trained on, texts it never saw, and odd ones (empty, accents, runs of white space,
+    a word shorter than the n-grams, unknown words)."""
+    examples = small_corpus(taxonomy)
+    pipeline = fit([e for e in examples if e.split == "train"])
+    texts = [e.text for e in examples] + [
+        "",
+        "a",
+        "Zzyzx qwrt",
+        "É  café\t\tnaïve, ÉTAT-MAJOR\n\nß ok",
+        "Rebels SHELLED the town; 3 killed.",
+    ]
+    arrays = TfidfLogit.from_pipeline(pipeline)
+    assert arrays.labels == list(pipeline.classes_)
+    assert np.allclose(arrays.probabilities(texts), pipeline.predict_proba(texts), atol=1e-5)
 
 
 def test_the_shipped_model_is_the_one_the_corpus_gives(taxonomy: Taxonomy) -> None:
