@@ -16,7 +16,7 @@ import re
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -99,7 +99,7 @@ class TfidfLogit:
         return cls(analyzers, np.ascontiguousarray(model.coef_.T), np.asarray(model.intercept_), list(model.classes_))
 
     def save(self, path: Path) -> None:
-        arrays: dict[str, np.ndarray] = {
+        arrays: dict[str, Any] = {
             "weights": self.weights,
             "intercept": self.intercept,
             "labels": _joined(self.labels),
