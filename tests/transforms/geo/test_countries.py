@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+
 from transforms.geo.admin1 import name_forms, subdivision_of, table
 from transforms.geo.countries import country_code, demonym_code, is_country, owner_code
 from transforms.geo.geocode import Gazetteer
@@ -48,3 +52,19 @@ def test_admin1_table_maps_geonames_areas_to_iso_subdivisions() -> None:
 def test_cities_get_the_subdivision_they_lie_in() -> None:
     places = Gazetteer().resolve_all([("Paris", None), ("Fayzabad", None), ("Washington", None)])
     assert [places[k].subdivision for k in places] == ["FR-IDF", "AF-BDS", "US-DC"]
+
+
+def test_the_gazetteer_is_built_once_then_read_from_its_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker reads the indexes another process built; a damaged cache file is built again and
+    replaced; without a writable cache directory the gazetteer still works."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    names = [("Kabul", None), ("Fayzabad", None), ("Springfield", None), ("Sindh", "province"), ("Kandahar", None)]
+    built = Gazetteer().resolve_all(names)
+    (cache,) = (tmp_path / "cache" / "newsbeam").glob("gazetteer-*.marshal")
+    assert Gazetteer().resolve_all(names) == built
+    cache.write_bytes(cache.read_bytes()[:1000])  # a write cut short by a full disk
+    assert Gazetteer().resolve_all(names) == built
+    assert cache.stat().st_size > 1_000_000
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))  # a file, not a directory
+    assert Gazetteer().resolve_all(names) == built
+    assert built[("Kabul", None)].subdivision == "AF-KAB"
