@@ -76,9 +76,5 @@ def test_remote_graphs_pickle_whole_and_name_no_local_path(name: str) -> None:
     payload = proto.SerializeToString()
     for local in (str(ROOT), str(Path.cwd()), "/tmp/", "file://"):
         assert local.encode() not in payload, f"the {name} graph names the local path {local}"
-    staged = (
-        "output/_staging/20261123T0500Z/parquet/articles"
-        if settings.output.layout == "partitioned"
-        else "output/parquet/articles"
-    )
+    staged = "output/_staging/20261123T0500Z" if settings.output.layout == "partitioned" else "output"
     assert f"{SCHEMES[name]}://newsbeam-test-bucket/newsbeam/{staged}".encode() in payload

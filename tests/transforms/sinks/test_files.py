@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zlib
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import NamedTuple, Optional
@@ -71,3 +72,36 @@ def test_every_table_is_written_in_both_formats_even_when_empty(tmp_path: Path) 
         table = pq.read_table(tmp_path / "parquet" / name)
         assert table.schema.equals(arrow_schema(record), check_metadata=False)
         assert table.num_rows == rows
+
+
+def _letters(n: int) -> list[DeadLetter]:
+    return [DeadLetter(f"d{i}", f"in/{i}.txt", "read", "empty file", "rejected", None, None, None) for i in range(n)]
+
+
+@pytest.mark.parametrize("shards", [3, 0])
+def test_rows_are_spread_over_shards_once_each_and_old_leftovers_removed(tmp_path: Path, shards: int) -> None:
+    """Fixed shards: every shard file exists (empty ones too), a row lands in the shard its key
+    hashes to, and a re-run writes the same files. Shards 0: one part per bundle. Either way a
+    temporary file a killed attempt left behind is gone after the run."""
+    leftover = tmp_path / "jsonl" / "dead_letters" / ".tmp-0123.jsonl"
+    leftover.parent.mkdir(parents=True)
+    leftover.write_text("half a row")
+    output = OutputSettings(dir=str(tmp_path), num_shards=shards)
+    for _ in range(2):
+        with TestPipeline(argv=["--runner=FnApiRunner"]) as p:
+            _ = {"dead_letters": p | beam.Create(_letters(40))} | WriteTables(output)
+    for fmt, ext in (("jsonl", ".jsonl"), ("parquet", ".parquet")):
+        names = sorted(f.name for f in (tmp_path / fmt / "dead_letters").iterdir())
+        count = shards or len(names)
+        assert names == [f"part-{i:05d}-of-{count:05d}{ext}" for i in range(count)]
+    assert sorted(row["dead_letter_id"] for row in read_table(tmp_path, "dead_letters")) == sorted(
+        f"d{i}" for i in range(40)
+    )
+    assert pq.read_table(tmp_path / "parquet" / "dead_letters").num_rows == 40
+    if shards:
+        parts = [
+            {json.loads(line)["dead_letter_id"] for line in path.read_text().splitlines()}
+            for path in sorted((tmp_path / "jsonl" / "dead_letters").iterdir())
+        ]
+        assert all(parts), "40 keys over 3 shards: none empty"
+        assert parts == [{f"d{i}" for i in range(40) if zlib.crc32(f"d{i}".encode()) % 3 == n} for n in range(3)]
