@@ -86,12 +86,15 @@ def execute(job: Job) -> tuple[RunSummary, lake.Commit]:
     job = with_pending(job)
     pipeline = beam.Pipeline(options=job.options)
     add_sinks(build_pipeline(pipeline, job), job)
+    graph_seconds = time.monotonic() - started
     with dask_cluster(settings, job.options), memory.handed_back():
         result = pipeline.run()
         result.wait_until_finish()
     if settings.bigquery.table_prefix:
         bigquery.merge(settings.bigquery, str(settings.run_id))
-    summary = summarize(result, time.monotonic() - started, job.runner, settings.output.dir, settings.run_id)
+    summary = summarize(
+        result, time.monotonic() - started, job.runner, settings.output.dir, settings.run_id, graph_seconds
+    )
     return summary, commit_of(job, lake.run_date(settings.run_id))
 
 

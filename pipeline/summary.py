@@ -42,6 +42,13 @@ class RunSummary:
     postgres_refused: int = 0  # rows PostgreSQL refused: dead letters of stage `postgres`
     postgres_unwritable: int = 0  # of the dead letters, those PostgreSQL refused too (logged)
     feeds_empty: int = 0  # feeds read that hold no entries (logged by name)
+    graph_seconds: float = 0.0  # building the pipeline's graph, in the driver
+    model_load_seconds: float = 0.0  # loading models in the workers' setup, summed over workers
+
+    @property
+    def startup_seconds(self) -> float:
+        """The time before documents flow: the graph, and the model loads."""
+        return self.graph_seconds + self.model_load_seconds
 
     @property
     def rejected(self) -> int:
@@ -106,7 +113,9 @@ class RunSummary:
                     if self.feeds_empty
                     else []
                 ),
-                f"  time          {self.spacy_seconds:.1f} s in spaCy (summed over workers)",
+                f"  time          start-up {self.startup_seconds:.1f} s (graph {self.graph_seconds:.1f} s, "
+                f"model loads {self.model_load_seconds:.1f} s); {self.spacy_seconds:.1f} s in spaCy "
+                "(loads and spaCy summed over workers)",
                 f"  output        {self.output_dir}",
             ]
         )
@@ -141,7 +150,12 @@ def _counters(result: PipelineResult) -> dict[tuple[str, str], int]:
 
 
 def summarize(
-    result: PipelineResult, elapsed_seconds: float, runner: str, output_dir: str, run_id: Optional[str] = None
+    result: PipelineResult,
+    elapsed_seconds: float,
+    runner: str,
+    output_dir: str,
+    run_id: Optional[str] = None,
+    graph_seconds: float = 0.0,
 ) -> RunSummary:
     counters = _counters(result)
 
@@ -177,4 +191,6 @@ def summarize(
         postgres_refused=sum(n for name, n in refused.items() if name != DEAD_LETTERS),
         postgres_unwritable=refused.get(DEAD_LETTERS, 0),
         feeds_empty=counters.get((metrics.FEEDS, metrics.FEEDS_EMPTY), 0),
+        graph_seconds=round(graph_seconds, 3),
+        model_load_seconds=counters.get((metrics.TIMING, metrics.MODEL_LOAD_MILLISECONDS), 0) / 1000,
     )

@@ -27,6 +27,7 @@ from py3langid.langid import MODEL_FILE, LanguageIdentifier
 from transforms.core import metrics
 from transforms.core.dead_letters import DEAD_LETTERS, Rejected, guarded
 from transforms.core.ids import stable_id
+from transforms.core.load_time import LoadTime
 from transforms.core.records import Article, DeadLetter, RawDocument
 from transforms.core.settings import CleanSettings
 
@@ -161,12 +162,15 @@ class CleanFn(beam.DoFn):
         self._bad_dates = Metrics.counter(metrics.CLEAN, metrics.UNPARSED_DATES)
         self._identifier: Optional[LanguageIdentifier] = None
         self._boilerplate: Optional[re.Pattern[str]] = None
+        self._load_time = LoadTime()
 
     def setup(self) -> None:
-        self._identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
+        with self._load_time.measure():  # 0.5 s: py3langid's model is LZMA-compressed
+            self._identifier = LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
         self._boilerplate = _boilerplate_pattern(self._settings.boilerplate)
 
     def process(self, document: RawDocument) -> Iterator[Article]:
+        self._load_time.report()
         return guarded(STAGE, document.source, self._clean(document))
 
     def _clean(self, document: RawDocument) -> Iterator[Article]:

@@ -26,6 +26,8 @@ def test_seeds_run_exits_0_and_balances(seeds_run: dict[str, Any]) -> None:
     assert summary["events_by_type"]["bombing"] == 2
     assert summary["event_clusters"] == len(seeds_run["tables"]["event_clusters"]) > 0
     assert 0 < summary["spacy_seconds"] < summary["elapsed_seconds"]
+    # start-up: the graph, and the loads of spaCy, the gazetteer, the classifier, the language model
+    assert summary["graph_seconds"] > 0 and 0.1 < summary["model_load_seconds"] < summary["elapsed_seconds"]
 
 
 def test_seeds_tables(seeds_run: dict[str, Any]) -> None:

@@ -25,6 +25,7 @@ ALREADY_WRITTEN = "already_written"  # duplicates that are articles an earlier r
 ENTITIES = "newsbeam.entities"  # one counter per entity label
 TIMING = "newsbeam.timing"
 SPACY_MILLISECONDS = "spacy_ms"  # time inside nlp.pipe, summed over workers
+MODEL_LOAD_MILLISECONDS = "model_load_ms"  # loading spaCy, the gazetteer, the classifier in DoFn.setup
 
 EVENTS = "newsbeam.events"  # one counter per event type
 EVENT_CLUSTERS = "newsbeam.event_clusters"

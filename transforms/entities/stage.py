@@ -19,6 +19,7 @@ from spacy.tokens import Doc
 from transforms.core import metrics
 from transforms.core.dead_letters import DEAD_LETTERS, dead_letter, guarded, tagged
 from transforms.core.ids import stable_id
+from transforms.core.load_time import LoadTime
 from transforms.core.progress import LogProgress
 from transforms.core.records import AnnotatedArticle, Article, DeadLetter, Entity
 from transforms.core.settings import EntitiesSettings
@@ -87,17 +88,20 @@ class AnnotateFn(beam.DoFn):
         self._actors = list(actors)
         self._annotator: Optional[Annotator] = None
         self._spacy_ms = Metrics.counter(metrics.TIMING, metrics.SPACY_MILLISECONDS)
+        self._load_time = LoadTime()
 
     def setup(self) -> None:
         settings, actors = self._settings, self._actors
-        gazetteer = self._shared_gazetteer.acquire(Gazetteer, tag="newsbeam.gazetteer")
-        model = self._shared.acquire(
-            lambda: load_model(settings, actors, gazetteer),
-            tag=stable_id(settings.model, *settings.place_words, *(sorted(str(r) for r in patterns(actors)))),
-        )
+        with self._load_time.measure():
+            gazetteer = self._shared_gazetteer.acquire(Gazetteer, tag="newsbeam.gazetteer")
+            model = self._shared.acquire(
+                lambda: load_model(settings, actors, gazetteer),
+                tag=stable_id(settings.model, *settings.place_words, *(sorted(str(r) for r in patterns(actors)))),
+            )
         self._annotator = Annotator(settings, actors, model, gazetteer)
 
     def process(self, batch: Sequence[Article]) -> Iterator[Any]:
+        self._load_time.report()
         limit = self._settings.max_chars
         fits = []
         for article in batch:

@@ -19,6 +19,7 @@ from apache_beam.utils import shared
 
 from transforms.core import metrics
 from transforms.core.dead_letters import DEAD_LETTERS, guarded
+from transforms.core.load_time import LoadTime
 from transforms.core.records import AnnotatedArticle, Article, DeadLetter, Entity, Event
 from transforms.core.settings import EventsSettings
 from transforms.entities.nlp import DocReader
@@ -122,13 +123,18 @@ class ExtractEventsFn(beam.DoFn):
         self._reader: Optional[DocReader] = None
         self._extractor: Optional[EventExtractor] = None
         self._dates: Optional[DateResolver] = None
+        self._load_time = LoadTime()
 
     def setup(self) -> None:
-        self._reader = DocReader(self._lang)
-        self._extractor = EventExtractor(self._taxonomy, type_decision(self._settings, self._taxonomy, self._handle))
-        self._dates = DateResolver()
+        with self._load_time.measure():
+            self._reader = DocReader(self._lang)
+            self._extractor = EventExtractor(
+                self._taxonomy, type_decision(self._settings, self._taxonomy, self._handle)
+            )
+            self._dates = DateResolver()
 
     def process(self, annotated: AnnotatedArticle) -> Iterator[Any]:
+        self._load_time.report()
         return guarded(STAGE, annotated.article.source, self._extract(annotated))
 
     def _extract(self, annotated: AnnotatedArticle) -> Iterator[Any]:
