@@ -217,7 +217,7 @@ class KeyBlock(NamedTuple):
 
 
 class AnnotatedArticle(NamedTuple):
-    """An article with its spaCy parse, serialised as a DocBin (see `transforms.entities.nlp`), and its
+    """An article with its spaCy parse, serialised by `transforms.entities.nlp.doc_to_bytes`, and its
     entity rows (actors with sectors, geocoded places) for the event stage."""
 
     article: Article

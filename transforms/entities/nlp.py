@@ -3,20 +3,25 @@
 - `SpacyModel`: the pipeline, loaded once per worker process (`apache_beam.utils.shared`), used
   under a lock (one process may run several DoFn threads) and inside `memory_zone()` so the
   string store does not grow over a long run.
-- Parses travel from the entity stage to the event stage as DocBin bytes (about 9 KB for a
-  500-word article): spaCy runs once per article, and the event stage needs no model, only a
+- Parses travel from the entity stage to the event stage as bytes (`doc_to_bytes`, about 9 KB for
+  a 500-word article): spaCy runs once per article, and the event stage needs no model, only a
   blank vocabulary (`DocReader`), renewed now and then to bound memory.
 """
 
 from __future__ import annotations
 
+import json
+import struct
 import threading
+import zlib
 from collections.abc import Callable, Sequence
 from typing import Optional, TypeVar
 
+import numpy as np
 import spacy
+from spacy.attrs import ORTH, intify_attr
 from spacy.language import Language
-from spacy.tokens import Doc, DocBin, Span, Token
+from spacy.tokens import Doc, Span, Token
 
 from transforms.geo.countries import demonym_code
 
@@ -171,8 +176,22 @@ def entity_name(span: Span) -> str:
     return " ".join(span.doc[tokens[0].i : tokens[-1].i + 1].text.split())
 
 
+_ATTR_IDS = [intify_attr(name) for name in DOC_ATTRS]
+_ORTH = _ATTR_IDS.index(ORTH)
+_HEADER = struct.Struct("<II")  # tokens, attributes
+
+
 def doc_to_bytes(doc: Doc) -> bytes:
-    return DocBin(attrs=list(DOC_ATTRS), docs=[doc]).to_bytes()
+    """The Doc's `DOC_ATTRS`, its spaces and the strings they name, zlib-compressed.
+
+    What spaCy's `DocBin` stores for these attributes, at a third of its cost in a pipeline
+    worker: DocBin also serialises span groups and packs with srsly's msgpack, which looks its
+    extensions up in the installed packages' entry points on every call (docs/benchmarks.md)."""
+    array = doc.to_array(_ATTR_IDS).reshape(len(doc), len(_ATTR_IDS)).astype("<u8", copy=False)
+    strings = {s for t in doc for s in (t.text, t.lemma_, t.tag_, t.dep_, t.ent_type_, str(t.morph))}
+    spaces = bytes(bool(t.whitespace_) for t in doc)
+    body = json.dumps(sorted(strings), ensure_ascii=False).encode("utf-8")
+    return zlib.compress(_HEADER.pack(*array.shape) + array.tobytes() + spaces + body, 1)
 
 
 class DocReader:
@@ -197,5 +216,14 @@ class DocReader:
         if self._reads >= self._renew_every:
             self._nlp, self._reads = spacy.blank(self._lang), 0
         self._reads += 1
-        (doc,) = DocBin().from_bytes(data).get_docs(self._nlp.vocab)
-        return doc
+        raw = zlib.decompress(data)
+        tokens, attributes = _HEADER.unpack_from(raw)
+        end = _HEADER.size + tokens * attributes * 8
+        array = np.frombuffer(raw, dtype="<u8", count=tokens * attributes, offset=_HEADER.size)
+        strings = self._nlp.vocab.strings
+        for string in json.loads(raw[end + tokens :]):
+            strings.add(string)
+        table = array.reshape(tokens, attributes)
+        words = [strings[orth] for orth in table[:, _ORTH].tolist()]
+        doc = Doc(self._nlp.vocab, words=words, spaces=[bool(b) for b in raw[end : end + tokens]])
+        return doc.from_array(_ATTR_IDS, table) if tokens else doc  # type: ignore[arg-type]

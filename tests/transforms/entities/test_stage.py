@@ -8,17 +8,19 @@ from typing import Any
 
 import apache_beam as beam
 import pytest
+import spacy
 from apache_beam.pvalue import TaggedOutput
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.utils import shared
+from spacy.tokens import DocBin
 
 from tests.conftest import MODEL, SEEDS
 from tests.fixtures import article
 from transforms.core.records import AnnotatedArticle, Article, DeadLetter, Entity
 from transforms.core.settings import ConfigError, EntitiesSettings
 from transforms.entities.actors import load_actors, patterns
-from transforms.entities.nlp import DocReader, SpacyModel, doc_to_bytes
+from transforms.entities.nlp import DOC_ATTRS, DocReader, SpacyModel, doc_to_bytes
 from transforms.entities.rows import entities_of
 from transforms.entities.stage import AnnotateFn, Annotator, ExtractEntities
 from transforms.geo.geocode import Gazetteer
@@ -190,6 +192,34 @@ def test_a_failing_document_does_not_take_its_batch_with_it(spacy_model: Any) ->
     assert [(d.source, d.stage, d.error_type, d.reason) for d in letters] == [
         ("src/bad", "entities", "RuntimeError", "unexpected RuntimeError: model crashed")
     ]
+
+
+def test_the_parse_hand_off_keeps_every_attribute_the_event_stage_reads(spacy_model: Any) -> None:
+    """`doc_to_bytes` + `DocReader` give the Doc spaCy's own DocBin gives: tokens, spaces, lemmas,
+    tags, morphology, the dependency tree, sentences and entities; empty and odd texts too."""
+    texts = [
+        *(path.read_text(encoding="utf-8") for path in sorted(SEEDS.glob("*.txt"))),
+        "",
+        "Hi.",
+        "Ünïcödé “quotes” —  spaced\n\nlines\tand\u00a0odd  spaces, Nairobi's 3 km² of حلب.",
+    ]
+    pairs = spacy_model.map_docs(
+        [(t, None) for t in texts],
+        8,
+        lambda doc, _: (doc_to_bytes(doc), DocBin(attrs=list(DOC_ATTRS), docs=[doc]).to_bytes()),
+    )
+    reader, vocab = DocReader(), spacy.blank("en").vocab
+
+    def view(doc: Any) -> Any:
+        tokens = [
+            (t.text, t.whitespace_, t.lemma_, t.pos_, t.tag_, t.dep_, t.head.i, str(t.morph), t.ent_iob_, t.ent_type_)
+            for t in doc
+        ]
+        return tokens, [(e.start, e.end, e.label_) for e in doc.ents], [s.start for s in doc.sents], doc.text
+
+    for ours, theirs in pairs:
+        (expected,) = DocBin().from_bytes(theirs).get_docs(vocab)
+        assert view(reader.read(ours)) == view(expected)
 
 
 def test_doc_reader_bounds_its_vocabulary(spacy_model: Any) -> None:
