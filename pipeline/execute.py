@@ -82,7 +82,7 @@ def execute(job: Job) -> tuple[RunSummary, lake.Commit]:
     if settings.output.layout == "partitioned":
         for line in lake.recover(settings.output.dir):
             _LOG.warning("lake: %s", line)
-    started = time.monotonic()
+    started, cpu = time.monotonic(), time.process_time()
     job = with_pending(job)
     pipeline = beam.Pipeline(options=job.options)
     add_sinks(build_pipeline(pipeline, job), job)
@@ -93,7 +93,13 @@ def execute(job: Job) -> tuple[RunSummary, lake.Commit]:
     if settings.bigquery.table_prefix:
         bigquery.merge(settings.bigquery, str(settings.run_id))
     summary = summarize(
-        result, time.monotonic() - started, job.runner, settings.output.dir, settings.run_id, graph_seconds
+        result,
+        time.monotonic() - started,
+        job.runner,
+        settings.output.dir,
+        settings.run_id,
+        graph_seconds,
+        time.process_time() - cpu,
     )
     return summary, commit_of(job, lake.run_date(settings.run_id))
 

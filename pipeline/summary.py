@@ -44,6 +44,7 @@ class RunSummary:
     feeds_empty: int = 0  # feeds read that hold no entries (logged by name)
     graph_seconds: float = 0.0  # building the pipeline's graph, in the driver
     model_load_seconds: float = 0.0  # loading models in the workers' setup, summed over workers
+    driver_cpu_seconds: float = 0.0  # CPU time of the driver process (graph, runner, data plane)
 
     @property
     def startup_seconds(self) -> float:
@@ -156,6 +157,7 @@ def summarize(
     output_dir: str,
     run_id: Optional[str] = None,
     graph_seconds: float = 0.0,
+    driver_cpu_seconds: float = 0.0,
 ) -> RunSummary:
     counters = _counters(result)
 
@@ -192,5 +194,6 @@ def summarize(
         postgres_unwritable=refused.get(DEAD_LETTERS, 0),
         feeds_empty=counters.get((metrics.FEEDS, metrics.FEEDS_EMPTY), 0),
         graph_seconds=round(graph_seconds, 3),
+        driver_cpu_seconds=round(driver_cpu_seconds, 3),
         model_load_seconds=counters.get((metrics.TIMING, metrics.MODEL_LOAD_MILLISECONDS), 0) / 1000,
     )
