@@ -13,7 +13,7 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from tests.conftest import peak_rss_mib
 from tests.fixtures import ARTICLE
-from transforms.clean import CleanArticles, canonical_url, clean_text, content_hash, parse_published
+from transforms.clean import CleanArticles, CleanFn, canonical_url, clean_text, content_hash, parse_published
 from transforms.core.records import RawDocument
 from transforms.core.settings import CleanSettings
 
@@ -199,3 +199,23 @@ def test_a_headline_or_one_sentence_brief_is_news_in_its_declared_or_default_lan
             equal_to([("declared.txt", "language 'fr'"), ("junk.txt", "too short"), ("german.txt", "language 'de'")]),
             label="dead letters",
         )
+
+
+def test_the_language_model_is_decompressed_once_per_machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first worker caches py3langid's decompressed model; the next reads it and identifies
+    the same; a damaged cache file is rebuilt."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    texts = ["The army took back the town on Monday after a week of fighting.", "L'armée a repris la ville lundi."]
+    built = CleanFn(CleanSettings())
+    built.setup()
+    (cache,) = (tmp_path / "newsbeam").glob("langid-*.pickle")
+    read = CleanFn(CleanSettings())
+    read.setup()
+    cache.write_bytes(b"\x80\x05damaged")
+    rebuilt = CleanFn(CleanSettings())
+    rebuilt.setup()
+    assert [fn._language(t, None) for t in texts for fn in (built, read, rebuilt)] == [
+        built._language(t, None) for t in texts for _ in range(3)
+    ]
+    assert [built._language(t, None)[0] for t in texts] == ["en", "fr"]
+    assert cache.stat().st_size > 1_000_000

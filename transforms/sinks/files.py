@@ -73,7 +73,6 @@ class _Part:
     """One table's rows being written, in each format, to hidden files in the table's folders."""
 
     def __init__(self, table: Table, output: OutputSettings):
-        self._table = table
         self._files: dict[str, tuple[str, IO[bytes]]] = {}
         for fmt in output.formats:
             folder = table_folder(output.dir, fmt, table.name)
