@@ -22,6 +22,7 @@ import spacy
 from spacy.attrs import ORTH, intify_attr
 from spacy.language import Language
 from spacy.tokens import Doc, Span, Token
+from spacy.vocab import Vocab, create_vocab
 
 from transforms.geo.countries import demonym_code
 
@@ -206,24 +207,30 @@ class DocReader:
         self._lang = lang
         self._renew_every = renew_every
         self._reads = 0
-        self._nlp = spacy.blank(lang)
+        self._vocab = _blank_vocab(lang)
 
     @property
     def vocab_size(self) -> int:
-        return len(self._nlp.vocab.strings)
+        return len(self._vocab.strings)
 
     def read(self, data: bytes) -> Doc:
         if self._reads >= self._renew_every:
-            self._nlp, self._reads = spacy.blank(self._lang), 0
+            self._vocab, self._reads = _blank_vocab(self._lang), 0
         self._reads += 1
         raw = zlib.decompress(data)
         tokens, attributes = _HEADER.unpack_from(raw)
         end = _HEADER.size + tokens * attributes * 8
         array = np.frombuffer(raw, dtype="<u8", count=tokens * attributes, offset=_HEADER.size)
-        strings = self._nlp.vocab.strings
+        strings = self._vocab.strings
         for string in json.loads(raw[end + tokens :]):
             strings.add(string)
         table = array.reshape(tokens, attributes)
         words = [strings[orth] for orth in table[:, _ORTH].tolist()]
-        doc = Doc(self._nlp.vocab, words=words, spaces=[bool(b) for b in raw[end : end + tokens]])
+        doc = Doc(self._vocab, words=words, spaces=[bool(b) for b in raw[end : end + tokens]])
         return doc.from_array(_ATTR_IDS, table) if tokens else doc  # type: ignore[arg-type]
+
+
+def _blank_vocab(lang: str) -> Vocab:
+    """The vocabulary `spacy.blank(lang)` holds (the language's lexical attributes: `like_num`,
+    `is_stop`...), without building the rest of a pipeline: 0.1 ms instead of 70-130 ms."""
+    return create_vocab(lang, spacy.util.get_lang_class(lang).Defaults)

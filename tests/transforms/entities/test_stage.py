@@ -195,8 +195,9 @@ def test_a_failing_document_does_not_take_its_batch_with_it(spacy_model: Any) ->
 
 
 def test_the_parse_hand_off_keeps_every_attribute_the_event_stage_reads(spacy_model: Any) -> None:
-    """`doc_to_bytes` + `DocReader` give the Doc spaCy's own DocBin gives: tokens, spaces, lemmas,
-    tags, morphology, the dependency tree, sentences and entities; empty and odd texts too."""
+    """`doc_to_bytes` + `DocReader` give the Doc spaCy's own DocBin gives over `spacy.blank`:
+    tokens, spaces, lemmas, tags, morphology, the dependency tree, sentences, entities and the
+    language's lexical attributes (numbers, stop words); empty and odd texts too."""
     texts = [
         *(path.read_text(encoding="utf-8") for path in sorted(SEEDS.glob("*.txt"))),
         "",
@@ -212,7 +213,24 @@ def test_the_parse_hand_off_keeps_every_attribute_the_event_stage_reads(spacy_mo
 
     def view(doc: Any) -> Any:
         tokens = [
-            (t.text, t.whitespace_, t.lemma_, t.pos_, t.tag_, t.dep_, t.head.i, str(t.morph), t.ent_iob_, t.ent_type_)
+            (
+                t.text,
+                t.whitespace_,
+                t.lemma_,
+                t.pos_,
+                t.tag_,
+                t.dep_,
+                t.head.i,
+                str(t.morph),
+                t.ent_iob_,
+                t.ent_type_,
+                t.like_num,
+                t.is_stop,
+                t.is_punct,
+                t.is_alpha,
+                t.is_title,
+                t.shape_,
+            )
             for t in doc
         ]
         return tokens, [(e.start, e.end, e.label_) for e in doc.ents], [s.start for s in doc.sents], doc.text
