@@ -56,6 +56,7 @@ bench: $(VENV)/.installed-bench
 	$(BIN)/python -m bench.scale
 	$(BIN)/python -m bench.memory
 	$(BIN)/python -m bench.versus_script
+	$(BIN)/python -m bench.parse_need
 	$(BIN)/python -m bench.event_classifier
 
 # The event classifier newsbeam ships, trained again on corpora/events (`newsbeam train events`).
