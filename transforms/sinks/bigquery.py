@@ -5,9 +5,11 @@ files under a gs:// temp location, pure Python; the Storage Write API needs a Ja
 service) into `<dataset>.<table>__run_<run_id>`, replacing what an earlier attempt of the run
 loaded. After the pipeline, `merge` creates each target table if missing (partitioned by day on
 the table's own timestamp, ingestion time when it has none, and clustered; see
-`transforms.core.schemas.bigquery_table`) and runs one `MERGE` per table: the latest row of a key
-replaces the stored one, so a repeated or re-run job leaves each row once, as in the lake and
-PostgreSQL. Needs `pip install 'newsbeam[gcp]'`.
+`transforms.core.schemas.bigquery_table`) and runs one `MERGE` per table: the staged rows are
+first reduced to one per key (the latest by the table's timestamp, any one where it has none:
+rows of one key in one run describe one thing, the key hashes it), and that row replaces the
+stored one, so a repeated or re-run job leaves each row once, as in the lake and PostgreSQL.
+Needs `pip install 'newsbeam[gcp]'`.
 """
 
 from __future__ import annotations
@@ -60,10 +62,17 @@ def merge_sql(prefix: str, table: Table, run_id: str) -> list[str]:
     columns = ",\n  ".join(f"{f['name']} {_ddl_type(f)}" for f in fields)
     names = [f["name"] for f in fields]
     on = " AND ".join(f"T.{k} = S.{k}" for k in table.key)
+    latest = f" ORDER BY {table.partition_field} DESC" if table.partition_field else ""
+    # One staged row per key: two feed entries linking one failing page stage one dead letter
+    # twice, and MERGE fails when several source rows match one target row.
+    staged_once = (
+        f"(SELECT * FROM {staged} WHERE TRUE\n"
+        f"  QUALIFY ROW_NUMBER() OVER (PARTITION BY {', '.join(table.key)}{latest}) = 1)"
+    )
     updates = ", ".join(f"{n} = S.{n}" for n in names if n not in table.key)
     return [
         f"CREATE TABLE IF NOT EXISTS {target} (\n  {columns}\n) PARTITION BY {partition}{cluster}",
-        f"MERGE {target} T USING {staged} S ON {on}\n"
+        f"MERGE INTO {target} T USING {staged_once} S ON {on}\n"
         f"WHEN MATCHED THEN UPDATE SET {updates}\n"
         f"WHEN NOT MATCHED THEN INSERT ({', '.join(names)}) VALUES ({', '.join(f'S.{n}' for n in names)})",
         f"DROP TABLE IF EXISTS {staged}",

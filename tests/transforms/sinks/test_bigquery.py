@@ -4,9 +4,12 @@ that makes a repeated run idempotent, and the transform's construction (there is
 from __future__ import annotations
 
 import typing
+from datetime import datetime, timezone
 
 import apache_beam as beam
+import duckdb
 import pytest
+import sqlglot
 
 from pipeline.config import load_settings
 from pipeline.execute import add_sinks
@@ -45,9 +48,9 @@ def test_a_run_merges_its_staged_rows_on_the_key() -> None:
     assert create.startswith("CREATE TABLE IF NOT EXISTS `my-project.news.events` (\n  event_id STRING NOT NULL,")
     assert create.endswith("PARTITION BY DATE(published) CLUSTER BY event_type, location_country, actor_sector")
     assert merge.startswith(
-        "MERGE `my-project.news.events` T USING `my-project.news.events__run_20261123T0500Z` S "
-        "ON T.event_id = S.event_id"
+        "MERGE INTO `my-project.news.events` T USING (SELECT * FROM `my-project.news.events__run_20261123T0500Z`"
     )
+    assert "S ON T.event_id = S.event_id" in merge
     assert "WHEN MATCHED THEN UPDATE SET article_id = S.article_id," in merge and ", event_id = S." not in merge
     assert drop == "DROP TABLE IF EXISTS `my-project.news.events__run_20261123T0500Z`"
     create, _, _ = merge_sql("my-project:news", TABLES_BY_NAME["entities"], "r")
@@ -55,6 +58,69 @@ def test_a_run_merges_its_staged_rows_on_the_key() -> None:
         "PARTITION BY _PARTITIONDATE CLUSTER BY label, country, name"
     )
     assert staging_table("p.d", "articles", "2026-11-23 05:00") == "p:d.articles__run_2026_11_23_05_00"
+
+
+def _bigquery_on_duckdb(con: duckdb.DuckDBPyConnection, statement: str) -> None:
+    """Run one statement of BigQuery's dialect on DuckDB: sqlglot parses it as BigQuery SQL (a
+    syntax error fails here) and writes it for DuckDB."""
+    (translated,) = sqlglot.transpile(statement, read="bigquery", write="duckdb")
+    con.execute(translated)
+
+
+def _stage(con: duckdb.DuckDBPyConnection, table: str, run_id: str, rows: list[tuple[typing.Any, ...]]) -> None:
+    staged = staging_table("p:news", table, run_id).replace(":", ".")
+    con.execute(f"CREATE TABLE {staged} AS SELECT * FROM p.news.{table} LIMIT 0")
+    con.executemany(f"INSERT INTO {staged} VALUES ({', '.join('?' * len(rows[0]))})", rows)
+
+
+def test_the_merge_keeps_one_row_per_key_when_a_run_stages_a_key_twice() -> None:
+    """Two feed entries linking one failing page stage one dead letter twice; an article republished
+    in one run stages its row twice. The MERGE statements, run as SQL, keep each key once (the
+    latest where the table has a timestamp), update what an earlier run stored, and drop the
+    staging tables."""
+    con = duckdb.connect()
+    con.execute("ATTACH ':memory:' AS p")
+    con.execute("CREATE SCHEMA p.news")
+    for table in ("dead_letters", "articles"):
+        _bigquery_on_duckdb(con, merge_sql("p:news", TABLES_BY_NAME[table], "first")[0])
+    page = ("dl1", "https://example.com/a", "page", "HTTP 404", "http", None, 404, 1)
+    _stage(
+        con,
+        "dead_letters",
+        "first",
+        [page, page[:-1] + (2,), ("dl2", "x.txt", "read", "not UTF-8", "rejected", None, None, None)],
+    )
+    articles = list(typing.get_type_hints(TABLES_BY_NAME["articles"].record))
+    march = dict.fromkeys(articles) | {
+        "article_id": "a1",
+        "source": "feed",
+        "source_format": "html",
+        "language": "en",
+        "text": "text",
+        "word_count": 1,
+        "content_hash": "h",
+        "text_source": "page",
+        "published": datetime(2026, 3, 1, tzinfo=timezone.utc),
+    }
+    later = march | {"title": "updated", "published": datetime(2026, 3, 2, tzinfo=timezone.utc)}
+    _stage(con, "articles", "first", [tuple(march.values()), tuple(later.values())])
+    for table in ("dead_letters", "articles"):
+        for statement in merge_sql("p:news", TABLES_BY_NAME[table], "first")[1:]:
+            _bigquery_on_duckdb(con, statement)
+    assert con.execute("SELECT dead_letter_id, count(*) FROM p.news.dead_letters GROUP BY 1 ORDER BY 1").fetchall() == [
+        ("dl1", 1),
+        ("dl2", 1),
+    ]
+    assert con.execute("SELECT article_id, title FROM p.news.articles").fetchall() == [("a1", "updated")]
+    _stage(con, "dead_letters", "second", [page[:-1] + (3,), page[:-1] + (3,)])  # a later run: updated, not added
+    for statement in merge_sql("p:news", TABLES_BY_NAME["dead_letters"], "second")[1:]:
+        _bigquery_on_duckdb(con, statement)
+    assert con.execute("SELECT dead_letter_id, attempts FROM p.news.dead_letters ORDER BY 1").fetchall() == [
+        ("dl1", 3),
+        ("dl2", None),
+    ]
+    staged = "SELECT count(*) FROM information_schema.tables WHERE table_name LIKE '%__run_%'"
+    assert con.execute(staged).fetchone() == (0,)
 
 
 def test_the_dataflow_graph_loads_every_table_into_the_runs_staging_tables() -> None:
