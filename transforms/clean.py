@@ -4,8 +4,9 @@ Text: Unicode repaired (ftfy: mojibake, HTML entities, curly quotes) and NFC-nor
 formatting characters removed, whitespace collapsed, one paragraph per line, boilerplate lines
 dropped. Then: language identified (py3langid; the feed's or page's declared language where the
 identification is unsure, as it is for short texts), URL canonicalised (courlan), publication date
-parsed into UTC, a content hash and a stable `article_id` computed. Articles that are too short
-or in a language the config does not accept are dead letters.
+parsed into UTC, a content hash and a stable `article_id` computed. Articles that are too short,
+broken (undecodable bytes in more than `clean.max_broken_words` of the words) or in a language
+the config does not accept are dead letters.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from transforms.core.cache import cached
 from transforms.core.dead_letters import DEAD_LETTERS, Rejected, guarded
 from transforms.core.ids import stable_id
 from transforms.core.load_time import LoadTime
+from transforms.core.names import REPLACEMENT
 from transforms.core.records import Article, DeadLetter, RawDocument
 from transforms.core.settings import CleanSettings
 
@@ -202,6 +204,13 @@ class CleanFn(beam.DoFn):
         if words < self._settings.min_words:
             raise Rejected(
                 f"too short: {words} words (clean.min_words is {self._settings.min_words})", detail=text[:200] or None
+            )
+        broken = sum(1 for word in text.split() if REPLACEMENT in word)
+        if broken > self._settings.max_broken_words * words:
+            raise Rejected(
+                f"broken text: {broken} of {words} words hold U+FFFD, bytes the source's encoding could not "
+                f"decode (clean.max_broken_words is {self._settings.max_broken_words})",
+                detail=text[:200],
             )
         language, probability = self._language(text, document.language)
         accepted = self._settings.languages

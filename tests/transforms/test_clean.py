@@ -80,7 +80,7 @@ def raw(source: str, text: str, **fields: str) -> RawDocument:
     return RawDocument(source=source, source_format="json", text=text, **fields)
 
 
-def test_clean_stage_builds_articles_and_rejects_short_or_foreign_text() -> None:
+def test_clean_stage_builds_articles_and_rejects_short_broken_or_foreign_text() -> None:
     french = (
         "Les talibans ont pris le contrôle d'un district dans le nord de l'Afghanistan après "
         "plusieurs jours de combats acharnés, ont indiqué vendredi des responsables locaux."
@@ -95,6 +95,9 @@ def test_clean_stage_builds_articles_and_rejects_short_or_foreign_text() -> None
         ),
         raw("a.jsonl#L2", "Subscribe to read."),
         raw("a.jsonl#L3", french),
+        # Read as UTF-8 from a Windows-1252 source with errors replaced: a word in four is broken.
+        raw("a.jsonl#L4", ARTICLE.replace("e ", "\ufffd ")),
+        raw("a.jsonl#L5", ARTICLE.replace("fuel", "fu\ufffdl", 1)),  # one stray character: kept
     ]
     with TestPipeline(argv=["--runner=FnApiRunner"]) as p:
         cleaned = p | beam.Create(documents) | CleanArticles(CleanSettings())
@@ -109,14 +112,21 @@ def test_clean_stage_builds_articles_and_rejects_short_or_foreign_text() -> None
                         datetime(2024, 3, 5, 15, 30, tzinfo=timezone.utc),
                         "en",
                         60,
-                    )
+                    ),
+                    ("a.jsonl#L5", None, None, None, "en", 61),  # \w+ splits "fu\ufffdl"
                 ]
             ),
             label="articles",
         )
         assert_that(
             cleaned.dead_letters | beam.Map(lambda d: (d.source, d.stage, d.reason.split(" (")[0].split(":")[0])),
-            equal_to([("a.jsonl#L2", "clean", "too short"), ("a.jsonl#L3", "clean", "language 'fr'")]),
+            equal_to(
+                [
+                    ("a.jsonl#L2", "clean", "too short"),
+                    ("a.jsonl#L3", "clean", "language 'fr'"),
+                    ("a.jsonl#L4", "clean", "broken text"),
+                ]
+            ),
             label="dead letters",
         )
 

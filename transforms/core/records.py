@@ -287,8 +287,11 @@ TABLES: tuple[Table, ...] = (
             "entity_id": "Hash of article_id, the normalised name, the place type and, for roles, the owner's country.",
             "article_id": "The article the entity was found in.",
             "name": "Normalised name (no leading article, no possessive, no trailing place word); the most "
-            "frequent spelling when the article spells it several ways (`Badakhshan`, `Badakshan`); for actors "
-            "of the dictionary, the actor's or role's name (`Islamic State` for ISIS, `army` for troops).",
+            "frequent spelling when the article spells it several ways (`Badakhshan`, `Badakshan`), case "
+            "ignored and ordinary case preferred (`NEW DELHI`, `New Delhi` -> `New Delhi`); for actors "
+            "of the dictionary, the actor's or role's name (`Islamic State` for ISIS, `army` for troops). "
+            "Never a mention without a letter, with undecodable bytes (U+FFFD) or control characters, or a "
+            "lower-case one in cased text (`singh`): those are no entity.",
             "label": "spaCy label (PERSON, ORG, GPE, LOC, NORP, FAC, ...): the most frequent "
             "label among the mentions; names the text marks as places (`Kohistan district`, "
             "`the town of Kidal`, `in Kyiv` for a place the gazetteer knows) are GPE, nationality words NORP; "
@@ -334,9 +337,10 @@ TABLES: tuple[Table, ...] = (
             "acled_sub_event_type": "ACLED sub-event type.",
             "trigger": "The word or phrase that triggered the event; for an event only the classifier found, "
             "the sentence's main verb (or head word).",
-            "actor": "Who did it, when stated.",
-            "target": "To whom or what, when stated.",
-            "location": "Where: the place in the sentence, else the article's main place.",
+            "actor": "Who did it, when stated (null when the phrase is no name: no letter, undecodable bytes).",
+            "target": "To whom or what, when stated (null likewise).",
+            "location": "Where: the place in the sentence, else the article's main place; in the place "
+            "entity's spelling when they differ only in case.",
             "date_text": "The date or time expression of the event as written (`Thursday night`).",
             "fatalities": "People killed, when stated.",
             "injured": "People injured, when stated.",

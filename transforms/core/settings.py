@@ -134,6 +134,13 @@ class CleanSettings(Section):
         description="Shorter articles are dead letters: a floor against junk (a headline or a one-sentence "
         "brief is news).",
     )
+    max_broken_words: float = Field(
+        0.02,
+        ge=0,
+        le=1,
+        description="Articles in which a larger share of the words holds U+FFFD (bytes the source's encoding "
+        "could not decode) are dead letters: their names and sentences cannot be trusted.",
+    )
     languages: list[str] = Field(
         default_factory=lambda: ["en"], description="Accepted ISO 639-1 codes; empty accepts every language."
     )

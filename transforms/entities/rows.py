@@ -1,7 +1,9 @@
 """One parsed article -> its `Entity` rows: mentions merged, actors typed, places geocoded.
 
 - Mentions with the same normalised name (no leading article, no possessive, no trailing place
-  word) merge into one row with the most frequent label; places named as different kinds stay
+  word, case ignored) merge into one row with the most frequent label, under the spelling
+  `transforms.core.names` prefers; a mention that is no proper name (no letter, undecodable
+  bytes, no capital in cased text) is no entity; places named as different kinds stay
   apart ("Kandahar province", "Kandahar city"), a bare mention joins the one kind named, and
   spelling variants merge ("Badakhshan", "Badakshan").
 - Named actors of the dictionary take over the mention they overlap (`ISIS` -> Islamic State);
@@ -27,6 +29,7 @@ from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
 from transforms.core.ids import stable_id
+from transforms.core.names import is_proper_name, name_key, preferred_spelling
 from transforms.core.records import Entity
 from transforms.entities.actors import TITLE, Actor
 from transforms.entities.nlp import ACTOR_SPANS, entity_name, place_noun_of
@@ -62,7 +65,7 @@ class _Group:
 
     @property
     def name(self) -> str:
-        return self.names.most_common(1)[0][0]
+        return preferred_spelling(self.names.most_common())
 
     @property
     def label(self) -> str:
@@ -141,9 +144,9 @@ class _Document:
             name = _base_name(entity_name(ent), kind)
             if kind and is_country(name):
                 kind = None  # a country is not a province of anything
-            if not name:
+            if not is_proper_name(name):  # "", U+FFFD, "2021", "singh" in cased text
                 continue
-            group = self.add(_Key(name.casefold(), kind), name, ent.label_, ent)
+            group = self.add(_Key(name_key(name), kind), name, ent.label_, ent)
             if ent.label_ == "ORG":
                 head = next((m for m in inside if m.start <= ent.root.i < m.end), inside[-1] if inside else None)
                 if head is not None:

@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 from typing import Optional
 
+from transforms.core.names import name_or_none, same_name
 from transforms.core.records import Entity, Event
 from transforms.geo.countries import owner_code
 
@@ -64,10 +65,18 @@ def place_entity(location: Optional[str], entities: Sequence[Entity]) -> Optiona
 
 
 def attach(event: Event, entities: Sequence[Entity]) -> Event:
-    """The event with its actor's sector and country and its location's geocoding, where known."""
+    """The event with its actor's sector and country and its location's geocoding, where known.
+
+    Actor, target and location phrases that are no name (`transforms.core.names.is_name`) become
+    null; a location spelt as a place entity's name but for case takes the entity's spelling
+    ("NEW DELHI" in a dateline -> "New Delhi")."""
+    event = event._replace(
+        actor=name_or_none(event.actor), target=name_or_none(event.target), location=name_or_none(event.location)
+    )
     actor = actor_entity(event.actor, entities)
     place = place_entity(event.location, entities)
     return event._replace(
+        location=place.name if place and event.location and same_name(place.name, event.location) else event.location,
         actor_sector=actor.sector if actor else None,
         actor_country=actor.country if actor and actor.sector else None,
         location_country=place.country if place else None,

@@ -62,6 +62,29 @@ def test_mentions_merge_by_normalised_name(parse: Callable[[str], Any]) -> None:
     assert by_name["Kunduz"].label == "GPE" and by_name["Kunduz"].mention_count == 2
 
 
+def test_case_variants_are_one_entity_under_its_ordinary_spelling(parse: Callable[[str], Any]) -> None:
+    doc = parse(
+        "NEW DELHI: Police arrested 12 people in NEW DELHI on Tuesday after clashes, said Rajesh Kumar. "
+        "Officials in New Delhi said the protest was illegal."
+    )
+    places = [(e.name, e.mention_count, e.variants) for e in entities_of(doc, "a1", LABELS) if e.label == "GPE"]
+    assert places == [("New Delhi", 3, ["NEW DELHI", "New Delhi"])]
+    dateline_only = parse("NEW DELHI: Police arrested 12 people in NEW DELHI on Tuesday, said Rajesh Kumar.")
+    assert "New Delhi" in {e.name for e in entities_of(dateline_only, "a2", LABELS)}  # title case, not capitals
+
+
+def test_what_is_no_name_is_no_entity(parse: Callable[[str], Any]) -> None:
+    """Lower-case words NER calls places in cased text, and mentions with undecodable bytes."""
+    doc = parse(
+        "Police said singh and the nda met in delhi on Tuesday, where Rajesh Kumar of the Congress party "
+        "spoke. Sh\ufffd\ufffdkh Ahmed and \ufffd\ufffd\ufffd attacked a police post in Mumbai."
+    )
+    names = {e.name for e in entities_of(doc, "a1", LABELS)}
+    assert {"Rajesh Kumar", "Congress", "Mumbai"} <= names
+    assert not names & {"singh", "nda", "delhi"}
+    assert not any("\ufffd" in name for name in names)
+
+
 PLACE_WORDS = frozenset(EntitiesSettings().place_words)
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from transforms.core.records import Entity
-from transforms.events.entity_fields import actor_entity, place_entity
+from transforms.core.records import Entity, Event
+from transforms.events.entity_fields import actor_entity, attach, place_entity
 
 
 def entity(
@@ -65,6 +65,17 @@ def test_locations_take_the_place_entity_of_their_name() -> None:
     assert place_entity("Kabul", ENTITIES).country == "AFG"
     assert place_entity("Kohistan", ENTITIES).geo == "unresolved"
     assert place_entity("Herat", ENTITIES) is None
+
+
+def test_names_that_are_no_names_are_null_and_locations_take_the_entity_spelling() -> None:
+    fields: dict[str, Any] = dict.fromkeys(Event._fields)
+    event = Event(**{**fields, "actor": "\ufffd\ufffd", "target": "2,000", "location": "NEW DELHI"})
+    delhi = entity("New Delhi", "GPE", country="IND", geo="city", variants=("NEW DELHI",))
+    attached = attach(event, [delhi])
+    assert (attached.actor, attached.target) == (None, None)
+    assert (attached.location, attached.location_country) == ("New Delhi", "IND")
+    province = entity("Kandahar", "GPE", country="AFG", geo="subdivision", variants=("Kandahar province",))
+    assert attach(event._replace(location="Kandahar province"), [province]).location == "Kandahar province"
 
 
 def test_seed_events_carry_actor_sectors_and_geocoded_locations(seeds_run: dict[str, Any]) -> None:
