@@ -238,15 +238,19 @@ def _command_run(args: argparse.Namespace, extra: Sequence[str], parser: argpars
     if args.postgres_dsn:
         settings = settings.model_copy(update={"postgres": settings.postgres.model_copy(update={"enabled": True})})
     require_input(settings)  # before the imports below, which take seconds
+    from pipeline.monitoring import export
     from pipeline.prepare import prepare  # imports Beam and spaCy
     from pipeline.run import run
 
     job = prepare(settings, extra, args.postgres_dsn)
+    families = {event_type.name: event_type.family for event_type in job.taxonomy.types}
     try:
         summary = run(job)
     except Exception:  # pylint: disable=broad-except  # reported with its traceback, exit 1
         _LOG.exception("the pipeline failed")
+        export(settings.monitoring, None, families)
         return 1
+    export(settings.monitoring, summary, families)
     print(summary.format())
     if not summary.balanced:
         _LOG.error("accounting does not balance: some documents are unaccounted for")

@@ -54,6 +54,24 @@ class StreamingSettings(Section):
     )
 
 
+class MonitoringSettings(Section):
+    """Run metrics in Prometheus' text format, after every run (pipeline/monitoring.py)."""
+
+    textfile: Optional[str] = Field(
+        None,
+        description="File to write the run's metrics to, for node_exporter's textfile collector "
+        "(e.g. /var/lib/node_exporter/textfile/newsbeam.prom); none: no file.",
+    )
+    pushgateway: Optional[str] = Field(
+        None, description="Pushgateway address (http://host:9091) to push the run's metrics to; none: no push."
+    )
+    job: str = Field("newsbeam", pattern=r"^[A-Za-z0-9_.:-]+$", description="The job label of pushed metrics.")
+    instance: Optional[str] = Field(
+        None, description="The instance label of pushed metrics; default: this machine's host name."
+    )
+    timeout_seconds: float = Field(10.0, gt=0, description="Timeout of the push.")
+
+
 class Settings(Section):
     """Every setting of a run; the top-level keys are the run's own."""
 
@@ -78,6 +96,7 @@ class Settings(Section):
     postgres: PostgresSettings = PostgresSettings()
     bigquery: BigQuerySettings = BigQuerySettings()
     streaming: StreamingSettings = StreamingSettings()
+    monitoring: MonitoringSettings = MonitoringSettings()
     progress_seconds: float = Field(10.0, gt=0, description="Seconds between progress log lines.")
     beam: dict[str, Any] = Field(
         default_factory=dict, description="Beam pipeline options, e.g. runner; the command line wins."

@@ -85,10 +85,11 @@ def run_cli(*args: str) -> int:
 
 @pytest.fixture(scope="session")
 def seeds_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """One run of the default job on seeds/, its exit code and tables."""
+    """One run of the default job on seeds/: its exit code, tables and Prometheus metrics file."""
     output = tmp_path_factory.mktemp("seeds_run") / "output"
-    code = run_cli("--input", str(SEEDS), "--output", str(output))
-    return {"code": code, "output": output, "tables": read_tables(output)}
+    metrics = output.parent / "textfile" / "newsbeam.prom"
+    code = run_cli("--input", str(SEEDS), "--output", str(output), "--set", f"monitoring.textfile={metrics}")
+    return {"code": code, "output": output, "tables": read_tables(output), "metrics": metrics}
 
 
 # --- PostgreSQL: the real server on this machine (tests fail, not skip, when it is down) ---------

@@ -16,6 +16,9 @@ from airflow import DAG
 from airflow.providers.apache.beam.operators.beam import BeamRunPythonPipelineOperator
 
 NEWSBEAM_HOME = os.environ.get("NEWSBEAM_HOME", "/srv/newsbeam")
+# Each run pushes its metrics (documents, dead letters by stage, events by family, durations, last
+# success) to this Pushgateway; alert on `time() - newsbeam_last_success_timestamp_seconds`.
+PUSHGATEWAY = os.environ.get("NEWSBEAM_PUSHGATEWAY", "http://localhost:9091")
 
 with DAG(
     dag_id="newsbeam_feeds",
@@ -38,6 +41,8 @@ with DAG(
             "output": f"{NEWSBEAM_HOME}/output/feeds",
             "set": [
                 "run_id={{ ts_nodash }}Z",
+                f"monitoring.pushgateway={PUSHGATEWAY}",
+                "monitoring.job=newsbeam_feeds",
             ],
         },
     )

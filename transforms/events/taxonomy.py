@@ -100,6 +100,29 @@ class Trigger(_Model):
         return self
 
 
+COOPERATION, CONFRONTATION = "Cooperation", "Confrontation"
+FAMILIES = (
+    "Battles",
+    "Explosions/Remote violence",
+    "Violence against civilians",
+    "Protests",
+    "Riots",
+    "Strategic developments",
+    CONFRONTATION,
+    COOPERATION,
+)
+
+
+def family(acled_event_type: Optional[str], cameo_root: Optional[str]) -> str:
+    """The family an event is counted, coloured and filtered by: its ACLED event type (Battles,
+    Protests, ...), else the half of CAMEO's scale its root is in: roots 01-08 (statements,
+    consultations, agreements, aid, yielding) are cooperation, 09-20 (accusations, threats,
+    sanctions, force) confrontation, as GDELT's quad classes split them."""
+    if acled_event_type:
+        return acled_event_type
+    return COOPERATION if cameo_root and cameo_root <= "08" else CONFRONTATION
+
+
 class EventType(_Model):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     description: str
@@ -124,6 +147,10 @@ class EventType(_Model):
 
     def acled_for(self, actor_sector: Optional[str]) -> Optional[Acled]:
         return self.acled_by_actor_sector.get(actor_sector or "", self.acled)
+
+    @property
+    def family(self) -> str:
+        return family(self.acled.event_type if self.acled else None, self.cameo_root)
 
 
 class Modality(_Model):

@@ -1,4 +1,5 @@
-"""Loopback web sites for the feed tests and benchmarks: scripted replies, recorded requests.
+"""Loopback web sites for the feed tests and benchmarks: scripted replies, recorded requests
+(GET, and PUT/POST with their bodies).
 
     with Site() as site:
         site.route("/feed.xml", Reply(body=rss, headers={"Content-Type": "application/rss+xml"}))
@@ -34,6 +35,8 @@ class Request(NamedTuple):
     time: float  # time.monotonic()
     path: str
     headers: dict[str, str]
+    method: str = "GET"
+    body: bytes = b""  # of a PUT or POST
 
 
 Handler = Union[Reply, Sequence[Reply], Callable[[Request], Reply]]
@@ -68,6 +71,12 @@ class Site:
             def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
                 site._serve(self)
 
+            def do_PUT(self) -> None:  # noqa: N802
+                site._serve(self)
+
+            def do_POST(self) -> None:  # noqa: N802
+                site._serve(self)
+
             def log_message(self, format: str, *args: object) -> None:  # noqa: A002
                 pass  # quiet
 
@@ -95,7 +104,9 @@ class Site:
         return handler[min(index, len(handler) - 1)]
 
     def _serve(self, handler: BaseHTTPRequestHandler) -> None:
-        request = Request(time.monotonic(), handler.path, dict(handler.headers.items()))
+        length = int(handler.headers.get("Content-Length") or 0)
+        body = handler.rfile.read(length) if length else b""
+        request = Request(time.monotonic(), handler.path, dict(handler.headers.items()), handler.command, body)
         with self._lock:
             self.requests.append(request)
         reply = self._reply_for(request)
