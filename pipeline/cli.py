@@ -12,6 +12,7 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from datetime import date
 from importlib import metadata
 from pathlib import Path
 from typing import Optional
@@ -186,13 +187,18 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
 
     report = commands.add_parser(
         "report",
-        help="what a run's tables hold: terminal summary and an HTML page",
-        description="Counts by table, events by type and day, top actors and places, "
-        "the duplicate ratio and dead letters by reason, read from an output folder "
-        "(Parquet, else JSON Lines; a whole lake too).",
+        help="what a run or a lake holds: terminal summary and an HTML page with a map and a time line",
+        description="Counts by table, events by family and type, an events map and a time line by event "
+        "date, top actors and places, the duplicate ratio and dead letters by reason, read from an "
+        "output folder on any Beam filesystem (Parquet, else JSON Lines; a whole lake too).",
     )
-    report.add_argument("output", nargs="?", default="output", help="the run's output folder (default: output)")
+    report.add_argument(
+        "output", nargs="?", default="output", help="the run's output folder or the lake (default: output)"
+    )
     report.add_argument("--html", metavar="FILE", help="also write a self-contained HTML page with charts")
+    report.add_argument("--since", type=_day, metavar="YYYY-MM-DD", help="a lake's partitions from this date")
+    report.add_argument("--until", type=_day, metavar="YYYY-MM-DD", help="... to this date, inclusive")
+    report.add_argument("--run", metavar="RUN_ID", help="only the files this run wrote into the lake")
     return parser, {
         "run": run,
         "config": config,
@@ -219,6 +225,14 @@ def _settings(args: argparse.Namespace) -> Settings:
     if getattr(args, "max_duration", None):
         overrides.append(f"streaming.max_duration={args.max_duration}")
     return load_settings(args.config, overrides, args.feed)
+
+
+def _day(text: str) -> date:
+    """A --since/--until date, or argparse's one-line error."""
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
 
 
 def _check_own_flags(extra: Sequence[str], parser: argparse.ArgumentParser) -> None:
@@ -290,10 +304,10 @@ def _command_schema(args: argparse.Namespace, extra: Sequence[str], parser: argp
 
 
 def _command_report(args: argparse.Namespace, extra: Sequence[str], parser: argparse.ArgumentParser) -> int:
-    from pipeline.report import ReportError, build, to_html, to_text
+    from pipeline.report import ReportError, Selection, build, to_html, to_text
 
     try:
-        report = build(Path(args.output))
+        report = build(args.output, Selection(since=args.since, until=args.until, run=args.run))
     except ReportError as exc:
         raise ConfigError(str(exc)) from None
     print(to_text(report), end="")
