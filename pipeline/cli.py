@@ -178,11 +178,14 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParse
     )
     schema.add_argument(
         "--format",
-        choices=("markdown", "arrow", "sql", "bigquery"),
+        choices=("markdown", "arrow", "sql", "bigquery", "bigquery-lake"),
         default="markdown",
         help="markdown (the README's reference), arrow (Parquet), sql (PostgreSQL DDL), "
-        "bigquery (JSON schema, partitioning and clustering)",
+        "bigquery (JSON schema, partitioning and clustering), bigquery-lake (external tables over a lake: "
+        "needs --lake and --dataset)",
     )
+    schema.add_argument("--lake", metavar="URI", help="bigquery-lake: the lake's folder (gs://bucket/lake)")
+    schema.add_argument("--dataset", metavar="PROJECT:DATASET", help="bigquery-lake: where the tables go")
     schema.add_argument("tables", nargs="*", metavar="TABLE", help="tables to show (default: all)")
 
     report = commands.add_parser(
@@ -297,6 +300,12 @@ def _command_schema(args: argparse.Namespace, extra: Sequence[str], parser: argp
         print("\n\n".join(sql_ddl(table) for table in tables))
     elif args.format == "bigquery":
         print(json.dumps({table.name: bigquery_table(table) for table in tables}, indent=2))
+    elif args.format == "bigquery-lake":
+        from transforms.sinks.bigquery import external_table_sql
+
+        if not (args.lake and args.dataset):
+            raise ConfigError("schema --format bigquery-lake needs --lake URI and --dataset PROJECT:DATASET")
+        print(";\n\n".join(external_table_sql(args.dataset, table, args.lake) for table in tables) + ";")
     else:
         for table in tables:
             print(f"{table.name}:\n{table_arrow_schema(table)}\n")

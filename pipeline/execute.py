@@ -56,6 +56,7 @@ def commit_of(job: Job, dt: str, windowed: bool = False) -> lake.Commit:
         state_pending=job.feed_state_pending or (),
         entries_expiry_days=settings.dedup.expiry_days,
         windowed=windowed,
+        partition_by=settings.output.partition_by,
     )
 
 

@@ -15,8 +15,13 @@ before it leaves nothing but a staging folder, which the next run deletes; its i
 again because the index never learnt of it.
 
 The partition is the date a row was (last) written: every table has one, and a run's files land
-in one partition. Readers: DuckDB `read_parquet('<dir>/parquet/events/*/*.parquet',
-hive_partitioning=true)`, Spark, BigQuery external tables with hive partitioning.
+in one partition. With `output.partition_by: event_date` (or `published_date`), events,
+event_clusters and articles are filed by the date of each row instead (`DATE_COLUMNS`): the
+commit first splits each staged file into one per date (`_split_by_date`, idempotent), then
+publishes as above, a run's files landing in as many partitions as its rows have dates; a key
+still lives in one file, so a row whose date changes moves partition. Readers: DuckDB
+`read_parquet('<dir>/parquet/events/*/*.parquet', hive_partitioning=true)`, Spark, BigQuery
+external tables with hive partitioning (`transforms.sinks.bigquery.external_table_sql`).
 """
 
 from __future__ import annotations
@@ -40,6 +45,16 @@ from transforms.read import feed_state
 
 _LOG = logging.getLogger(__name__)
 EXTENSIONS = {"jsonl": ".jsonl", "parquet": ".parquet"}
+NO_DATE = "__HIVE_DEFAULT_PARTITION__"  # Hive's (DuckDB's, Spark's, BigQuery's) partition of nulls
+# output.partition_by -> table -> the columns whose first non-null value is a row's dt=.
+DATE_COLUMNS: dict[str, dict[str, tuple[str, ...]]] = {
+    "event_date": {
+        "events": ("event_date", "published"),
+        "event_clusters": ("first_date",),
+        "articles": ("published",),
+    },
+    "published_date": {"events": ("published",), "event_clusters": ("first_date",), "articles": ("published",)},
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,6 +71,7 @@ class Commit:
     state_pending: tuple[str, ...] = ()  # pending validators and entries files, when the run read feeds
     entries_expiry_days: float = 7.0
     windowed: bool = False  # a local streaming segment's files, in dt=/window= folders (`_publish_windows`)
+    partition_by: str = "run_date"  # output.partition_by: the dt= of events, clusters, articles (`DATE_COLUMNS`)
 
     @property
     def path(self) -> str:
@@ -94,6 +110,15 @@ def partition_dir(output_dir: str, fmt: str, table: str, dt: str) -> str:
     return f"{output_dir.rstrip('/')}/{fmt}/{table}/dt={dt}"
 
 
+def _dt(value: Any) -> str:
+    """A row's partition date (UTC) from a timestamp or its ISO text; `NO_DATE` for none."""
+    if value is None:
+        return NO_DATE
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.astimezone(timezone.utc).strftime("%Y-%m-%d") if value.tzinfo else value.strftime("%Y-%m-%d")
+
+
 def _files(pattern: str) -> list[str]:
     return sorted(m.path for m in FileSystems.match([pattern])[0].metadata_list)
 
@@ -123,6 +148,29 @@ class _Rows:
             return set(pq.read_table(io.BytesIO(_read_bytes(path)), columns=[self.key]).column(0).to_pylist())
         return {json.loads(line)[self.key] for line in _read_bytes(path).decode("utf-8").splitlines() if line}
 
+    def split(self, path: str, columns: tuple[str, ...], empty_dt: str) -> dict[str, bytes]:
+        """The file's rows grouped by the date of the first of `columns` each has: dt -> file bytes."""
+        data = _read_bytes(path)
+        if self.fmt == "parquet":
+            table = pq.read_table(io.BytesIO(data))
+            values = zip(*(table.column(c).to_pylist() for c in columns)) if table.num_rows else iter(())
+            dates = [_dt(next((v for v in row if v is not None), None)) for row in values]
+            out: dict[str, bytes] = {}
+            for dt in sorted(set(dates)) or [empty_dt]:
+                sink = io.BytesIO()
+                indices = [i for i, d in enumerate(dates) if d == dt]
+                pq.write_table(table.take(pa.array(indices, pa.int64())), sink)
+                out[dt] = sink.getvalue()
+            return out
+        lines = [line for line in data.decode("utf-8").splitlines() if line]
+        grouped: dict[str, list[str]] = {}
+        for line in lines:
+            row = json.loads(line)
+            grouped.setdefault(_dt(next((row[c] for c in columns if row.get(c) is not None), None)), []).append(line)
+        if not grouped:
+            return {empty_dt: b""}
+        return {dt: "".join(line + "\n" for line in group).encode("utf-8") for dt, group in grouped.items()}
+
     def remove(self, path: str, keys: set[Any]) -> int:
         """Rows of `path` whose key is in `keys` removed (the file deleted if none remain); how many."""
         if self.fmt == "parquet":
@@ -149,25 +197,47 @@ class _Rows:
 
 
 def _publish_table(commit: Commit, fmt: str, table: Table) -> int:
-    """Move one table's staged files into the run's partition, after removing the keys they hold
-    from every other file of the table. The rows replaced."""
+    """Move one table's staged files into their partitions (the run's, or with `partition_by` the
+    dates of their rows), after removing the keys they hold from every other file of the table.
+    The rows replaced."""
     rows, ext = _Rows(fmt, table), EXTENSIONS[fmt]
-    target = partition_dir(commit.output_dir, fmt, table.name, commit.dt)
-    staged = _files(f"{commit.staging}/{fmt}/{table.name}/*{ext}")
-    mine = _files(f"{target}/{commit.run_id}-*{ext}")  # moved by an interrupted attempt of this commit
-    keys_of = {path: rows.keys(path) for path in staged + mine}
+    staging, root = f"{commit.staging}/{fmt}/{table.name}", f"{commit.output_dir.rstrip('/')}/{fmt}/{table.name}"
+    columns = DATE_COLUMNS.get(commit.partition_by, {}).get(table.name)
+    if columns:
+        for path in _files(f"{staging}/*{ext}"):
+            _split_by_date(rows, path, columns, commit.dt)
+    staged = _files(f"{staging}/dt=*/*{ext}") + _files(f"{staging}/*{ext}")
+    target_of = {
+        path: f"{root}/{path[len(staging) + 1 :].rsplit('/', 1)[0] if columns else f'dt={commit.dt}'}/"
+        f"{commit.run_id}-{path.rsplit('/', 1)[-1]}"
+        for path in staged
+    }
+    keys_of = {path: rows.keys(path) for path in staged}
     keys: set[Any] = set().union(*keys_of.values())
-    others = [p for p in _files(f"{commit.output_dir.rstrip('/')}/{fmt}/{table.name}/dt=*/*{ext}") if p not in mine]
+    # Files an interrupted attempt of this commit moved hold none of these keys: a key is in one file.
+    targets = set(target_of.values())
+    others = [p for p in _files(f"{root}/dt=*/*{ext}") if p not in targets]
     replaced = sum(rows.remove(path, keys) for path in others) if keys else 0
     empty = [path for path in staged if not keys_of[path]]
-    if empty and (others or mine or len(empty) < len(staged)):  # an empty file only while the table has none
+    if empty and (others or len(empty) < len(staged)):  # an empty file only while the table has none
         FileSystems.delete(empty)
         staged = [path for path in staged if path not in empty]
+    for folder in sorted({target_of[path].rsplit("/", 1)[0] for path in staged}):
+        if not FileSystems.exists(folder):
+            FileSystems.mkdirs(folder)
     if staged:
-        if not FileSystems.exists(target):
-            FileSystems.mkdirs(target)
-        FileSystems.rename(staged, [f"{target}/{commit.run_id}-{path.rsplit('/', 1)[-1]}" for path in staged])
+        FileSystems.rename(staged, [target_of[path] for path in staged])
     return replaced
+
+
+def _split_by_date(rows: _Rows, path: str, columns: tuple[str, ...], run_dt: str) -> None:
+    """A staged file -> one file per date of its rows, `<staging>/dt=<date>/<name>` (the date:
+    the first of `columns` a row has, UTC; none: `NO_DATE`), then the file deleted. Written again
+    whole if interrupted; an empty file goes to the run's date, so the table keeps its schema."""
+    folder, name = path.rsplit("/", 1)
+    for dt, data in rows.split(path, columns, run_dt).items():
+        _write_bytes(f"{folder}/dt={dt}/{name}", data)
+    FileSystems.delete([path])
 
 
 def _publish_windows(commit: Commit, fmt: str, table: Table) -> None:

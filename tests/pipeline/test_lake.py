@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ from pipeline import lake
 from pipeline.tables import sorted_tables
 from tests.conftest import DSN, LOCAL_CONFIG, ROOT, SEEDS, counts, drop_schemas, run_cli
 from transforms.core.records import TABLES, TABLES_BY_NAME
+from transforms.sinks.bigquery import external_table_sql
 from transforms.testing.corpus import write_jsonl
 
 LAKE = ("--set", "output.layout=partitioned")
@@ -185,3 +188,85 @@ def test_streaming_segments_sharing_a_window_both_keep_their_files(tmp_path: Pat
         "articles/dt=2026-11-23/window=100000-100300/run-w00002-part-00000-of-00001.jsonl",
     ]
     assert not (output / "_staging").exists() and not list((output / "_runs").iterdir())
+
+
+BY_EVENT_DATE = ("--set", "output.partition_by=event_date", "--set", "dedup.index=false")
+
+
+def _day(value: Any) -> str:
+    """A row's date as the lake files it: UTC, ISO text or timestamp; none: Hive's null partition."""
+    if value is None:
+        return lake.NO_DATE
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d")
+
+
+def test_events_clusters_and_articles_partitioned_by_the_date_they_happened(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    write_jsonl(corpus, 24, seed=3, files=2)
+    by_run, by_event = tmp_path / "by-run", tmp_path / "by-event"
+    assert lake_run(corpus, by_run, "20261123T0500Z", "--set", "dedup.index=false") == 0
+    assert lake_run(corpus, by_event, "20261123T0500Z", *BY_EVENT_DATE) == 0
+    assert sorted_tables(by_event) == sorted_tables(by_run)  # the same rows, filed otherwise
+    assert lake_run(corpus, by_event, "20261124T0500Z", *BY_EVENT_DATE) == 0  # a repeat: replaced, not added
+    assert sorted_tables(by_event) == sorted_tables(by_run)
+
+    con = duckdb.connect()
+    for table, first, second in (
+        ("events", "event_date", "published"),
+        ("event_clusters", "first_date", "first_date"),
+        ("articles", "published", "published"),
+    ):
+        for fmt, reader in (("parquet", "read_parquet"), ("jsonl", "read_json_auto")):
+            rows = con.execute(
+                f"SELECT dt, {first}, {second} FROM {reader}('{by_event}/{fmt}/{table}/*/*.{fmt}', "
+                "hive_partitioning=true, hive_types={'dt': DATE})"
+            ).fetchall()
+            assert rows, table
+            for dt, a, b in rows:  # every row in the partition of its own date; undated ones: dt NULL
+                assert (str(dt) if dt is not None else lake.NO_DATE) == _day(a if a is not None else b), (table, a, b)
+        days = {p.name for p in (by_event / "parquet" / table).iterdir()}
+        assert len(days) > 3, (table, days)  # many dates, not the run's one
+    entities = [f for f in table_files(by_event) if f.split("/")[1] == "entities"]
+    assert entities and all(f.split("/")[2] == "dt=2026-11-24" for f in entities)  # filed by run date as before
+    march = con.execute(
+        f"SELECT count(*) FROM read_parquet('{by_event}/parquet/events/*/*.parquet', hive_partitioning=true, "
+        "hive_types={'dt': DATE}) WHERE dt BETWEEN DATE '2024-03-01' AND DATE '2024-03-31'"
+    ).fetchone()
+    expected = sum(
+        1 for e in sorted_tables(by_run)["events"] if _day(e["event_date"] or e["published"])[:7] == "2024-03"
+    )
+    assert march == (expected,) and expected > 0
+    # BigQuery's external table reads the same layout: every file is <prefix>/dt=<date>/<name>.
+    ddl = external_table_sql("p:news", TABLES_BY_NAME["events"], str(by_event))
+    prefix = re.search(r"hive_partition_uri_prefix = '([^']+)'", ddl).group(1)
+    for path in (by_event / "parquet" / "events").rglob("*.parquet"):
+        assert re.fullmatch(rf"{re.escape(prefix)}/dt=(\d{{4}}-\d\d-\d\d|{lake.NO_DATE})/[^/]+\.parquet", str(path))
+    assert f"uris = ['{prefix}/*']" in ddl and "WITH PARTITION COLUMNS (dt DATE)" in ddl
+
+
+def test_a_commit_killed_while_splitting_by_date_is_finished_by_the_next_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    corpus = tmp_path / "corpus"
+    write_jsonl(corpus, 12, seed=4, files=1)
+    clean, output = tmp_path / "clean", tmp_path / "lake"
+    assert lake_run(corpus, clean, "20261123T0500Z", *BY_EVENT_DATE) == 0
+    split = lake._split_by_date  # pylint: disable=protected-access
+    calls: list[str] = []
+
+    def dies_on_the_third_file(rows: Any, path: str, columns: tuple[str, ...], run_dt: str) -> None:
+        calls.append(path)
+        if len(calls) == 3:  # its files by date written, the staged file not yet deleted
+            folder, name = path.rsplit("/", 1)
+            for dt, data in rows.split(path, columns, run_dt).items():
+                lake._write_bytes(f"{folder}/dt={dt}/{name}", data)  # pylint: disable=protected-access
+            raise KeyboardInterrupt("killed")
+        split(rows, path, columns, run_dt)
+
+    monkeypatch.setattr(lake, "_split_by_date", dies_on_the_third_file)
+    assert lake_run(corpus, output, "20261123T0500Z", *BY_EVENT_DATE) == 130
+    monkeypatch.setattr(lake, "_split_by_date", split)
+    assert lake.recover(str(output))  # what the next run does first
+    assert sorted_tables(output) == sorted_tables(clean)
+    assert table_files(output) == table_files(clean)

@@ -123,6 +123,14 @@ class OutputSettings(Section):
         description="flat: <format>/<table>/part-*, replaced by each run; partitioned: the lake, "
         "<format>/<table>/dt=<run date>/<run_id>-part-*, each key once across runs (pipeline/lake.py).",
     )
+    partition_by: Literal["run_date", "event_date", "published_date"] = Field(
+        "run_date",
+        description="The lake's dt= partition of events, event_clusters and articles: run_date (the date the "
+        "run wrote them), event_date (when it happened: an event's date, else its article's publication "
+        "date; a cluster's first date; an article's publication date) or published_date (the publication "
+        "date; a cluster's first date). Rows without the date: dt=__HIVE_DEFAULT_PARTITION__. The other "
+        "tables stay by run date.",
+    )
 
 
 class CleanSettings(Section):

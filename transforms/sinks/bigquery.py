@@ -79,6 +79,21 @@ def merge_sql(prefix: str, table: Table, run_id: str) -> list[str]:
     ]
 
 
+def external_table_sql(prefix: str, table: Table, lake: str) -> str:
+    """A BigQuery external table over one table's Parquet files in a lake (`output.layout:
+    partitioned` on gs://), its `dt=` folders read as a DATE column by hive partitioning: a query
+    filtering on dt reads only those partitions (with `output.partition_by: event_date`, the events
+    of the dates asked for)."""
+    project, dataset = _project_dataset(prefix)
+    root = f"{lake.rstrip('/')}/parquet/{table.name}"
+    return (
+        f"CREATE OR REPLACE EXTERNAL TABLE {_sql_name(f'{project}.{dataset}.{table.name}')}\n"
+        "WITH PARTITION COLUMNS (dt DATE)\n"
+        f"OPTIONS (format = 'PARQUET', uris = ['{root}/*'], hive_partition_uri_prefix = '{root}', "
+        "require_hive_partition_filter = false)"
+    )
+
+
 class WriteToBigQueryTables(beam.PTransform):
     """`{table: rows}` -> each loaded into its staging table of the run (see the module docstring)."""
 
