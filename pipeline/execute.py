@@ -57,6 +57,7 @@ def commit_of(job: Job, dt: str, windowed: bool = False) -> lake.Commit:
         entries_expiry_days=settings.dedup.expiry_days,
         windowed=windowed,
         partition_by=settings.output.partition_by,
+        cluster_days=settings.events.cluster_days,
     )
 
 

@@ -24,6 +24,7 @@ from transforms.dedup.duplicates import DropAlreadyWritten
 from transforms.dedup.exact import ExactDedup
 from transforms.dedup.near import NearDedup
 from transforms.entities.stage import ExtractEntities
+from transforms.events import cluster_store
 from transforms.events.clusters import ClusterEvents
 from transforms.events.stage import ExtractEvents
 from transforms.read import feed_state
@@ -67,11 +68,17 @@ class Analyse(beam.PTransform):
         events = annotated.annotated | "Events" >> ExtractEvents(self._job.taxonomy, settings.events, self._job.lang)
         if self._job.index_pending:
             _ = events.articles | "AddToIndex" >> dedup_index.WriteIndex(settings.dedup, self._job.index_pending)
+        earlier = None
+        if self._job.clusters_across_runs:
+            earlier = cluster_store.read(articles.pipeline, [settings.index_path, *self._job.history])
+        clusters = events.events | "EventClusters" >> ClusterEvents(earlier)
+        if earlier is not None and self._job.index_pending:
+            _ = clusters | "AddClustersToIndex" >> cluster_store.WriteClusters(self._job.index_pending)
         return Analysed(
             articles=events.articles,
             entities=annotated.entities,
             events=events.events,
-            event_clusters=events.events | "EventClusters" >> ClusterEvents(),
+            event_clusters=clusters,
             dead_letters=(annotated.dead_letters, events.dead_letters) | "DeadLetters" >> beam.Flatten(),
         )
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Optional
 
-from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from pipeline.config import Settings
 from pipeline.runners import runner_name
@@ -39,6 +39,14 @@ class Job:
     @property
     def runner(self) -> str:
         return runner_name(self.options)
+
+    @property
+    def clusters_across_runs(self) -> bool:
+        """Event clusters join those of earlier runs: a batch run into the lake (which replaces a
+        cluster's row by its key) with the cross-run index (which stores the clusters)."""
+        settings = self.settings
+        streaming = bool(self.options.view_as(StandardOptions).streaming)
+        return settings.dedup.index and settings.output.layout == "partitioned" and not streaming
 
     def replace(self, **changes: object) -> Job:
         return dataclasses.replace(self, **changes)  # type: ignore[arg-type]

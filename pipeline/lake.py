@@ -41,6 +41,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from transforms.core.records import TABLES, Table
 from transforms.dedup import index as dedup_index
+from transforms.events import cluster_store
 from transforms.read import feed_state
 
 _LOG = logging.getLogger(__name__)
@@ -72,6 +73,7 @@ class Commit:
     entries_expiry_days: float = 7.0
     windowed: bool = False  # a local streaming segment's files, in dt=/window= folders (`_publish_windows`)
     partition_by: str = "run_date"  # output.partition_by: the dt= of events, clusters, articles (`DATE_COLUMNS`)
+    cluster_days: float = 30.0  # events.cluster_days: the stored clusters' span kept by compaction
 
     @property
     def path(self) -> str:
@@ -276,6 +278,7 @@ def apply(commit: Commit, publish: bool = True) -> dict[str, int]:
                 replaced[table.name] = count
     if commit.index_pending and commit.index_dir:
         dedup_index.commit(commit.index_dir, commit.index_pending)
+        cluster_store.compact(commit.index_dir, commit.cluster_days)
     if commit.state_dir and commit.state_pending:
         validators, entries = commit.state_pending
         feed_state.VALIDATORS.commit(commit.state_dir, validators)

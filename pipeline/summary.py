@@ -45,6 +45,7 @@ class RunSummary:
     graph_seconds: float = 0.0  # building the pipeline's graph, in the driver
     model_load_seconds: float = 0.0  # loading models in the workers' setup, summed over workers
     driver_cpu_seconds: float = 0.0  # CPU time of the driver process (graph, runner, data plane)
+    event_clusters_updated: int = 0  # of the clusters, earlier runs' ones the run's mentions joined
 
     @property
     def startup_seconds(self) -> float:
@@ -95,7 +96,12 @@ class RunSummary:
                 f"  entities      {self.entities}: {breakdown(self.entities_by_label)}",
                 f"  events        {self.events}: {breakdown(self.events_by_type)}",
                 f"  clusters      {self.event_clusters} real-world events "
-                "(mentions merged across sentences and articles)",
+                "(mentions merged across sentences and articles)"
+                + (
+                    f"; {self.event_clusters_updated} of them earlier runs' clusters with new mentions"
+                    if self.event_clusters_updated
+                    else ""
+                ),
                 *(
                     [
                         f"  postgres      {self.postgres_rows} rows upserted; {self.postgres_refused} refused "
@@ -196,4 +202,5 @@ def summarize(
         graph_seconds=round(graph_seconds, 3),
         driver_cpu_seconds=round(driver_cpu_seconds, 3),
         model_load_seconds=counters.get((metrics.TIMING, metrics.MODEL_LOAD_MILLISECONDS), 0) / 1000,
+        event_clusters_updated=counters.get((metrics.EVENT_CLUSTERS, metrics.CLUSTERS_UPDATED), 0),
     )

@@ -10,19 +10,22 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import psycopg
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from pipeline import lake
 from pipeline.tables import sorted_tables
 from tests.conftest import DSN, LOCAL_CONFIG, ROOT, SEEDS, counts, drop_schemas, run_cli
-from transforms.core.records import TABLES, TABLES_BY_NAME
+from transforms.core.records import TABLES, TABLES_BY_NAME, EventCluster
+from transforms.core.schemas import arrow_schema
+from transforms.events import cluster_store
 from transforms.sinks.bigquery import external_table_sql
 from transforms.testing.corpus import write_jsonl
 
@@ -270,3 +273,78 @@ def test_a_commit_killed_while_splitting_by_date_is_finished_by_the_next_run(
     assert lake.recover(str(output))  # what the next run does first
     assert sorted_tables(output) == sorted_tables(clean)
     assert table_files(output) == table_files(clean)
+
+
+STORY = (
+    {
+        "url": "https://wire-a.example.com/kabul-blast",
+        "title": "Bomb kills 12 at Kabul market",
+        "published": "2024-05-01T08:00:00Z",
+        "text": "A bomb exploded at a crowded market in Kabul on Wednesday, killing 12 people and wounding 30 "
+        "others, police said.\nThe blast went off near a row of fruit stalls shortly after the morning rush, "
+        "witnesses said.\nNo group has claimed responsibility for the attack so far.",
+    },
+    {
+        "url": "https://wire-b.example.com/kabul-toll",
+        "title": "Kabul market blast toll rises to 19",
+        "published": "2024-05-02T09:30:00Z",
+        "text": "The death toll from a bomb blast at a Kabul market on Wednesday has risen to 19, health officials "
+        "said on Thursday.\nSeveral of the wounded died overnight in hospital, a doctor told reporters.\n"
+        "Shopkeepers reopened some stalls on Thursday under heavy police guard.",
+    },
+)
+
+
+def test_a_story_whose_reports_straddle_two_scheduled_runs_is_one_cluster(tmp_path: Path, schema: str) -> None:
+    """Run 1 reads the first report of a blast, run 2 (the next day) the second: the cluster run 1
+    wrote keeps its id and grows, replaced in the lake and in PostgreSQL, not duplicated."""
+    output = tmp_path / "lake"
+    scheduled = ("--set", "dedup.index=true", "--postgres-dsn", DSN, "--set", f"postgres.schema={schema}")
+    for number, report in enumerate(STORY, 1):
+        (tmp_path / f"in{number}").mkdir()
+        (tmp_path / f"in{number}" / "wire.jsonl").write_text(json.dumps(report) + "\n", encoding="utf-8")
+    assert lake_run(tmp_path / "in1", output, "20240501T1000Z", *scheduled) == 0
+
+    def blasts() -> list[dict[str, Any]]:
+        return [c for c in sorted_tables(output)["event_clusters"] if c["event_type"] == "bombing" and c["first_date"]]
+
+    (first,) = blasts()
+    assert first["fatalities"] == 12 and first["articles"] == 1
+    assert lake_run(tmp_path / "in2", output, "20240502T1000Z", *scheduled) == 0
+    (story,) = blasts()
+    assert story["cluster_id"] == first["cluster_id"]
+    assert story["articles"] == 2 and story["mentions"] == first["mentions"] + 1
+    assert story["sources"] == ["wire-a.example.com", "wire-b.example.com"] and story["fatalities"] == 19
+    with psycopg.connect(DSN) as conn:
+        rows = conn.execute(
+            f"SELECT cluster_id, articles, fatalities FROM {schema}.event_clusters WHERE event_type = 'bombing' "
+            "AND first_date IS NOT NULL"
+        ).fetchall()
+    assert rows == [(story["cluster_id"], 2, 19)]
+    summary = json.loads(next((output / "_runs").rglob("run=20240502T1000Z/run_summary.json")).read_text())
+    assert summary["event_clusters_updated"] == 1
+    assert lake_run(tmp_path / "in2", output, "20240503T1000Z", *scheduled) == 0  # the report again: nothing new
+    assert blasts() == [story]
+
+
+def test_the_cluster_store_compacts_to_each_clusters_latest_row(tmp_path: Path) -> None:
+    from tests.transforms.events.test_clusters import MAY_1, earlier_cluster, mention
+
+    index = tmp_path / "index"
+    folder = Path(cluster_store.folder(str(index)))
+    folder.mkdir(parents=True)
+    kabul = earlier_cluster(mention("a", "x"))
+    grown = kabul._replace(mentions=2, event_ids=["a", "b"])
+    old = earlier_cluster(mention("o", "z", location="Herat"))._replace(
+        first_date=MAY_1 - timedelta(days=60), last_date=MAY_1 - timedelta(days=60)
+    )
+    for number, rows in enumerate(([kabul, old], [grown])):
+        pq.write_table(
+            pa.Table.from_pylist([r._asdict() for r in rows], schema=arrow_schema(EventCluster)),
+            folder / f"run{number}.parquet",
+        )
+    assert cluster_store.compact(str(index), days=30, at=5) == 0  # few files: left alone
+    assert cluster_store.compact(str(index), days=30, at=1) == 2
+    (merged,) = folder.glob("*.parquet")
+    rows = [cluster_store.as_cluster(r) for r in pq.read_table(merged).to_pylist()]
+    assert [(r.cluster_id, r.mentions) for r in rows] == [(kabul.cluster_id, 2)]  # the latest; Herat too old

@@ -30,6 +30,7 @@ MODEL_LOAD_MILLISECONDS = "model_load_ms"  # loading spaCy, the gazetteer, the c
 EVENTS = "newsbeam.events"  # one counter per event type
 EVENT_CLUSTERS = "newsbeam.event_clusters"
 CLUSTER_FALLBACKS = "fallbacks"
+CLUSTERS_UPDATED = "updated"  # clusters of earlier runs the run's mentions joined
 
 TABLES = "newsbeam.tables"  # rows written, one counter per table
 POSTGRES = "newsbeam.postgres"  # rows/<table>, refused/<table>, retries

@@ -372,9 +372,11 @@ TABLES: tuple[Table, ...] = (
         EventCluster,
         ("cluster_id",),
         "Real-world events: the event mentions of one type, overlapping actors, one place and dates within a "
-        "day of each other, across sentences and articles of a run.",
+        "day of each other, across sentences and articles of a run, and with the lake and the cross-run "
+        "index across runs (a later run's mentions update the cluster under its id).",
         {
-            "cluster_id": "Hash of the cluster's earliest mention's event_id.",
+            "cluster_id": "Hash of the event_id of the cluster's earliest mention when it was made; kept when "
+            "a later run's mentions join it.",
             "event_type": "Taxonomy type of the mentions.",
             "plover_type": "PLOVER event type.",
             "plover_mode": "PLOVER mode, where the taxonomy gives one.",

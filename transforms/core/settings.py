@@ -241,6 +241,13 @@ class EventsSettings(Section):
         description="The learned event classifier: `builtin`, the model newsbeam ships (trained on "
         "corpora/events), a model folder written by `newsbeam train events`, or null: the rules alone.",
     )
+    cluster_days: float = Field(
+        30.0,
+        gt=0,
+        description="With the lake and the cross-run index, a later run's mention joins an earlier run's event "
+        "cluster (same type and place, agreeing actors, within a day); the store of clusters keeps those whose "
+        "last date is at most this many days before its newest.",
+    )
     rule_weight: float = Field(
         0.75,
         ge=0.0,

@@ -2,6 +2,7 @@
 
     <index dir>/keys/*.parquet       ArticleKeys(id_code, key_codes): id:, url:, hash: and LSH band keys
     <index dir>/sketches/*.parquet   Sketch(article_id, published, word_count, signature, seen=True)
+    <index dir>/clusters/*.parquet   the event clusters of earlier runs (transforms/events/cluster_store.py)
 
 Both are read as arrays (`KeyBlock`s, `SketchTable`s), never as an object per row, and either
 where they are used (`IndexKeys.read`, `IndexSketches.read`: narrowed to this run's keys and
@@ -21,10 +22,10 @@ import apache_beam as beam
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from apache_beam.io import ReadFromParquetBatched, WriteToParquet
+from apache_beam.io import ReadFromParquetBatched
 from apache_beam.io.filesystems import FileSystems
 
-from transforms.core.pending import PENDING_SHARDS
+from transforms.core.pending import WritePending
 from transforms.core.records import Article, ArticleKeys, KeyBlock, Sketch
 from transforms.core.schemas import arrow_schema
 from transforms.core.settings import DedupSettings
@@ -32,7 +33,7 @@ from transforms.dedup import keys as dedup_keys
 from transforms.dedup.near import Earlier, SketchingFn, members, merged, narrowed
 from transforms.dedup.sketch_table import SketchTable
 
-KEYS, SKETCHES = "keys", "sketches"
+KEYS, SKETCHES, CLUSTERS = "keys", "sketches", "clusters"
 _ROWS = 2048  # index rows (articles) made into arrays at a time
 COMPACT_AT = 32  # files per part of the index above which a commit merges them (an hourly job: daily or so)
 
@@ -162,18 +163,7 @@ class WriteIndex(beam.PTransform):
             ArticleKeys, sketches=Sketch
         ).with_outputs(SKETCHES, main=KEYS)
         for part, record in ((KEYS, ArticleKeys), (SKETCHES, Sketch)):
-            _ = (
-                rows[part]
-                | f"{part.title()}AsDicts" >> beam.Map(lambda r: r._asdict())
-                | f"Write{part.title()}"
-                >> WriteToParquet(
-                    f"{_dir(self._pending, part)}/part",
-                    arrow_schema(record),
-                    file_name_suffix=".parquet",
-                    num_shards=1,
-                    shard_name_template=PENDING_SHARDS,
-                )
-            )
+            _ = rows[part] | f"Write{part.title()}" >> WritePending(_dir(self._pending, part), record)
         return rows
 
 
@@ -194,7 +184,7 @@ def commit(index_dir: str, pending: str) -> None:
     if not FileSystems.exists(pending):
         return
     run = pending.rstrip("/").rsplit("pending-", 1)[-1]
-    for part in (KEYS, SKETCHES):
+    for part in (KEYS, SKETCHES, CLUSTERS):
         sources = [path for path in _files(_dir(pending, part)) if _rows(path)]
         targets = [f"{_dir(index_dir, part)}/{run}-{path.rsplit('/', 1)[-1]}" for path in sources]
         if not sources:

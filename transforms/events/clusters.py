@@ -11,9 +11,13 @@ GroupByKey that scales out; within a key:
   its own (with several candidates it is ambiguous, and is not guessed into one);
 - mentions without a place are keyed by their article: they merge only within it.
 
-The per-mention rows stay in `events`. Clusters are made within a run: a story reported in two
-runs is two clusters (see README). A group that cannot be clustered (a bug) gives one cluster per
-mention, counted in `newsbeam.event_clusters/fallbacks`: no mention is left out.
+The per-mention rows stay in `events`. Across runs (`ClusterEvents(earlier=...)`, the lake with
+the cross-run index: `transforms.events.cluster_store`), the clusters earlier runs wrote under the
+same key take part as they are: a new mention joins one by the same rules (its actor, its first
+day), and the cluster is written again under its id, its mentions, articles, sources and largest
+tolls grown (`updated`); earlier clusters no new mention joins are not written again. A group that
+cannot be clustered (a bug) gives one cluster per mention, counted in
+`newsbeam.event_clusters/fallbacks`: no mention is left out.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import logging
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
-from typing import Optional, TypeVar
+from typing import Any, Optional, TypeVar
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -44,6 +48,11 @@ def cluster_key(event: Event) -> str:
     return f"{event.event_type}|{place}"
 
 
+def earlier_key(cluster: EventCluster) -> str:
+    """The key of an earlier run's cluster (one with a place: those without never merge across articles)."""
+    return f"{cluster.event_type}|{fold(cluster.location or '')}"
+
+
 def day_of(event: Event) -> Optional[datetime]:
     if event.event_date is not None and event.date_precision == DAY:
         return event.event_date
@@ -52,10 +61,11 @@ def day_of(event: Event) -> Optional[datetime]:
     return None
 
 
-def actor_key(event: Event) -> Optional[str]:
-    if event.actor_sector:
-        return f"{event.actor_sector}|{event.actor_country or ''}"
-    return fold(event.actor) if event.actor else None
+def actor_key(record: Event | EventCluster) -> Optional[str]:
+    """Who did it, as mentions must agree on it: the actor's sector and country, else its name."""
+    if record.actor_sector:
+        return f"{record.actor_sector}|{record.actor_country or ''}"
+    return fold(record.actor) if record.actor else None
 
 
 def _order(event: Event) -> tuple[bool, float, str]:
@@ -69,16 +79,26 @@ def _near(a: Optional[datetime], b: Optional[datetime]) -> bool:
 
 
 class _Cluster:
-    def __init__(self, first: Event):
-        self.members = [first]
-        self.day = day_of(first)
-        self.actor = actor_key(first)
+    """A real-world event: the run's mentions of it, and the earlier run's cluster it continues."""
+
+    def __init__(self, first: Optional[Event] = None, earlier: Optional[EventCluster] = None):
+        self.members = [first] if first is not None else []
+        self.earlier = earlier
+        self.day: Optional[datetime] = None
+        self.actor: Optional[str] = None
+        if earlier is not None:
+            self.day, self.actor = earlier.first_date, actor_key(earlier)
+        elif first is not None:
+            self.day, self.actor = day_of(first), actor_key(first)
 
 
-def group(mentions: Iterable[Event]) -> list[list[Event]]:
-    """The mentions of one key, grouped into real-world events (see the module's rules)."""
+def regroup(
+    mentions: Iterable[Event], earlier: Sequence[EventCluster] = ()
+) -> list[tuple[Optional[EventCluster], list[Event]]]:
+    """The mentions of one key, grouped into real-world events (see the module's rules), with the
+    clusters of earlier runs as groups they can join: (the earlier cluster or None, its new mentions)."""
     ordered = sorted(mentions, key=_order)
-    clusters: list[_Cluster] = []
+    clusters = [_Cluster(earlier=row) for row in sorted(earlier, key=lambda c: (c.first_date, c.cluster_id))]
     actorless = []
     for event in ordered:
         key = actor_key(event)
@@ -98,7 +118,12 @@ def group(mentions: Iterable[Event]) -> list[list[Event]]:
             near[0].members.append(event)
         else:
             clusters.append(_Cluster(event))
-    return [c.members for c in clusters]
+    return [(c.earlier, c.members) for c in clusters]
+
+
+def group(mentions: Iterable[Event]) -> list[list[Event]]:
+    """The mentions of one key, grouped into real-world events within the run."""
+    return [members for _, members in regroup(mentions)]
 
 
 def _most(values: Iterable[Optional[T]]) -> Optional[T]:
@@ -150,33 +175,90 @@ def cluster_row(members: Sequence[Event]) -> EventCluster:
     )
 
 
+def updated(cluster: EventCluster, members: Sequence[Event]) -> EventCluster:
+    """An earlier run's cluster with new mentions: its id, place and type kept; mentions, articles,
+    sources, dates and the largest tolls and confidence grown; the actor and target kept unless it
+    had none. A mention it already holds (its event id) adds nothing, so a repeat changes nothing."""
+    fresh = [e for e in members if e.event_id not in set(cluster.event_ids)]
+    if not fresh:
+        return cluster
+    days = [d for d in (cluster.first_date, cluster.last_date, *map(day_of, fresh)) if d is not None]
+    event_ids = sorted({*cluster.event_ids, *(e.event_id for e in fresh)})
+    article_ids = sorted({*cluster.article_ids, *(e.article_id for e in fresh)})
+    return cluster._replace(
+        actor=cluster.actor or _most(e.actor for e in fresh),
+        actor_sector=cluster.actor_sector or _most(e.actor_sector for e in fresh),
+        actor_country=cluster.actor_country or _most(e.actor_country for e in fresh),
+        target=cluster.target or _most(e.target for e in fresh),
+        first_date=min(days) if days else None,
+        last_date=max(days) if days else None,
+        fatalities=_largest([cluster.fatalities, *(e.fatalities for e in fresh)]),
+        injured=_largest([cluster.injured, *(e.injured for e in fresh)]),
+        arrested=_largest([cluster.arrested, *(e.arrested for e in fresh)]),
+        confidence=max(cluster.confidence, *(e.confidence for e in fresh)),
+        mentions=len(event_ids),
+        articles=len(article_ids),
+        sources=sorted({*cluster.sources, *(e.publisher for e in fresh if e.publisher)}),
+        event_ids=event_ids,
+        article_ids=article_ids,
+    )
+
+
+def latest(clusters: Iterable[EventCluster]) -> list[EventCluster]:
+    """One row per cluster id: the one with the most mentions (a cluster only grows)."""
+    best: dict[str, EventCluster] = {}
+    for cluster in clusters:
+        if cluster.cluster_id not in best or cluster.mentions > best[cluster.cluster_id].mentions:
+            best[cluster.cluster_id] = cluster
+    return list(best.values())
+
+
 class ClusterFn(beam.DoFn):
-    """(key, mentions) -> EventCluster rows."""
+    """(key, mentions) or (key, {"new": mentions, "earlier": clusters}) -> EventCluster rows: the
+    run's new clusters and the earlier clusters its mentions joined."""
 
     def __init__(self) -> None:
         self._fallbacks = Metrics.counter(metrics.EVENT_CLUSTERS, metrics.CLUSTER_FALLBACKS)
+        self._updated = Metrics.counter(metrics.EVENT_CLUSTERS, metrics.CLUSTERS_UPDATED)
 
-    def process(self, keyed: tuple[str, Iterable[Event]]) -> Iterator[EventCluster]:
-        key, mentions = keyed
-        mentions = list(mentions)
+    def process(self, keyed: tuple[str, Any]) -> Iterator[EventCluster]:
+        key, value = keyed
+        mentions = list(value["new"] if isinstance(value, dict) else value)
+        earlier = latest(value["earlier"]) if isinstance(value, dict) else []
+        if not mentions:
+            return
         try:
-            clusters = [cluster_row(members) for members in group(mentions)]
+            groups = regroup(mentions, earlier)
+            clusters = [updated(old, members) if old else cluster_row(members) for old, members in groups if members]
         except Exception:  # pylint: disable=broad-except  # a bug: keep every mention, as its own cluster
             _LOG.warning(
                 "could not cluster the %d event mentions of %s; one cluster each", len(mentions), key, exc_info=True
             )
             self._fallbacks.inc()
             clusters = [cluster_row([mention]) for mention in mentions]
+        else:
+            self._updated.inc(sum(1 for old, members in groups if old and members))
         yield from clusters
 
 
 class ClusterEvents(beam.PTransform):
-    """Event -> EventCluster: one row per real-world event reported in the run."""
+    """Event -> EventCluster: one row per real-world event reported in the run; with `earlier`
+    (a PCollection of the clusters earlier runs wrote), the earlier clusters the run's mentions
+    join, updated under their ids."""
+
+    def __init__(self, earlier: Optional[beam.PCollection] = None):
+        super().__init__()
+        self._earlier = earlier
 
     def expand(self, events: beam.PCollection) -> beam.PCollection:
-        return (
-            events
-            | "KeyByTypeAndPlace" >> beam.Map(lambda e: (cluster_key(e), e)).with_output_types(tuple[str, Event])
-            | "GroupMentions" >> beam.GroupByKey()
-            | "Cluster" >> beam.ParDo(ClusterFn()).with_output_types(EventCluster)
+        keyed = events | "KeyByTypeAndPlace" >> beam.Map(lambda e: (cluster_key(e), e)).with_output_types(
+            tuple[str, Event]
         )
+        if self._earlier is None:
+            grouped = keyed | "GroupMentions" >> beam.GroupByKey()
+        else:
+            earlier = self._earlier | "KeyEarlier" >> beam.Map(lambda c: (earlier_key(c), c)).with_output_types(
+                tuple[str, EventCluster]
+            )
+            grouped = {"new": keyed, "earlier": earlier} | "GroupWithEarlier" >> beam.CoGroupByKey()
+        return grouped | "Cluster" >> beam.ParDo(ClusterFn()).with_output_types(EventCluster)

@@ -9,8 +9,8 @@ import apache_beam as beam
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from transforms.core.records import Event
-from transforms.events.clusters import ClusterEvents, cluster_row, group
+from transforms.core.records import Event, EventCluster
+from transforms.events.clusters import ClusterEvents, cluster_row, group, regroup, updated
 
 MAY_1 = datetime(2021, 5, 1, tzinfo=timezone.utc)
 
@@ -120,3 +120,48 @@ def test_the_stage_keys_by_type_and_place_and_ids_are_stable() -> None:
             equal_to([("bombing", "Kabul", ("a", "b")), ("bombing", "Herat", ("c",)), ("airstrike", "Kabul", ("d",))]),
         )
     assert cluster_row([mentions[0], mentions[1]]).cluster_id == cluster_row([mentions[1], mentions[0]]).cluster_id
+
+
+def earlier_cluster(*mentions: Event) -> EventCluster:
+    """The row an earlier run wrote for these mentions."""
+    return cluster_row(list(mentions))
+
+
+def test_a_later_runs_report_joins_the_earlier_cluster_under_its_id() -> None:
+    before = earlier_cluster(mention("a", "x", fatalities=12, publisher="Wire A"))
+    later = [
+        mention("b", "y", day=1, fatalities=19, publisher="Wire B"),  # a day later, the toll revised
+        mention("c", "y", day=5, publisher="Wire B"),  # days later: another blast
+    ]
+    grouped = regroup(later, [before])
+    joined = next(members for old, members in grouped if old is not None)
+    assert [e.event_id for e in joined] == ["b"]
+    row = updated(before, joined)
+    assert row.cluster_id == before.cluster_id
+    assert (row.mentions, row.articles, row.sources, row.fatalities) == (2, 2, ["Wire A", "Wire B"], 19)
+    assert (row.event_ids, row.first_date, row.last_date) == (["a", "b"], MAY_1, MAY_1 + timedelta(days=1))
+    assert updated(row, joined) == row  # the same report again adds nothing
+    assert [[e.event_id for e in members] for old, members in grouped if old is None] == [["c"]]
+
+
+def test_an_earlier_cluster_of_another_actor_is_not_joined() -> None:
+    before = earlier_cluster(mention("a", "x", actor="Taliban", sector="REB"))
+    grouped = regroup([mention("b", "y", actor="army", sector="MIL")], [before])
+    assert [(old is not None, [e.event_id for e in members]) for old, members in grouped] == [
+        (True, []),
+        (False, ["b"]),
+    ]
+
+
+def test_the_stage_writes_new_clusters_and_the_earlier_ones_it_updated_only() -> None:
+    joined, untouched = earlier_cluster(mention("a", "x")), earlier_cluster(mention("h", "x", location="Herat"))
+    stale = joined._replace(mentions=0)  # an older row of the same cluster, from an earlier file
+    with TestPipeline(argv=["--runner=FnApiRunner"]) as p:
+        earlier = p | "Earlier" >> beam.Create([joined, untouched, stale])
+        clusters = (
+            p | beam.Create([mention("b", "y"), mention("d", "y", event_type="airstrike")]) | ClusterEvents(earlier)
+        )
+        assert_that(
+            clusters | beam.Map(lambda c: (c.cluster_id == joined.cluster_id, c.event_type, tuple(c.event_ids))),
+            equal_to([(True, "bombing", ("a", "b")), (False, "airstrike", ("d",))]),
+        )
