@@ -29,7 +29,7 @@ from transforms.events.taxonomy import family
 from transforms.geo.shapes import country_centres, subdivision_centres
 
 TOP = 10
-_PARTITION = re.compile(r"/dt=(\d{4}-\d{2}-\d{2})/")
+_PARTITION = re.compile(r"/dt=([^/]+)/")
 # The columns each table contributes (the counts need only one).
 COLUMNS: dict[str, tuple[str, ...]] = {
     "articles": ("article_id",),
@@ -78,9 +78,12 @@ class Selection:
         if name.startswith((".", "_")) or (self.run and not name.startswith(f"{self.run}-")):
             return False
         found = _PARTITION.search(path.replace("\\", "/"))
-        if found is None:
+        if found is None or not (self.since or self.until):
             return True
-        day = date.fromisoformat(found.group(1))
+        try:
+            day = date.fromisoformat(found.group(1))
+        except ValueError:  # Hive's partition of rows without a date: outside any range of dates
+            return False
         return not ((self.since and day < self.since) or (self.until and day > self.until))
 
 
@@ -126,11 +129,7 @@ class Report:
 def _files(output: str, table: str, selection: Selection) -> tuple[str, list[str]]:
     """(format, paths) of one table's files: Parquet where there are any, else JSON Lines."""
     for fmt in ("parquet", "jsonl"):
-        pattern = f"{output.rstrip('/')}/{fmt}/{table}/**"
-        try:
-            (matched,) = FileSystems.match([pattern])
-        except Exception:  # noqa: BLE001  # Beam raises BeamIOError for a missing folder
-            continue
+        (matched,) = FileSystems.match([f"{output.rstrip('/')}/{fmt}/{table}/**"])
         paths = sorted(m.path for m in matched.metadata_list if m.path.endswith(f".{fmt}") and selection.takes(m.path))
         if paths:
             return fmt, paths

@@ -109,10 +109,11 @@ def test_names_are_counted_by_their_normalised_form(corpus_run: Path, tmp_path: 
 
 
 def _lake(corpus_run: Path, root: Path) -> Path:
-    """The corpus run's Parquet files as a lake of two runs on two days (r1 on 03-01, r2 on 03-02)."""
+    """The corpus run's Parquet files as a lake of three runs: r1 on 03-01, r2 on 03-02, r3 in Hive's
+    partition of rows without a date (a lake partitioned by event date)."""
     for table in (corpus_run / "parquet").iterdir():
         for part in table.glob("*.parquet"):
-            for dt, run in (("2026-03-01", "r1"), ("2026-03-02", "r2")):
+            for dt, run in (("2026-03-01", "r1"), ("2026-03-02", "r2"), ("__HIVE_DEFAULT_PARTITION__", "r3")):
                 folder = root / "parquet" / table.name / f"dt={dt}"
                 folder.mkdir(parents=True, exist_ok=True)
                 shutil.copy(part, folder / f"{run}-{part.name}")
@@ -122,7 +123,7 @@ def _lake(corpus_run: Path, root: Path) -> Path:
 def test_the_whole_lake_its_partitions_or_one_run(corpus_run: Path, tmp_path: Path) -> None:
     events = len(read_table(corpus_run, "events"))
     lake = _lake(corpus_run, tmp_path / "lake")
-    assert build(str(lake)).counts["events"] == 2 * events
+    assert build(str(lake)).counts["events"] == 3 * events
     assert build(str(lake), Selection(since=date(2026, 3, 2))).counts["events"] == events
     assert build(str(lake), Selection(until=date(2026, 3, 1))).counts["events"] == events
     assert build(str(lake), Selection(run="r2")).counts["events"] == events
