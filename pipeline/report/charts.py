@@ -105,7 +105,7 @@ def timeline(dated: Sequence[tuple[date, str, int]], families: Sequence[str], wi
         counts[""][start] += n
     first = min(counts[""])
     last = _next(max(counts[""]), unit)  # the end of the last bin
-    left, right, row_h, gap, axis_h = 200, 12, 46, 8, 24
+    left, right, row_h, gap, axis_h = 200, 30, 46, 8, 24
     span = max((last - first).days, 1)
     scale = (width - left - right) / span
 
@@ -181,8 +181,8 @@ def _path(ring: Ring, k: float) -> str:
 
 def events_map(points: Sequence[Point], width: int = 900) -> str:
     """Events on a map of the countries around them (equirectangular, scaled for the latitude):
-    a circle per place and family, its area growing with fatalities, solid at a city, a ring at
-    the centre of the subdivision or country when that is all that is known."""
+    a circle per place and family, its area growing with fatalities (the largest 24 px across), solid
+    at a city, a ring at the centre of the subdivision or country when that is all that is known."""
     west, south, east, north = _view(points)
     k = math.cos(math.radians((south + north) / 2))  # degrees of longitude to the page's units
     view_w, view_h = (east - west) * k, north - south
@@ -199,8 +199,9 @@ def events_map(points: Sequence[Point], width: int = 900) -> str:
             continue
         parts.append(f'<path d="{"".join(_path(r, k) for r in rings)}"><title>{code}</title></path>')
     parts.append("</g>")
+    most = max((p.fatalities for p in points), default=0) or 1
     for p in sorted(points, key=lambda p: -p.fatalities):  # the largest underneath
-        radius = (3.0 + 2.2 * math.sqrt(p.fatalities)) * unit
+        radius = (3.0 + 21.0 * math.sqrt(p.fatalities / most)) * unit  # area by fatalities, at most 24 px
         fill = colour(p.family)
         style = (
             f'fill="{fill}" fill-opacity="0.75" stroke="#fff" stroke-width="{unit * 0.6:.4f}"'

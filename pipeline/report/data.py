@@ -48,6 +48,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "longitude",
         "fatalities",
         "event_date",
+        "date_precision",
         "published",
     ),
     "event_clusters": ("cluster_id",),
@@ -107,7 +108,8 @@ class Report:
     events_by_type: list[tuple[str, int]]
     events_by_family: list[tuple[str, int, int]]  # family, events, fatalities
     dated_events: list[tuple[date, str, int]]  # day, family, events
-    undated_events: int
+    undated_events: int  # no date to the day or week: none in the text and no publication date
+    coarse_events: int  # of those, the ones whose text dates them to a month or year only
     points: list[Point]
     unplaced_events: int  # events with no place the map can show
     top_actors: list[tuple[str, Optional[str], Optional[str], int]]  # actor, sector, country, events
@@ -191,7 +193,12 @@ def build(output: str, selection: Selection = Selection()) -> Report:
         return con.execute(sql).fetchall()
 
     counts = {t.name: rows(f"SELECT count(*) FROM {t.name}")[0][0] for t in TABLES}
-    day = "CAST(coalesce(event_date, published) AS DATE)"
+    # The day an event happened: its date when the text gives it to the day or week; the publication
+    # day when the text gives none; none when it gives only a month or year ("this year" is no day).
+    day = (
+        "CASE WHEN event_date IS NULL THEN CAST(published AS DATE) "
+        "WHEN coalesce(date_precision, 'day') IN ('day', 'week') THEN CAST(event_date AS DATE) END"
+    )
     kinds = rows(
         "SELECT acled_event_type, cameo_root, count(*), coalesce(sum(fatalities), 0) FROM events GROUP BY 1, 2"
     )
@@ -218,6 +225,7 @@ def build(output: str, selection: Selection = Selection()) -> Report:
         events_by_family=sorted(((f, n, k) for f, (n, k) in by_family.items()), key=lambda r: (-r[1], r[0])),
         dated_events=sorted((when, kin, n) for (when, kin), n in by_day.items()),
         undated_events=rows(f"SELECT count(*) FROM events WHERE {day} IS NULL")[0][0],
+        coarse_events=rows(f"SELECT count(*) FROM events WHERE {day} IS NULL AND event_date IS NOT NULL")[0][0],
         points=points,
         unplaced_events=unplaced,
         top_actors=[

@@ -34,6 +34,11 @@ def _span(report: Report) -> Optional[str]:
     return f"{min(days)} to {max(days)}" if days else None
 
 
+def _undated(report: Report) -> str:
+    coarse = f" ({report.coarse_events} dated only to a month or year)" if report.coarse_events else ""
+    return f"{report.undated_events} events without a day{coarse}"
+
+
 def to_text(report: Report) -> str:
     lines = [f"newsbeam report: {report.source}", ""]
     lines += _table("rows by table", ("table", "rows"), list(report.counts.items()))
@@ -42,7 +47,7 @@ def to_text(report: Report) -> str:
     lines += _table("events by type", ("type", "events"), report.events_by_type)
     span = _span(report)
     lines += [
-        f"event dates: {span}, {report.undated_events} events undated" if span else "event dates: none",
+        f"event dates: {span}; {_undated(report)}" if span else f"event dates: none; {_undated(report)}",
         f"on the map: {sum(p.events for p in report.points)} events at {len(report.points)} points, "
         f"{report.unplaced_events} without a place the map knows",
         "",
@@ -135,7 +140,7 @@ def to_html(report: Report) -> str:
             + (
                 f"<p class=note>Events per {bin_of([d for d, _, _ in report.dated_events])} by the date they "
                 f"happened (the publication date when the text gives none), {span}; "
-                f"{report.undated_events} events undated.</p>"
+                f"{_undated(report)}.</p>"
                 if span
                 else ""
             ),
