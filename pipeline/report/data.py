@@ -154,7 +154,9 @@ def _read(fmt: str, paths: list[str], table: str) -> pa.Table:
 
 def _read_parquet(path: str, wanted: pa.Schema) -> pa.Table:
     with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
-        data = pq.read_table(pa.BufferReader(handle.read()))
+        parquet = pq.ParquetFile(handle)  # reads only the column chunks asked for
+        present = set(parquet.schema_arrow.names)
+        data = parquet.read(columns=[f.name for f in wanted if f.name in present])
     columns = [
         data.column(f.name).cast(f.type) if f.name in data.column_names else pa.nulls(len(data), f.type) for f in wanted
     ]
