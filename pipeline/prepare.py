@@ -67,6 +67,13 @@ def prepare(settings: Settings, beam_flags: Iterable[str] = (), postgres_dsn: Op
             "bigquery.table_prefix: the BigQuery sink loads files in batch runs; streaming runs write "
             "files and PostgreSQL"
         )
+    if settings.output.partition_by != "run_date" and (
+        settings.output.layout != "partitioned" or options.view_as(StandardOptions).streaming
+    ):
+        raise ConfigError(
+            f"output.partition_by: {settings.output.partition_by} files the lake's rows by their dates: it needs "
+            "output.layout: partitioned, in a batch run (streaming runs file rows by window)"
+        )
     require_input(settings)
     patterns, files = resolve_patterns(settings.input.paths) if settings.input.paths else ([], 0)
     check_feeds(settings.feeds.sources)

@@ -154,6 +154,7 @@ def test_bad_beam_options(beam: dict, flags: list[str], message: str) -> None:
         (["--feed", "ftp://example.org/feed.xml"], "only http, https and file feeds are supported"),
         (["--feed", "no/such/feed.xml"], "feed file not found: no/such/feed.xml"),
         (["--feed", "http:///feed.xml"], "URL has no host"),
+        (["--set", "output.partition_by=event_date"], "output.partition_by: event_date files the lake's rows"),
     ],
 )
 def test_cli_bad_config_exits_2_with_one_line(
