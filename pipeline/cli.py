@@ -10,6 +10,7 @@ import argparse
 import difflib
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import date
@@ -396,3 +397,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except KeyboardInterrupt:
         print("newsbeam: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`newsbeam report | head`): no traceback
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python flushes stdout at exit
+        return 0

@@ -229,3 +229,15 @@ def test_every_setting_is_described_and_the_reference_in_docs_is_current() -> No
     assert f"<!-- reference:start -->\n{table}<!-- reference:end -->" in docs, (
         "docs/configuration.md is out of date: paste the output of `newsbeam config --reference`"
     )
+
+
+def test_output_piped_into_a_reader_that_has_gone_ends_quietly() -> None:
+    ran = subprocess.run(
+        f"{sys.executable} -m pipeline config --reference | true",
+        shell=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert ran.stderr == ""  # no BrokenPipeError traceback
