@@ -263,14 +263,19 @@ def _by_name(rows: Iterable[tuple[Any, ...]]) -> list[tuple[str, tuple[Any, ...]
         attributes[key][tuple(values)] += n
     ranked = sorted(spellings, key=lambda k: (-sum(spellings[k].values()), k))[:TOP]
     return [
-        (preferred_spelling(spellings[k].most_common()), _most_known(attributes[k]), sum(spellings[k].values()))
+        (preferred_spelling(_ranked(spellings[k])), _most_known(attributes[k]), sum(spellings[k].values()))
         for k in ranked
     ]
 
 
+def _ranked(counts: Counter[str]) -> list[tuple[str, int]]:
+    """Most frequent first, ties by spelling: the same whatever order DuckDB grouped the rows in."""
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+
+
 def _most_known(counts: Counter[tuple[Any, ...]]) -> tuple[Any, ...]:
     """The most frequent attribute tuple, preferring one with its values known."""
-    return max(counts.items(), key=lambda item: (sum(v is not None for v in item[0]), item[1]))[0]
+    return max(counts.items(), key=lambda item: (sum(v is not None for v in item[0]), item[1], repr(item[0])))[0]
 
 
 def _points(rows: Iterable[tuple[Any, ...]]) -> tuple[list[Point], int]:
@@ -292,10 +297,13 @@ def _points(rows: Iterable[tuple[Any, ...]]) -> tuple[list[Point], int]:
         entry[1] += n
         entry[2] += int(killed)
     points = [
-        Point(lat, lon, precision, places.most_common(1)[0][0], kin, n, killed)
+        Point(lat, lon, precision, _ranked(places)[0][0], kin, n, killed)
         for (lat, lon, precision, kin), (places, n, killed) in merged.items()
     ]
-    return sorted(points, key=lambda p: (-p.fatalities, -p.events, p.place)), unplaced
+    # A total order: DuckDB's parallel GROUP BY returns groups in any order.
+    return sorted(
+        points, key=lambda p: (-p.fatalities, -p.events, p.place, p.family, p.latitude, p.longitude)
+    ), unplaced
 
 
 def _where(
