@@ -7,9 +7,9 @@ the last value): documents read, written, duplicates, dead letters by stage, eve
 by type, entities, event clusters, run and start-up seconds, whether the run succeeded, when it
 ended and when the job last succeeded. A failed run keeps the last success time of the run before
 it (read back from the file; at the gateway, a success replaces the job's group and a failure
-only the metrics it sends), so
-an alert on `time() - newsbeam_last_success_timestamp_seconds` fires when scheduled runs keep
-failing. docs/operations.md shows the cron line, the Airflow DAG and alert rules.
+only the metrics it sends), so an alert on `time() - newsbeam_last_success_timestamp_seconds`
+fires when scheduled runs keep failing. docs/running.md shows the cron line, the Airflow DAG and
+alert rules.
 """
 
 from __future__ import annotations

@@ -206,8 +206,9 @@ def build(output: str, selection: Selection = Selection()) -> Report:
     )
     by_family: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for acled, cameo, n, killed in kinds:
-        by_family[family(acled, cameo)][0] += n
-        by_family[family(acled, cameo)][1] += int(killed)
+        totals = by_family[family(acled, cameo)]
+        totals[0] += n
+        totals[1] += int(killed)
     dated = rows(
         f"SELECT {day}, acled_event_type, cameo_root, count(*) FROM events WHERE {day} IS NOT NULL GROUP BY 1, 2, 3"
     )

@@ -72,8 +72,8 @@ def sketch_tables(table: pa.Table, rows: int = _ROWS) -> Iterator[SketchTable]:
         yield SketchTable.of_arrow(table.slice(start, rows))
 
 
-def _batches(patterns: Sequence[str], rows: int) -> Iterator[pa.Table]:
-    """The rows of the Parquet files of `patterns`, a few thousand at a time."""
+def read_batches(patterns: Sequence[str], rows: int = _ROWS) -> Iterator[pa.Table]:
+    """The rows of the Parquet files of `patterns` (globs or paths), a few thousand at a time."""
     for pattern in patterns:
         for found in FileSystems.match([pattern])[0].metadata_list:
             with FileSystems.open(found.path) as handle:
@@ -92,7 +92,7 @@ class IndexKeys(NamedTuple):
     def read(self, keys_now: np.ndarray) -> KeyBlock:
         """The index keys that are among `keys_now` (sorted codes): what a run shares with the history."""
         return merged(
-            narrowed(block, keys_now) for table in _batches(self.patterns(), _ROWS) for block in key_blocks(table)
+            narrowed(block, keys_now) for table in read_batches(self.patterns(), _ROWS) for block in key_blocks(table)
         )
 
     def blocks(self, pipeline: beam.Pipeline) -> beam.PCollection:
@@ -120,7 +120,7 @@ class IndexSketches(NamedTuple):
         """The sketches of the articles whose id codes are among `wanted` (sorted), chosen by id
         before they become arrays: what is kept is the candidates', never the whole index."""
         parts = []
-        for table in _batches(self.patterns(), _ROWS):
+        for table in read_batches(self.patterns(), _ROWS):
             chosen = members(dedup_keys.id_codes(table.column("article_id").to_pylist()), wanted)
             if chosen.any():
                 parts.append(SketchTable.of_arrow(table.filter(pa.array(chosen))))
@@ -167,7 +167,7 @@ class WriteIndex(beam.PTransform):
         return rows
 
 
-def _files(folder: str) -> list[str]:
+def parquet_files(folder: str) -> list[str]:
     return sorted(m.path for m in FileSystems.match([f"{folder}/*.parquet"])[0].metadata_list)
 
 
@@ -185,7 +185,7 @@ def commit(index_dir: str, pending: str) -> None:
         return
     run = pending.rstrip("/").rsplit("pending-", 1)[-1]
     for part in (KEYS, SKETCHES, CLUSTERS):
-        sources = [path for path in _files(_dir(pending, part)) if _rows(path)]
+        sources = [path for path in parquet_files(_dir(pending, part)) if _rows(path)]
         targets = [f"{_dir(index_dir, part)}/{run}-{path.rsplit('/', 1)[-1]}" for path in sources]
         if not sources:
             continue
@@ -193,7 +193,7 @@ def commit(index_dir: str, pending: str) -> None:
             FileSystems.mkdirs(_dir(index_dir, part))
         FileSystems.rename(sources, targets)
     FileSystems.delete([pending])
-    if any(len(_files(_dir(index_dir, part))) > COMPACT_AT for part in (KEYS, SKETCHES)):
+    if any(len(parquet_files(_dir(index_dir, part))) > COMPACT_AT for part in (KEYS, SKETCHES)):
         compact(index_dir)
 
 
@@ -207,7 +207,7 @@ def compact(index_dir: str) -> dict[str, int]:
     for part, record, key in ((KEYS, ArticleKeys, "id_code"), (SKETCHES, Sketch, "article_id")):
         schema = arrow_schema(record)
         folder = _dir(index_dir, part)
-        sources = [path for path in _files(folder) if _schema_of(path).equals(schema, check_metadata=False)]
+        sources = [path for path in parquet_files(folder) if _schema_of(path).equals(schema, check_metadata=False)]
         merged[part] = len(sources)
         if len(sources) < 2:
             continue

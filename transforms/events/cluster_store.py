@@ -15,7 +15,7 @@ row and dropping clusters `events.cluster_days` older than the newest.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -28,16 +28,12 @@ from apache_beam.io.filesystems import FileSystems
 from transforms.core.pending import WritePending
 from transforms.core.records import EventCluster
 from transforms.core.schemas import arrow_schema
-from transforms.dedup.index import CLUSTERS, COMPACT_AT
+from transforms.dedup.index import CLUSTERS, COMPACT_AT, parquet_files, read_batches
 from transforms.events.clusters import latest
 
 
 def folder(index_dir: str) -> str:
     return f"{index_dir.rstrip('/')}/{CLUSTERS}"
-
-
-def _files(index_dir: str) -> list[str]:
-    return sorted(m.path for m in FileSystems.match([f"{folder(index_dir)}/*.parquet"])[0].metadata_list)
 
 
 def as_cluster(row: dict[str, Any]) -> EventCluster:
@@ -55,7 +51,7 @@ def joinable(cluster: EventCluster) -> bool:
 
 def read(pipeline: beam.Pipeline, index_dirs: Sequence[str]) -> beam.PCollection:
     """The joinable clusters of the stores under `index_dirs`, as a PCollection of EventCluster."""
-    patterns = [f"{folder(d)}/*.parquet" for d in index_dirs if _files(d)]
+    patterns = [f"{folder(d)}/*.parquet" for d in index_dirs if parquet_files(folder(d))]
     if not patterns:
         return pipeline | "NoEarlierClusters" >> beam.Create([]).with_output_types(EventCluster)
     reads = [
@@ -80,23 +76,17 @@ class WriteClusters(beam.PTransform):
         return clusters | "WriteClusters" >> WritePending(folder(self._pending), EventCluster)
 
 
-def _rows(paths: Iterable[str]) -> Iterable[EventCluster]:
-    for path in paths:
-        with FileSystems.open(path) as handle:
-            for batch in pq.ParquetFile(handle).iter_batches(batch_size=2048):
-                yield from map(as_cluster, batch.to_pylist())
-
-
 def compact(index_dir: str, days: float, at: int = COMPACT_AT) -> int:
     """When the store holds more than `at` files: merge them into one, each cluster once (its
     latest row), dropping those not joinable and those whose last date is more than `days` before
     the newest in the store (relative to the news, not the clock, so a backfill of old news keeps
     its clusters). The merged file is renamed in before the others are deleted (stopped between
     the two, a cluster has two rows, which readers resolve). The files merged, or 0."""
-    paths = _files(index_dir)
+    paths = parquet_files(folder(index_dir))
     if len(paths) <= at:
         return 0
-    clusters = [c for c in latest(_rows(paths)) if joinable(c)]
+    rows = (as_cluster(row) for table in read_batches(paths) for row in table.to_pylist())
+    clusters = [c for c in latest(rows) if joinable(c)]
     newest = max((c.last_date for c in clusters if c.last_date is not None), default=None)
     kept = [c for c in clusters if newest is None or (c.last_date and c.last_date >= newest - timedelta(days=days))]
     schema = arrow_schema(EventCluster)

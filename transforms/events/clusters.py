@@ -179,7 +179,8 @@ def updated(cluster: EventCluster, members: Sequence[Event]) -> EventCluster:
     """An earlier run's cluster with new mentions: its id, place and type kept; mentions, articles,
     sources, dates and the largest tolls and confidence grown; the actor and target kept unless it
     had none. A mention it already holds (its event id) adds nothing, so a repeat changes nothing."""
-    fresh = [e for e in members if e.event_id not in set(cluster.event_ids)]
+    held = set(cluster.event_ids)
+    fresh = [e for e in members if e.event_id not in held]
     if not fresh:
         return cluster
     days = [d for d in (cluster.first_date, cluster.last_date, *map(day_of, fresh)) if d is not None]
